@@ -1,0 +1,100 @@
+"""Settings: one object read from the environment and an optional ``.env`` file.
+
+Secrets are ``SecretStr`` so that a ``repr``/log of the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "claude-haiku-5-5"  # fast and inexpensive; listed in anthropic.types.Model
+
+
+class Settings(BaseSettings):
+    """Every setting coursebot reads. Names are the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # Discord
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_api_base: str = Field(default="https://discord.com/api/v10", alias="DISCORD_API_BASE")
+    discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+    discord_guild_id: int | None = Field(default=None, alias="DISCORD_GUILD_ID")
+    discord_pass_role_id: int | None = Field(default=None, alias="DISCORD_PASS_ROLE_ID")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_instructors: list[str] = Field(default_factory=list, alias="SLACK_INSTRUCTORS")
+    slack_native_streaming: bool = Field(default=True, alias="SLACK_NATIVE_STREAMING")
+
+    # Anthropic
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    model: str = Field(default=DEFAULT_MODEL, alias="COURSEBOT_MODEL")
+    max_tokens: int = Field(default=1024, ge=64, le=32000, alias="COURSEBOT_MAX_TOKENS")
+    read_timeout: float = Field(default=60.0, gt=0, le=600, alias="COURSEBOT_READ_TIMEOUT")
+    max_retries: int = Field(default=2, ge=0, le=10, alias="COURSEBOT_MAX_RETRIES")
+    history_budget_chars: int = Field(default=24000, ge=1000, alias="COURSEBOT_HISTORY_CHARS")
+    max_question_chars: int = Field(default=1500, ge=50, le=4000, alias="COURSEBOT_MAX_QUESTION_CHARS")
+
+    # Course
+    db: Path = Field(default=Path("coursebot.db"), alias="COURSEBOT_DB")
+    content: Path = Field(default=Path("content"), alias="COURSEBOT_CONTENT")
+    log_level: str = Field(default="INFO", alias="COURSEBOT_LOG_LEVEL")
+
+    @field_validator("slack_instructors", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def claude_enabled(self) -> bool:
+        return self.anthropic_api_key is not None
+
+
+class SettingsError(Exception):
+    """A setting has an invalid value; the message names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            field = Settings.model_fields.get(name)
+            variable = field.alias if field and field.alias else name.upper()
+            lines.append(f"invalid setting {variable}: {error['msg']}")
+        raise SettingsError("\n".join(lines)) from None

@@ -1,0 +1,151 @@
+"""The storage interface. ``SQLiteStore`` implements it; a PostgreSQL backend can too.
+
+Callers only see this Protocol and the row types below. History is append-only:
+every answer, attempt and lab turn is its own row. Writes that come from a platform
+event carry that event's id (``event_id``) and are idempotent on it, so a double click
+or a redelivered event is recorded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+TurnStatus = Literal["complete", "partial", "stopped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerRef:
+    """Who is learning: unique per (platform, workspace or guild, user id)."""
+
+    platform: str  # "discord" | "slack" | "console"
+    workspace: str  # guild id, team id, or "local"
+    user_id: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """An answer as recorded. ``new`` is False when an earlier answer already stood."""
+
+    question_id: str
+    option_index: int
+    correct: bool
+    answered_at: datetime
+    new: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: int
+    learner_id: int
+    module: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    score: int | None = None
+    total: int | None = None
+    passed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabThread:
+    id: int
+    learner_id: int
+    module: int
+    lab: int
+    platform: str
+    thread_key: str  # the platform's thread / channel id (Slack: "channel:thread_ts")
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LabTurn:
+    """One question to a lab assistant and the answer as it ended."""
+
+    question: str
+    answer: str
+    status: TurnStatus
+    error: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    stop_reason: str | None = None
+    model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OptionCount:
+    """How many learners chose an option (first answers only for quizzes)."""
+
+    kind: Literal["quiz", "test"]
+    scope: int  # lesson number for quizzes, 0 for the module test
+    question_id: str
+    option_index: int
+    correct: bool
+    count: int
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    async def learner_id(self, learner: LearnerRef) -> int:
+        """The learner's row id, created on first sight (display name kept fresh)."""
+
+    async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None: ...
+
+    async def lessons_viewed(self, learner_id: int, module: int) -> set[int]: ...
+
+    async def record_quiz_answer(
+        self, learner_id: int, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """Record the learner's first answer to a quiz question; return the answer that stands."""
+
+    async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
+        """First answers keyed by (lesson, question_id)."""
+
+    async def quiz_respondents(self, module: int, lesson: int) -> int:
+        """How many distinct learners answered at least one question of the quiz."""
+
+    async def open_attempt(self, learner_id: int, module: int) -> Attempt | None:
+        """The unfinished test attempt, if any."""
+
+    async def start_attempt(self, learner_id: int, module: int) -> Attempt:
+        """A new attempt; an unfinished one is returned instead of starting a second."""
+
+    async def record_test_answer(
+        self, attempt_id: int, question_id: str, option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """Record the attempt's answer to a question, once; return the answer that stands."""
+
+    async def attempt_answers(self, attempt_id: int) -> dict[str, StoredAnswer]: ...
+
+    async def finish_attempt(self, attempt_id: int, score: int, total: int, passed: bool) -> Attempt:
+        """Close the attempt (idempotent: a finished attempt is returned unchanged)."""
+
+    async def attempts(self, learner_id: int, module: int) -> list[Attempt]:
+        """Every attempt, oldest first."""
+
+    async def create_lab_thread(
+        self, learner_id: int, module: int, lab: int, platform: str, thread_key: str,
+    ) -> LabThread: ...
+
+    async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None: ...
+
+    async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]: ...
+
+    async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        """Record a finished turn once per event id; False when it was already recorded."""
+
+    async def lab_turns(self, thread_id: int) -> list[LabTurn]:
+        """The thread's turns, oldest first."""
+
+    async def option_counts(self, module: int) -> list[OptionCount]:
+        """Per question and option, how many learners chose it (for instructor statistics)."""
