@@ -6,9 +6,11 @@ Secrets are ``SecretStr`` so that a ``repr``/log of the settings never shows the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_MODEL = "claude-haiku-5-5"  # fast and inexpensive; listed in anthropic.types.Model
 
@@ -22,6 +24,7 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        env_ignore_empty=True,  # "DISCORD_TOKEN=" in .env means unset, not an empty token
     )
 
     # Discord
@@ -36,7 +39,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-    slack_instructors: list[str] = Field(default_factory=list, alias="SLACK_INSTRUCTORS")
+    slack_instructors: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="SLACK_INSTRUCTORS")
     slack_native_streaming: bool = Field(default=True, alias="SLACK_NATIVE_STREAMING")
 
     # Anthropic
@@ -90,6 +93,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning pydantic's report into one line per bad variable."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SourceError as exc:  # a value pydantic-settings could not even decode
+        raise SettingsError(f"invalid setting: {exc}") from None
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -142,10 +142,20 @@ class Module:
 
 
 @dataclass(frozen=True, slots=True)
+class Rules:
+    """Counts every module must meet (``rules:`` in course.yaml; these are the defaults)."""
+
+    quiz_questions: int = 3
+    test_questions: int = 15
+    min_suggested_questions: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class Course:
     title: str
     default_module: int
     modules: dict[int, Module] = field(default_factory=dict)
+    rules: Rules = field(default_factory=Rules)
 
     @property
     def module_numbers(self) -> list[int]:

@@ -77,7 +77,8 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[Yaml
             )
         key_line = loader.line(key_node)
         if key in data:
-            loader.duplicates.append((key_line, f"'{key}' appears twice in this mapping (first on line {data.key_lines[key]})"))
+            first = data.key_lines[key]
+            loader.duplicates.append((key_line, f"'{key}' appears twice in this mapping (first on line {first})"))
             continue
         data[key] = loader.construct_object(value_node)
         data.key_lines[key] = key_line
@@ -95,23 +96,35 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[Yam
 _LineLoader.add_constructor(_MAP_TAG, _construct_map)
 _LineLoader.add_constructor(_SEQ_TAG, _construct_seq)
 
-_HINTS = {
-    "mapping values are not allowed": "a value that contains ': ' must be quoted or written as a '|' block",
-    "found character '\\t'": "YAML indentation must use spaces, not tabs",
-    "found character that cannot start any token": "quote values that start with '@', '`', '%' or '|'",
-}
+_COLON_HINT = "quote a value that contains ': ' (or write it as a '|' block), or check the indentation"
 
 
-def _friendly(error: yaml.MarkedYAMLError, first_line: int) -> YamlSyntaxError:
+def _hint(problem: str, text: str, mark: yaml.Mark | None) -> str:
+    """A fix for the usual authoring slips, judged from the character the parser stopped at."""
+    if "mapping values are not allowed" in problem:
+        return _COLON_HINT
+    if mark is None or "cannot start any token" not in problem:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    char = line[mark.column : mark.column + 1]
+    if char == "\t":
+        return "indent with spaces, not tabs"
+    if char in ("@", "`", "%"):
+        return f"a value that starts with '{char}' must be quoted"
+    return ""
+
+
+def _friendly(error: yaml.MarkedYAMLError, text: str, first_line: int) -> YamlSyntaxError:
     mark = error.problem_mark or error.context_mark
     line = (mark.line + first_line) if mark is not None else first_line
-    message = f"YAML syntax error: {error.problem or error.context}"
-    if error.context and error.problem and error.context_mark is not None:
-        message += f" ({error.context} started on line {error.context_mark.line + first_line})"
-    hint = next((hint for marker, hint in _HINTS.items() if marker in message), None)
-    if hint:
-        message += f"; {hint}"
-    return YamlSyntaxError(line, message)
+    problem = error.problem or error.context or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    context = error.context_mark
+    if error.problem and error.context and context is not None and mark is not None and context.line != mark.line:
+        message += f" ({error.context} started on line {context.line + first_line})"
+    hint = _hint(problem, text, mark)
+    return YamlSyntaxError(line, f"{message}; {hint}" if hint else message)
 
 
 def parse_yaml(text: str, first_line: int = 1) -> tuple[Any, list[tuple[int, str]]]:
@@ -124,7 +137,7 @@ def parse_yaml(text: str, first_line: int = 1) -> tuple[Any, list[tuple[int, str
     try:
         return loader.get_single_data(), loader.duplicates
     except yaml.MarkedYAMLError as error:
-        raise _friendly(error, first_line) from None
+        raise _friendly(error, text, first_line) from None
     except yaml.YAMLError as error:  # unmarked: e.g. bad encoding
         raise YamlSyntaxError(first_line, f"YAML syntax error: {error}") from None
     finally:

@@ -15,6 +15,14 @@ from typing import Literal, Protocol
 TurnStatus = Literal["complete", "partial", "stopped", "failed"]
 
 
+class StoreError(Exception):
+    """The store cannot do what was asked (not open, schema too new, ...)."""
+
+
+class EventIdReused(StoreError):
+    """An event id already recorded a different write: the new write was refused, nothing changed."""
+
+
 @dataclass(frozen=True, slots=True)
 class LearnerRef:
     """Who is learning: unique per (platform, workspace or guild, user id)."""
@@ -125,6 +133,9 @@ class Store(Protocol):
     ) -> StoredAnswer:
         """Record the attempt's answer to a question, once; return the answer that stands."""
 
+    async def attempt(self, attempt_id: int) -> Attempt | None:
+        """The attempt with this id, finished or not; None when there is none."""
+
     async def attempt_answers(self, attempt_id: int) -> dict[str, StoredAnswer]: ...
 
     async def finish_attempt(self, attempt_id: int, score: int, total: int, passed: bool) -> Attempt:
@@ -148,4 +159,9 @@ class Store(Protocol):
         """The thread's turns, oldest first."""
 
     async def option_counts(self, module: int) -> list[OptionCount]:
-        """Per question and option, how many learners chose it (for instructor statistics)."""
+        """Per question and option, how many learners chose it (for instructor statistics).
+
+        Only first answers count: a learner's first answer to a quiz question, and the answers
+        given in the learner's first attempt at the module test (retakes would inflate the
+        share correct). Rows are split by the ``correct`` flag recorded when answering.
+        """

@@ -1,0 +1,329 @@
+"""``coursebot console``: the whole course in a terminal, and the default when no chat token is set.
+
+A read-eval-print loop over the shared :class:`~bot.runtime.Runtime`. Input is read line by line, from the
+keyboard (with line editing) or from a pipe, so a session can be scripted: every answer to a quiz or test
+question is simply the next line, and the end of input ends the session (exit code 0; an unfinished test
+stays open and ``/test`` resumes it next time).
+
+The loop itself is synchronous; each course call runs on one long-lived event loop (``asyncio.Runner``),
+which is what lets Ctrl-C cancel the call in flight, or stop a streaming lab answer, and return to the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.config import Settings
+from bot.console.ask import _console_learner, _stop_on_interrupt
+from bot.console.commands import SPECS, Command, CommandError, choice, parse
+from bot.console.render import Screen
+from bot.console.terminal_sink import TerminalSink
+from bot.core.content.loader import ContentError
+from bot.core.content.model import Lab, Module, Question
+from bot.core.course import CourseError, LabProgress, QuizOutcome
+from bot.core.store.base import LabThread, StoreError
+from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.streaming.pacing import Pacer, RateLimits
+from bot.logs import setup_logging
+from bot.runtime import Runtime
+
+T = TypeVar("T")
+
+PLATFORM = "console"
+# A terminal takes redraws as fast as we like; the pacer only keeps them from being wasted work.
+TERMINAL_LIMITS = RateLimits(per_bucket=(20, 1.0), global_=None)
+
+
+def run_console(settings: Settings) -> int:
+    """Run the console course until /quit or the end of input; return the process exit code."""
+    # The terminal is the user interface: routine INFO lines would interleave with the lesson text.
+    setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    screen = Screen.for_stdout()
+    with asyncio.Runner() as runner:
+        try:
+            runtime = runner.run(Runtime.start(settings))
+        except ContentError as exc:
+            print(f"The course content in {settings.content} has problems:\n{exc}", file=sys.stderr)
+            return 1
+        except (StoreError, OSError) as exc:
+            print(f"Cannot open the database {settings.db}: {exc}", file=sys.stderr)
+            return 1
+        try:
+            ConsoleApp(runtime, screen, LineReader(sys.stdin.isatty()), runner).run()
+        finally:
+            runner.run(runtime.close())
+    return 0
+
+
+def new_event_id() -> str:
+    return f"{PLATFORM}:{uuid.uuid4()}"
+
+
+class LineReader:
+    """Lines from the keyboard (prompt, line editing) or from a pipe (no prompt). ``None`` at the end."""
+
+    def __init__(self, interactive: bool) -> None:
+        self.interactive = interactive
+        if interactive:
+            try:
+                import readline  # noqa: F401  (imported for its side effect: input() gets line editing)
+            except ImportError:
+                pass
+
+    def read(self, prompt: str) -> str | None:
+        """The next line; raises ``KeyboardInterrupt`` on Ctrl-C."""
+        if self.interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                print()
+                return None
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n") if line else None
+
+
+class LeaveFlow(Exception):
+    """A quiz or test was left: by a command typed instead of an answer, Ctrl-C (``""``), or end of input."""
+
+    def __init__(self, line: str | None) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+@dataclass
+class LabSession:
+    """The lab the learner is in: its thread is keyed per learner and lab, so /lab N resumes it."""
+
+    lab: Lab
+    module: Module
+    thread: LabThread
+    progress: LabProgress
+
+
+class ConsoleApp:
+    def __init__(self, runtime: Runtime, screen: Screen, reader: LineReader, runner: asyncio.Runner) -> None:
+        self.runtime = runtime
+        self.course = runtime.course
+        self.screen = screen
+        self.reader = reader
+        self.runner = runner
+        self.learner = _console_learner()
+        self.lab_session: LabSession | None = None
+        self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.screen.welcome(self.course.content, self.course.module(), self.learner.display_name)
+        pending: str | None = None
+        while True:
+            line = pending if pending is not None else self._read_command()
+            pending = None
+            if line is None:
+                return
+            try:
+                if not self.handle(line):
+                    return
+            except LeaveFlow as left:
+                if left.line is None:
+                    return
+                pending = left.line or None
+
+    def _read_command(self) -> str | None:
+        prompt = f"lab {self.lab_session.lab.number}> " if self.lab_session else "coursebot> "
+        while True:
+            try:
+                return self.reader.read(prompt)
+            except KeyboardInterrupt:
+                print()
+                self.screen.hint("Type /quit (or press Ctrl-D) to leave coursebot.")
+
+    def handle(self, line: str) -> bool:
+        """Carry out one line; False when the learner quits."""
+        try:
+            command = parse(line, bare_words=self.lab_session is None)
+            if command is None:
+                if self.lab_session is not None and line.strip():
+                    self._ask(self.lab_session, line.strip())
+                return True
+            return self._dispatch(command)
+        except (CommandError, CourseError) as exc:
+            self.screen.error(str(exc))
+        except KeyboardInterrupt:
+            print()
+            self.screen.hint("Interrupted.")
+        return True
+
+    def _dispatch(self, command: Command) -> bool:
+        match command.name:
+            case "quit":
+                return False
+            case "help":
+                self.screen.help(SPECS, in_lab=self.lab_session is not None)
+            case "modules":
+                self.screen.modules(self.course.content, self.course.module().number)
+            case "lesson":
+                self._lesson(command)
+            case "quiz":
+                self._quiz(command)
+            case "test":
+                self._test(command)
+            case "progress":
+                self.screen.progress(self._run(self.course.progress(self.learner, command.module)))
+            case "lab":
+                self._lab(command)
+            case "back":
+                self._back()
+        return True
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.runner.run(coro)
+
+    # -- lessons and quizzes ----------------------------------------------------------------------------
+
+    def _lesson(self, command: Command) -> None:
+        assert command.number is not None
+        module = self.course.module(command.module)
+        lesson = self._run(self.course.view_lesson(self.learner, command.number, module.number))
+        self.screen.lesson(module, lesson)
+
+    def _quiz(self, command: Command) -> None:
+        assert command.number is not None
+        module = self.course.module(command.module)
+        quiz = self.course.quiz(command.number, module.number)
+        earlier = self._run(self._quiz_answers(module.number, quiz.lesson))
+        self.screen.say()
+        self.screen.say(f"Quiz: {quiz.title} (lesson {quiz.lesson}, {len(quiz.questions)} questions)", style="bold")
+        if not earlier:
+            self.screen.hint("Type the number of your answer. Your first answer to each question is the one that counts.")
+        correct = 0
+        total = len(quiz.questions)
+        for position, question in enumerate(quiz.questions, start=1):
+            self.screen.question(question, f"Question {position}/{total}")
+            if question.id in earlier:
+                stored = earlier[question.id]
+                outcome = QuizOutcome(question, question.option(stored.option_index), stored.correct, True)
+            else:
+                try:
+                    index = self._ask_option(question)
+                except LeaveFlow:
+                    self.screen.hint("Quiz left; your answers so far are saved.")
+                    raise
+                outcome = self._run(self.course.answer_quiz(
+                    self.learner, quiz.lesson, question.id, index, new_event_id(), module.number,
+                ))
+            self.screen.quiz_outcome(outcome)
+            correct += outcome.correct
+        self.screen.quiz_summary(correct, total, quiz.lesson, module)
+
+    async def _quiz_answers(self, module: int, lesson: int) -> dict[str, Any]:
+        """The learner's first answers to one quiz, by question id."""
+        store = self.course.store
+        answers = await store.quiz_answers(await store.learner_id(self.learner), module)
+        return {question_id: answer for (number, question_id), answer in answers.items() if number == lesson}
+
+    def _ask_option(self, question: Question) -> int:
+        """Read lines until one is an option number; a command, Ctrl-C or end of input leaves (LeaveFlow)."""
+        count = len(question.options)
+        while True:
+            try:
+                line = self.reader.read(f"answer 1-{count}> ")
+            except KeyboardInterrupt:
+                print()
+                raise LeaveFlow("") from None
+            if line is None or line.strip().startswith("/"):
+                raise LeaveFlow(line)
+            if not line.strip():
+                continue
+            try:
+                return choice(line, count)
+            except CommandError as exc:
+                self.screen.error(str(exc))
+
+    # -- the module test ------------------------------------------------------------------------------
+
+    def _test(self, command: Command) -> None:
+        module = self.course.module(command.module)
+        state = self._run(self.course.test_state(self.learner, module.number))
+        if state is None:
+            state = self._run(self.course.start_test(self.learner, module.number))
+            assert module.test is not None  # start_test raised NoTest otherwise
+            self.screen.say()
+            self.screen.say(f"{module.test.title}: {state.total} questions, one at a time. "
+                            f"You pass with {round(module.test.pass_mark * 100)}% or more.", style="bold")
+            self.screen.hint("Type the number of your answer. A command pauses the test; /test resumes it.")
+        else:
+            self.screen.say()
+            self.screen.say(f"Resuming your test at question {state.position}/{state.total}.", style="bold")
+        while state.next_question is not None:
+            question = state.next_question
+            self.screen.question(question, f"Question {state.position}/{state.total}")
+            try:
+                index = self._ask_option(question)
+            except LeaveFlow:
+                self.screen.hint(f"Test paused at question {state.position}/{state.total}. Type /test to resume.")
+                raise
+            state = self._run(self.course.answer_test(
+                self.learner, state.attempt.id, question.id, index, new_event_id(),
+            ))
+        result = self._run(self.course.finish_test(self.learner, state.attempt.id))
+        self.screen.test_result(result, module)
+
+    # -- labs -----------------------------------------------------------------------------------------
+
+    def _lab(self, command: Command) -> None:
+        assert command.number is not None
+        module = self.course.module(command.module)
+        lab = self.course.lab(command.number, module.number)
+        if self.runtime.labs is None:
+            self.screen.claude_missing()
+            return
+        thread_key = f"{self.learner.user_id}:module-{module.number}:lab-{lab.number}"
+        thread = self._run(self.course.open_lab(self.learner, lab.number, PLATFORM, thread_key, module.number))
+        progress = self._run(self.course.lab_progress(thread))
+        self.lab_session = LabSession(lab, module, thread, progress)
+        self.screen.lab_intro(lab, progress)
+
+    def _back(self) -> None:
+        if self.lab_session is None:
+            self.screen.error("You are not in a lab. /lab N opens one.")
+            return
+        self.screen.hint(f"Left lab {self.lab_session.lab.number}. Type /lab {self.lab_session.lab.number} "
+                         "to come back; your conversation is kept.")
+        self.lab_session = None
+
+    def _ask(self, session: LabSession, text: str) -> None:
+        suggested = session.lab.suggested_questions
+        if text.isascii() and text.isdigit():
+            if not 1 <= int(text) <= len(suggested):
+                raise CommandError(f"There are {len(suggested)} suggested questions: type 1 to {len(suggested)}, "
+                                   "or write your own question.")
+            text = suggested[int(text) - 1]
+            self.screen.lab_question(text)
+        was_complete = session.progress.complete
+        self.screen.lab_answer_start(session.lab)
+        progress = self._run(self._stream_answer(session, text))
+        session.progress = progress
+        self.screen.lab_progress(progress, just_completed=progress.complete and not was_complete)
+
+    async def _stream_answer(self, session: LabSession, question: str) -> LabProgress:
+        """Stream one answer into the terminal; Ctrl-C stops it (the part already written is kept)."""
+        assert self.runtime.labs is not None
+        if self.pacer is None:
+            self.pacer = Pacer(TERMINAL_LIMITS)
+        sink = TerminalSink()
+        message = ProgressiveMessage(sink, self.pacer, cursor="")  # the terminal sink only appends
+        stop = asyncio.Event()
+        with _stop_on_interrupt(stop):
+            try:
+                outcome = await self.runtime.labs.ask(
+                    session.thread, question, event_id=new_event_id(), message=message, stop=stop,
+                )
+            finally:
+                sink.end()
+        return outcome.progress

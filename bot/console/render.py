@@ -1,0 +1,300 @@
+"""How the console shows the course: rich panels, Markdown and tables on a terminal, plain text when piped.
+
+One :class:`Screen` writes everything the learner sees. On a terminal (``rich=True``) lessons are panels,
+highlighted code and tables; when stdout is piped the same information is printed as plain text with no escape
+codes and no box drawing, and lesson sections as their Markdown source (code stays copyable, tables stay
+pipe tables), so that transcripts are readable and scriptable.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from bot.console.commands import Spec
+from bot.core.content.model import Course, Lab, Lesson, Module, Option, Question
+from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult
+
+CODE_THEME = "monokai"
+BAR_WIDTH = 20
+
+
+class Screen:
+    """Everything the console prints goes through here."""
+
+    def __init__(self, console: Console, *, rich: bool) -> None:
+        self.console = console
+        self.rich = rich
+
+    @classmethod
+    def for_stdout(cls) -> Screen:
+        """Rich output on a terminal; plain text (no ANSI codes, no wrapping) when stdout is piped.
+
+        Markup is off: course text such as ``list[str]`` is printed as written, never read as a style tag.
+        """
+        if sys.stdout.isatty():
+            return cls(Console(highlight=False, markup=False), rich=True)
+        plain = Console(
+            force_terminal=False, no_color=True, color_system=None, highlight=False, markup=False, emoji=False,
+            soft_wrap=True, force_jupyter=False,
+        )
+        return cls(plain, rich=False)
+
+    # -- small messages -----------------------------------------------------------------------------
+
+    def say(self, text: str | Text = "", style: str = "") -> None:
+        """One line (or paragraph) of text; ``text`` is never parsed as markup."""
+        self.console.print(text if isinstance(text, Text) else Text(text, style=style))
+
+    def error(self, text: str) -> None:
+        self.say(Text.assemble(("✗ ", "bold red"), text))
+
+    def hint(self, text: str) -> None:
+        self.say(text, style="dim")
+
+    def welcome(self, course: Course, module: Module, learner: str) -> None:
+        title = f"{course.title} · Module {module.number}: {module.title}"
+        body = Text.assemble(
+            (f"Welcome, {learner}! ", "bold"), module.summary, "\n\n",
+            ("Start with /lesson 1, or type /help to see every command.", "dim"),
+        )
+        self._panel(title, body)
+
+    def help(self, specs: Sequence[Spec], *, in_lab: bool) -> None:
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 1))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for spec in specs:
+            table.add_row(spec.usage, spec.help)
+        self._heading("Commands")
+        self.console.print(table)
+        note = ("In a lab, type a question (or the number of a suggested one); commands still work."
+                if in_lab else "The slash is optional: 'lesson 2' works too.")
+        self.hint(note)
+
+    def modules(self, course: Course, current: int) -> None:
+        table = Table(box=None, padding=(0, 2, 0, 1), header_style="bold")
+        for column in ("", "Module", "Lessons", "Labs", "Test"):
+            table.add_column(column)
+        for number in course.module_numbers:
+            module = course.modules[number]
+            table.add_row(
+                "▶" if number == current else "",
+                f"{number}: {module.title}",
+                str(len(module.lessons)),
+                str(len(module.labs)),
+                f"{len(module.test.questions)} questions" if module.test else "none",
+            )
+        self._heading(course.title)
+        self.console.print(table)
+        self.hint("Add a module number to a command to use another module, e.g. /lesson 1 4.")
+
+    # -- lessons --------------------------------------------------------------------------------------
+
+    def lesson(self, module: Module, lesson: Lesson) -> None:
+        title = f"Module {module.number} · Lesson {lesson.number}: {lesson.title}"
+        if self.rich:
+            opening = Text.assemble(("Think about it: ", "bold yellow"), (lesson.opening_question, "italic"))
+            self._panel(title, Group(Text(lesson.summary), Text(), opening))
+            for section in lesson.sections:
+                if section.heading:
+                    self.console.print()
+                    self.console.rule(Text(section.heading, style="bold cyan"), align="left", style="cyan")
+                self.console.print(Markdown(section.markdown, code_theme=CODE_THEME))
+            self.console.print()
+        else:
+            self._heading(title)
+            self.say(lesson.summary)
+            self.say()
+            self.say(f"Think about it: {lesson.opening_question}")
+            for section in lesson.sections:
+                self.say()
+                if section.heading:
+                    self.say(f"## {section.heading}")
+                    self.say()
+                self.say(section.markdown.strip())
+            self.say()
+        if lesson.key_terms:
+            self._key_terms(lesson)
+        nexts = [f"/quiz {lesson.number}"] if lesson.number in module.quizzes else []
+        nexts += [f"/lab {lab.number}" for lab in module.labs.values() if lab.lesson == lesson.number]
+        if nexts:
+            self.hint("Next: " + " · ".join(nexts))
+
+    def _key_terms(self, lesson: Lesson) -> None:
+        if not self.rich:
+            self.say("Key terms")
+            for term in lesson.key_terms:
+                self.say(f"- {term.term}: {term.definition}")
+            return
+        table = Table(title="Key terms", title_style="bold", box=box.ROUNDED, show_lines=True, expand=True)
+        table.add_column("Term", style="bold cyan", no_wrap=True)
+        table.add_column("Definition")
+        for term in lesson.key_terms:
+            table.add_row(term.term, term.definition)
+        self.console.print(table)
+
+    # -- quizzes and the test ---------------------------------------------------------------------------
+
+    def question(self, question: Question, label: str) -> None:
+        """A question with its options numbered from 1 (``label``: "Question 2/3")."""
+        self.say()
+        self.say(Text.assemble((label, "bold magenta"), "  ", (question.prompt, "bold")))
+        for option in question.options:
+            self.say(Text.assemble((f"  {option.index + 1}) ", "cyan"), option.label))
+
+    def quiz_outcome(self, outcome: QuizOutcome) -> None:
+        if outcome.already_answered:
+            self.say(Text.assemble(
+                ("You answered this one already (your first answer counts): ", "dim"), _option(outcome.chosen),
+            ))
+        self._verdict(outcome.correct, outcome.chosen.feedback)
+        if not outcome.correct:
+            self.say(Text.assemble(("  The answer: ", "bold"), _option(outcome.question.correct_option)))
+        if outcome.question.explanation:
+            self.hint("  " + outcome.question.explanation)
+
+    def _verdict(self, correct: bool, feedback: str) -> None:
+        mark = ("✓ Correct! ", "bold green") if correct else ("✗ Not quite. ", "bold red")
+        self.say(Text.assemble(mark, feedback))
+
+    def quiz_summary(self, correct: int, total: int, lesson: int, module: Module) -> None:
+        self.say()
+        self.say(Text.assemble(("Quiz score: ", "bold"), f"{correct}/{total} correct"))
+        labs = [f"/lab {lab.number}" for lab in module.labs.values() if lab.lesson == lesson]
+        following = lesson + 1 if lesson + 1 in module.lessons else None
+        nexts = labs + ([f"/lesson {following}"] if following else ["/test"])
+        self.hint("Next: " + " · ".join(nexts))
+
+    def test_result(self, result: TestResult, module: Module) -> None:
+        assert module.test is not None
+        verdict = ("Passed! 🎉", "bold green") if result.passed else ("Not passed yet.", "bold red")
+        mark = round(module.test.pass_mark * 100)
+        self.say()
+        self.say(Text.assemble(
+            ("Score: ", "bold"), f"{result.score}/{result.total} ({result.percent}%) ", verdict,
+            (f"  Pass mark: {mark}%.", "dim"),
+        ))
+        self.say(f"Best score: {result.best_percent}% over {result.attempts} attempt"
+                 f"{'' if result.attempts == 1 else 's'}.")
+        if result.missed:
+            self.say()
+            self.say("Review of the questions you missed:", style="bold")
+            numbers = {q.id: i for i, q in enumerate(module.test.questions, start=1)}
+            for question, chosen in result.missed:
+                self.say()
+                self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"), question.prompt))
+                self.say(Text.assemble(("  You chose: ", "red"), _option(chosen)))
+                self.say(Text.assemble(("  Correct:   ", "green"), _option(question.correct_option)))
+                self.say("  " + (question.explanation or question.correct_option.feedback), style="dim")
+        if not result.passed:
+            self.hint("Review the lessons and type /test to try again.")
+
+    # -- progress -------------------------------------------------------------------------------------
+
+    def progress(self, progress: ModuleProgress) -> None:
+        module = progress.module
+        lessons = module.lesson_numbers
+        quiz_total = sum(len(quiz.questions) for quiz in module.quizzes.values())
+        quiz_correct = sum(progress.quiz_correct.values())
+        labs_done = sum(1 for lab in progress.labs.values() if lab.complete)
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 1))
+        table.add_column(style="bold")
+        table.add_column(no_wrap=True)
+        table.add_column()
+        read = sorted(progress.lessons_viewed)
+        table.add_row("Lessons", self._bar(len(read), len(lessons)),
+                      f"{len(read)}/{len(lessons)} read" + (f" ({', '.join(map(str, read))})" if read else ""))
+        per_quiz = ", ".join(
+            f"L{n} {progress.quiz_correct.get(n, 0)}/{len(module.quizzes[n].questions)}"
+            for n in sorted(module.quizzes) if progress.quiz_answered.get(n)
+        )
+        table.add_row("Quizzes", self._bar(quiz_correct, quiz_total),
+                      f"{quiz_correct}/{quiz_total} correct" + (f" ({per_quiz})" if per_quiz else ""))
+        lab_notes = ", ".join(
+            f"lab {n} {'✓' if lab.complete else f'{lab.asked}/{lab.lab.questions_to_complete}'}"
+            for n, lab in sorted(progress.labs.items()) if lab.asked
+        )
+        table.add_row("Labs", self._bar(labs_done, len(module.labs)),
+                      f"{labs_done}/{len(module.labs)} complete" + (f" ({lab_notes})" if lab_notes else ""))
+        if module.test is not None:
+            best = progress.best_test_percent
+            if best is None:
+                test_note = "not taken yet"
+            else:
+                status = "passed ✓" if progress.test_passed else "not passed yet"
+                tries = f"{progress.test_attempts} attempt{'' if progress.test_attempts == 1 else 's'}"
+                test_note = f"best {best}% · {status} · {tries}"
+            table.add_row("Test", self._bar(best or 0, 100), test_note)
+        self._heading(f"Your progress · Module {module.number}: {module.title}")
+        self.console.print(table)
+
+    def _bar(self, done: int, total: int) -> Text:
+        filled = round(BAR_WIDTH * done / total) if total else 0
+        filled = min(BAR_WIDTH, max(filled, 1 if done else 0))
+        return Text.assemble(("█" * filled, "green"), ("░" * (BAR_WIDTH - filled), "dim"))
+
+    # -- labs -----------------------------------------------------------------------------------------
+
+    def lab_intro(self, lab: Lab, progress: LabProgress) -> None:
+        title = f"Lab {lab.number}: {lab.title} · {lab.assistant_name}"
+        body = Text.assemble(lab.greeting, "\n\n", (lab.specialty, "dim"))
+        self._panel(title, body, style="green")
+        self.say("Suggested questions (type the number to ask one):", style="bold")
+        for number, question in enumerate(lab.suggested_questions, start=1):
+            self.say(Text.assemble((f"  {number}) ", "cyan"), question))
+        self.lab_progress(progress)
+        self.hint("Type your question and press Enter. /back returns to the course; Ctrl-C stops an answer.")
+
+    def lab_question(self, question: str) -> None:
+        """Echo a suggested question picked by number, so the transcript shows what was asked."""
+        self.say(Text.assemble(("You: ", "bold cyan"), question))
+
+    def lab_answer_start(self, lab: Lab) -> None:
+        self.say(Text(f"{lab.assistant_name}:", style="bold green"))
+
+    def lab_progress(self, progress: LabProgress, *, just_completed: bool = False) -> None:
+        needed = progress.lab.questions_to_complete
+        self.say(Text.assemble(("Questions asked: ", "bold"), f"{progress.asked}/{needed}"))
+        if just_completed:
+            self.say(Text.assemble(("✓ Lab complete! ", "bold green"),
+                                   "Keep asking if you like, or /back to return to the course."))
+
+    def claude_missing(self) -> None:
+        self.error("The lab assistants need an Anthropic API key, and ANTHROPIC_API_KEY is not set.")
+        for line in (
+            "Create a key at https://console.anthropic.com/ and then either:",
+            "  export ANTHROPIC_API_KEY=sk-ant-...   (in this shell), or",
+            "  add the line ANTHROPIC_API_KEY=sk-ant-... to the .env file in this folder,",
+            "and start coursebot again. Lessons, quizzes and the test work without it.",
+        ):
+            self.say(line)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _heading(self, title: str) -> None:
+        self.say()
+        if self.rich:
+            self.say(title, style="bold underline")
+        else:
+            self.say(title)
+            self.say("=" * len(title))
+
+    def _panel(self, title: str, body: Text | Group, *, style: str = "cyan") -> None:
+        if self.rich:
+            self.console.print(Panel(body, title=Text(title, style="bold"), title_align="left",
+                                     border_style=style, padding=(1, 2)))
+        else:
+            self._heading(title)
+            self.console.print(body)
+
+
+def _option(option: Option) -> Text:
+    return Text(f"{option.index + 1}) {option.label}")

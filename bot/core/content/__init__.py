@@ -1,0 +1,1 @@
+"""The course content: typed model (``model``), loader with validation (``loader``), ``coursebot check``."""

@@ -1,0 +1,539 @@
+"""``SQLiteStore``: the ``Store`` protocol on one aiosqlite connection.
+
+The database runs in WAL mode with foreign keys on and a busy timeout, so a second process
+(a backup, the CLI) can read while the bot writes. The single connection is shared by every
+coroutine behind an ``asyncio.Lock``; statements that belong together run in one
+``BEGIN IMMEDIATE`` transaction, so concurrent callers never see each other's half-done work.
+
+Idempotency lives in the schema, not in Python: every event-driven write is
+``INSERT ... ON CONFLICT DO NOTHING`` against UNIQUE constraints (the event id, and the
+"first answer counts" key), followed by a read of the row that stands. A double click, a
+redelivered event or a race between two coroutines therefore records exactly one row.
+
+Schema changes are numbered files in ``migrations/`` (``NNNN_name.sql``, shipped as package
+data). ``open()`` applies the pending ones in order, each in its own transaction together with
+its row in ``schema_version``; a failing migration leaves the database as it was.
+
+A PostgreSQL backend would implement the same ``Store`` protocol in a sibling module
+(e.g. ``postgres.py`` on asyncpg or psycopg) with the same queries: all SQL here and in the
+migrations is portable (``ON CONFLICT ... DO NOTHING``/``DO UPDATE``, partial unique indexes,
+``ALTER TABLE ... ADD COLUMN``, no ``INSERT OR IGNORE``, ``AUTOINCREMENT`` or ``rowid``, no
+SQLite functions). It would change only the placeholders (``?`` to ``$n``), use
+``RETURNING id`` (already used here) and, in its own copy of the migrations, the column types
+(``BIGINT GENERATED ALWAYS AS IDENTITY``, ``TIMESTAMPTZ``). Callers see only the protocol and
+its row types, so nothing outside this module would change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.core.store.base import (
+    Attempt,
+    EventIdReused,
+    LabThread,
+    LabTurn,
+    LearnerRef,
+    OptionCount,
+    StoredAnswer,
+    StoreError,
+)
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class SchemaError(StoreError):
+    """The migrations are malformed, or the database is newer than this code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def statements(self) -> list[str]:
+        """The script cut into single statements (``sqlite3.complete_statement`` knows SQL syntax)."""
+        statements: list[str] = []
+        pending = ""
+        for line in self.sql.splitlines(keepends=True):
+            pending += line
+            if sqlite3.complete_statement(pending):
+                statements.append(pending.strip())
+                pending = ""
+        if pending.strip():  # a trailing comment, or an unterminated statement that will fail loudly
+            statements.append(pending.strip())
+        return statements
+
+
+def read_migrations(folder: Traversable) -> tuple[Migration, ...]:
+    """The folder's ``NNNN_name.sql`` files in order; versions must run 1, 2, 3 ... without gaps."""
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match is None:
+            if entry.name.endswith(".sql"):
+                raise SchemaError(f"migration file {entry.name!r} is not named NNNN_name.sql")
+            continue
+        found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda migration: migration.version)
+    versions = [migration.version for migration in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise SchemaError(f"migration versions must be 1..{len(found)} without gaps or repeats, found {versions}")
+    return tuple(found)
+
+
+MIGRATIONS = read_migrations(files(__package__) / "migrations")
+
+_SCHEMA_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    """The highest migration applied (0 for an empty database)."""
+    await db.execute(_SCHEMA_VERSION_TABLE)
+    rows = await db.execute_fetchall("SELECT MAX(version) FROM schema_version")
+    return next(iter(rows))[0] or 0
+
+
+async def migrate(db: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply the pending migrations, each in one transaction; return the versions applied.
+
+    ``db`` must be in autocommit mode (``isolation_level=None``). A database whose version is
+    higher than the last migration known here is refused rather than guessed at.
+    """
+    latest = migrations[-1].version if migrations else 0
+    current = await schema_version(db)
+    if current > latest:
+        raise SchemaError(
+            f"the database is at schema version {current}, newer than this coursebot knows ({latest}); "
+            "upgrade coursebot or use a matching database"
+        )
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while this one waited for the write lock.
+            if await schema_version(db) >= migration.version:
+                await db.rollback()
+                continue
+            for statement in migration.statements:
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, _now()),
+            )
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+        applied.append(migration.version)
+    return applied
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _answer(row: sqlite3.Row, *, new: bool) -> StoredAnswer:
+    return StoredAnswer(
+        question_id=row["question_id"],
+        option_index=row["option_index"],
+        correct=bool(row["correct"]),
+        answered_at=datetime.fromisoformat(row["answered_at"]),
+        new=new,
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        learner_id=row["learner_id"],
+        module=row["module"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        finished_at=_when(row["finished_at"]),
+        score=row["score"],
+        total=row["total"],
+        passed=None if row["passed"] is None else bool(row["passed"]),
+    )
+
+
+def _thread(row: sqlite3.Row) -> LabThread:
+    return LabThread(
+        id=row["id"],
+        learner_id=row["learner_id"],
+        module=row["module"],
+        lab=row["lab"],
+        platform=row["platform"],
+        thread_key=row["thread_key"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _turn(row: sqlite3.Row) -> LabTurn:
+    return LabTurn(
+        question=row["question"],
+        answer=row["answer"],
+        status=row["status"],
+        error=row["error"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cache_read_tokens=row["cache_read_tokens"],
+        cache_write_tokens=row["cache_write_tokens"],
+        ttft_ms=row["ttft_ms"],
+        duration_ms=row["duration_ms"],
+        stop_reason=row["stop_reason"],
+        model=row["model"],
+    )
+
+
+_ATTEMPT_COLUMNS = "id, learner_id, module, started_at, finished_at, score, total, passed"
+_THREAD_COLUMNS = "id, learner_id, module, lab, platform, thread_key, created_at"
+
+
+class SQLiteStore:
+    """The course's storage in one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                db, self._db = self._db, None
+                await db.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, held exclusively (single statements are atomic on their own)."""
+        async with self._lock:
+            if self._db is None:
+                raise StoreError("the store is not open")
+            yield self._db
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection inside one write transaction, committed on success, rolled back on error."""
+        async with self._connection() as db:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.rollback()
+                raise
+            await db.commit()
+
+    @staticmethod
+    async def _rows(db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return list(await db.execute_fetchall(sql, tuple(params)))
+
+    @staticmethod
+    async def _changes(db: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
+        """Run a write; the number of rows it changed (0 when ON CONFLICT DO NOTHING fired)."""
+        cursor = await db.execute(sql, tuple(params))
+        changed = cursor.rowcount
+        await cursor.close()
+        return changed
+
+    # Learners and lessons
+
+    async def learner_id(self, learner: LearnerRef) -> int:
+        key = (learner.platform, learner.workspace, learner.user_id)
+        async with self._connection() as db:
+            rows = await self._rows(
+                db, "SELECT id, display_name FROM learners WHERE platform = ? AND workspace = ? AND user_id = ?", key
+            )
+            if rows and (not learner.display_name or rows[0]["display_name"] == learner.display_name):
+                return rows[0]["id"]
+            # New learner, or a new display name: one upsert (a concurrent insert of the same
+            # learner lands on the UNIQUE key and becomes an update).
+            rows = await self._rows(
+                db,
+                "INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, workspace, user_id) DO UPDATE SET display_name ="
+                " CASE WHEN excluded.display_name = '' THEN learners.display_name ELSE excluded.display_name END"
+                " RETURNING id",
+                (*key, learner.display_name, _now()),
+            )
+            return rows[0]["id"]
+
+    async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None:
+        async with self._connection() as db:
+            await self._changes(
+                db,
+                "INSERT INTO lesson_views (learner_id, module, lesson, viewed_at) VALUES (?, ?, ?, ?)",
+                (learner_id, module, lesson, _now()),
+            )
+
+    async def lessons_viewed(self, learner_id: int, module: int) -> set[int]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db, "SELECT DISTINCT lesson FROM lesson_views WHERE learner_id = ? AND module = ?", (learner_id, module)
+            )
+        return {row["lesson"] for row in rows}
+
+    # Quizzes
+
+    async def record_quiz_answer(
+        self, learner_id: int, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        key = (learner_id, module, lesson, question_id)
+        async with self._transaction() as db:
+            new = await self._changes(
+                db,
+                "INSERT INTO quiz_answers"
+                " (learner_id, module, lesson, question_id, option_index, correct, event_id, answered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (*key, option_index, correct, event_id, _now()),
+            )
+            rows = await self._rows(
+                db,
+                "SELECT question_id, option_index, correct, answered_at FROM quiz_answers"
+                " WHERE learner_id = ? AND module = ? AND lesson = ? AND question_id = ?",
+                key,
+            )
+            if not rows:
+                raise EventIdReused(f"event {event_id!r} already recorded another quiz answer")
+        return _answer(rows[0], new=bool(new))
+
+    async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                "SELECT lesson, question_id, option_index, correct, answered_at FROM quiz_answers"
+                " WHERE learner_id = ? AND module = ? ORDER BY id",
+                (learner_id, module),
+            )
+        return {(row["lesson"], row["question_id"]): _answer(row, new=False) for row in rows}
+
+    async def quiz_respondents(self, module: int, lesson: int) -> int:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                "SELECT COUNT(DISTINCT learner_id) FROM quiz_answers WHERE module = ? AND lesson = ?",
+                (module, lesson),
+            )
+        return rows[0][0]
+
+    # The module test
+
+    async def open_attempt(self, learner_id: int, module: int) -> Attempt | None:
+        async with self._connection() as db:
+            return await self._open_attempt(db, learner_id, module)
+
+    async def _open_attempt(self, db: aiosqlite.Connection, learner_id: int, module: int) -> Attempt | None:
+        rows = await self._rows(
+            db,
+            f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts"
+            " WHERE learner_id = ? AND module = ? AND finished_at IS NULL",
+            (learner_id, module),
+        )
+        return _attempt(rows[0]) if rows else None
+
+    async def start_attempt(self, learner_id: int, module: int) -> Attempt:
+        async with self._transaction() as db:
+            # The partial unique index allows one unfinished attempt: a second insert does nothing.
+            await self._changes(
+                db,
+                "INSERT INTO test_attempts (learner_id, module, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (learner_id, module, _now()),
+            )
+            attempt = await self._open_attempt(db, learner_id, module)
+        assert attempt is not None  # inserted or already open, inside one transaction
+        return attempt
+
+    async def attempt(self, attempt_id: int) -> Attempt | None:
+        async with self._connection() as db:
+            rows = await self._rows(db, f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = ?", (attempt_id,))
+        return _attempt(rows[0]) if rows else None
+
+    async def record_test_answer(
+        self, attempt_id: int, question_id: str, option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        async with self._transaction() as db:
+            new = await self._changes(
+                db,
+                "INSERT INTO test_answers (attempt_id, question_id, option_index, correct, event_id, answered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (attempt_id, question_id, option_index, correct, event_id, _now()),
+            )
+            rows = await self._rows(
+                db,
+                "SELECT question_id, option_index, correct, answered_at FROM test_answers"
+                " WHERE attempt_id = ? AND question_id = ?",
+                (attempt_id, question_id),
+            )
+            if not rows:
+                raise EventIdReused(f"event {event_id!r} already recorded another test answer")
+        return _answer(rows[0], new=bool(new))
+
+    async def attempt_answers(self, attempt_id: int) -> dict[str, StoredAnswer]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                "SELECT question_id, option_index, correct, answered_at FROM test_answers"
+                " WHERE attempt_id = ? ORDER BY id",
+                (attempt_id,),
+            )
+        return {row["question_id"]: _answer(row, new=False) for row in rows}
+
+    async def finish_attempt(self, attempt_id: int, score: int, total: int, passed: bool) -> Attempt:
+        async with self._transaction() as db:
+            await self._changes(
+                db,
+                "UPDATE test_attempts SET finished_at = ?, score = ?, total = ?, passed = ?"
+                " WHERE id = ? AND finished_at IS NULL",
+                (_now(), score, total, passed, attempt_id),
+            )
+            rows = await self._rows(db, f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = ?", (attempt_id,))
+            if not rows:
+                raise StoreError(f"there is no test attempt {attempt_id}")
+        return _attempt(rows[0])
+
+    async def attempts(self, learner_id: int, module: int) -> list[Attempt]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE learner_id = ? AND module = ? ORDER BY id",
+                (learner_id, module),
+            )
+        return [_attempt(row) for row in rows]
+
+    # Labs
+
+    async def create_lab_thread(
+        self, learner_id: int, module: int, lab: int, platform: str, thread_key: str,
+    ) -> LabThread:
+        """The thread for (platform, thread_key); an existing one is returned unchanged."""
+        async with self._transaction() as db:
+            await self._changes(
+                db,
+                "INSERT INTO lab_threads (learner_id, module, lab, platform, thread_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (learner_id, module, lab, platform, thread_key, _now()),
+            )
+            thread = await self._lab_thread(db, platform, thread_key)
+        assert thread is not None  # inserted or already there, inside one transaction
+        return thread
+
+    async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None:
+        async with self._connection() as db:
+            return await self._lab_thread(db, platform, thread_key)
+
+    async def _lab_thread(self, db: aiosqlite.Connection, platform: str, thread_key: str) -> LabThread | None:
+        rows = await self._rows(
+            db,
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE platform = ? AND thread_key = ?",
+            (platform, thread_key),
+        )
+        return _thread(rows[0]) if rows else None
+
+    async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = ? AND module = ? ORDER BY id",
+                (learner_id, module),
+            )
+        return [_thread(row) for row in rows]
+
+    async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        async with self._connection() as db:
+            new = await self._changes(
+                db,
+                "INSERT INTO lab_turns (thread_id, event_id, question, answer, status, error,"
+                " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+                " ttft_ms, duration_ms, stop_reason, model, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    thread_id, event_id, turn.question, turn.answer, turn.status, turn.error,
+                    turn.input_tokens, turn.output_tokens, turn.cache_read_tokens, turn.cache_write_tokens,
+                    turn.ttft_ms, turn.duration_ms, turn.stop_reason, turn.model, _now(),
+                ),
+            )
+        return bool(new)
+
+    async def lab_turns(self, thread_id: int) -> list[LabTurn]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                "SELECT question, answer, status, error, input_tokens, output_tokens, cache_read_tokens,"
+                " cache_write_tokens, ttft_ms, duration_ms, stop_reason, model"
+                " FROM lab_turns WHERE thread_id = ? ORDER BY id",
+                (thread_id,),
+            )
+        return [_turn(row) for row in rows]
+
+    # Statistics
+
+    async def option_counts(self, module: int) -> list[OptionCount]:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db,
+                "SELECT 'quiz' AS kind, lesson AS scope, question_id, option_index, correct, COUNT(*) AS chosen"
+                " FROM quiz_answers WHERE module = ?"
+                " GROUP BY lesson, question_id, option_index, correct"
+                " UNION ALL "
+                "SELECT 'test' AS kind, 0 AS scope, a.question_id, a.option_index, a.correct, COUNT(*) AS chosen"
+                " FROM test_answers a JOIN test_attempts t ON t.id = a.attempt_id"
+                " WHERE t.module = ? AND t.id = ("
+                "   SELECT MIN(f.id) FROM test_attempts f WHERE f.learner_id = t.learner_id AND f.module = t.module)"
+                " GROUP BY a.question_id, a.option_index, a.correct"
+                " ORDER BY kind, scope, question_id, option_index",
+                (module, module),
+            )
+        return [
+            OptionCount(
+                kind=row["kind"],
+                scope=row["scope"],
+                question_id=row["question_id"],
+                option_index=row["option_index"],
+                correct=bool(row["correct"]),
+                count=row["chosen"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,235 @@
+"""Keep one chat message (or a few, past the platform's limit) showing a growing answer.
+
+The caller hands over the whole answer so far with :meth:`ProgressiveMessage.update` as often as it likes;
+it never blocks. A single background task per answer sends what is needed, one request at a time, each
+when the shared :class:`~bot.core.streaming.pacing.Pacer` grants a slot, always with the latest text
+(nothing stale queues up, unchanged text is never re-sent). The first text is posted as an urgent request.
+
+Past ``sink.limit`` the message ends at a clean boundary (:mod:`bot.core.streaming.chunking`) and the answer
+continues in a new message; the earlier one gets its final text once and is not touched again. Every message
+leaves room for the cursor and a closing code fence, so its final text always fits.
+
+:meth:`ProgressiveMessage.finish` sends the complete text (cursor removed, notice and footer appended to the
+last message) and returns the message ids once everything landed. A failed request keeps its text for the
+next slot; a 429 penalizes the bucket; after a few failures in a row ``finish`` raises
+:class:`~bot.core.streaming.sink.DeliveryError`.
+
+Sinks with native streaming (:class:`~bot.core.streaming.sink.NativeStreamSink`) receive only the added text
+through ``append`` and the end through ``stop``; no cursor is drawn (the platform shows its own) and anything
+that is not a pure append (the status line replaced, a cut) falls back to ``edit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.core.streaming.chunking import (
+    FENCE_RESERVE,
+    closing_fence,
+    cut_point,
+    fence_after,
+    reopening_fence,
+)
+from bot.core.streaming.pacing import Pacer, RequestKind
+from bot.core.streaming.sink import (
+    DeliveryError,
+    MessageSink,
+    NativeStreamExpired,
+    NativeStreamSink,
+    RateLimited,
+)
+from bot.core.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5  # failed requests in a row before the answer is given up
+SETTLE = 256  # characters past a full message before its cut is final (markup straddling it is known by then)
+EMPTY_ANSWER = "(no answer)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    index: int  # which message
+    kind: RequestKind
+    urgent: bool
+
+
+class ProgressiveMessage:
+    """One answer shown in a conversation, kept up to date through ``sink`` at the pace ``pacer`` allows."""
+
+    def __init__(self, sink: MessageSink, pacer: Pacer, *, cursor: str = " ▌") -> None:
+        if sink.limit < len(cursor) + FENCE_RESERVE + 32:
+            raise ValueError(f"a message limit of {sink.limit} characters is too small to stream into")
+        self.sink = sink
+        self.pacer = pacer
+        self.message_ids: list[str] = []
+        self._native = sink if isinstance(sink, NativeStreamSink) else None
+        self._cursor = "" if self._native is not None else cursor
+        self._shown: list[str] = []  # what each message displays, as last acknowledged by the sink
+        self._streaming: set[int] = set()  # messages still in native streaming state
+        self._status: str | None = None
+        self._text = ""
+        self._frozen: list[str] = []  # final texts of the messages the answer has moved past
+        self._frozen_source = ""  # the part of the answer they hold
+        self._fence: str | None = None  # code block open where they end
+        self._suffix: str | None = None  # set by finish(): the answer is complete
+        self._pump: asyncio.Task[None] | None = None
+        self._failures = 0
+        self._error: Exception | None = None
+
+    # -- the caller's side ------------------------------------------------------------------------------
+
+    def status(self, text: str) -> None:
+        """Show ``text`` (e.g. "Claude is busy, retrying…") until the answer's first text replaces it."""
+        if not self._text and self._suffix is None:
+            self._status = text
+            self._wake()
+
+    def update(self, text: str) -> None:
+        """Set the whole answer so far; the latest text wins. Never blocks."""
+        if self._suffix is None and text != self._text:
+            self._text = text
+            self._wake()
+
+    async def finish(self, text: str, *, notice: str = "", footer: str = "") -> list[str]:
+        """Make the messages show the complete ``text``, then ``notice`` and ``footer``; return their ids.
+
+        Works at any point, also after the caller cancelled the answer (pass the text so far).
+        """
+        self._text = text
+        self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
+        self._wake()
+        while (pump := self._pump) is not None:
+            await pump
+        if self._error is not None:
+            raise DeliveryError("the answer could not be delivered") from self._error
+        return list(self.message_ids)
+
+    # -- layout: what each message should show now -----------------------------------------------------
+
+    def _layout(self) -> list[str]:
+        final = self._suffix is not None
+        text = self._text
+        if not text.startswith(self._frozen_source):  # the answer was restarted: lay it out afresh
+            self._frozen, self._frozen_source, self._fence = [], "", None
+        if not text and not final:
+            return [self._status] if self._status is not None else []
+        limit = self.sink.limit
+        while True:
+            tail = text[len(self._frozen_source) :]
+            reopen = reopening_fence(self._fence)
+            room = limit - len(reopen) - FENCE_RESERVE - len(self._cursor)
+            if len(tail) <= room:
+                break
+            if not final and len(tail) < room + SETTLE and "\n" not in tail[room:]:
+                break  # overflowing, but where markup near the cut ends is not known yet
+            cut = cut_point(tail, room, self._fence)
+            body = tail[:cut]
+            fence = fence_after(body, self._fence)
+            self._frozen.append(reopen + body + (closing_fence(body) if fence is not None else ""))
+            self._frozen_source = text[: len(self._frozen_source) + cut]
+            self._fence = fence
+        body = tail[: cut_point(tail, room, self._fence)]
+        open_fence = fence_after(body, self._fence) is not None
+        if final:
+            return self._frozen + self._last_messages(reopen + body if body else "", open_fence)
+        if not body:
+            return list(self._frozen)
+        if self._native is not None:
+            return [*self._frozen, reopen + body]
+        return [*self._frozen, reopen + body + self._cursor + (closing_fence(body) if open_fence else "")]
+
+    def _last_messages(self, last: str, open_fence: bool) -> list[str]:
+        """The final message(s) after the frozen ones: the rest of the answer, the notice and the footer."""
+        suffix = self._suffix or ""
+        if suffix and open_fence:
+            last += closing_fence(last)
+        if not last:
+            return [suffix.lstrip("\n") or EMPTY_ANSWER] if suffix or not self._frozen else []
+        if len(last) + len(suffix) <= self.sink.limit:
+            return [last + suffix]
+        return [last, suffix.lstrip("\n")[: self.sink.limit]]
+
+    def _next_request(self) -> tuple[_Request, str] | None:
+        """The first message that does not show what it should, what to send it, and the text."""
+        desired = self._layout()
+        final = self._suffix is not None
+        for index, want in enumerate(desired):
+            if index == len(self.message_ids):
+                return _Request(index, "post", urgent=True), want
+            shown = self._shown[index]
+            done = final or index < len(desired) - 1  # this message will not change again
+            if shown == want and not (done and index in self._streaming):
+                continue
+            urgent = done or (index == 0 and shown == self._status)
+            if index in self._streaming and want.startswith(shown):
+                return _Request(index, "stop" if done else "append", urgent), want
+            return _Request(index, "edit", urgent), want
+        return None
+
+    # -- the pump: one request at a time ---------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._pump is None and self._error is None:
+            self._pump = spawn(self._run(), name=f"stream:{self.sink.bucket}")
+
+    async def _run(self) -> None:
+        try:
+            while (planned := self._next_request()) is not None:
+                request, _ = planned
+                bucket = self._bucket(request.kind)
+                await self.pacer.acquire(bucket, urgent=request.urgent, kind=request.kind)
+                current = self._next_request()  # the latest text wins
+                if current is None:
+                    break
+                if (current[0].index, current[0].kind) != (request.index, request.kind):
+                    continue  # the plan moved on while waiting: ask for the right kind of slot
+                if not await self._send(request, current[1], bucket):
+                    return
+        finally:
+            self._pump = None
+
+    def _bucket(self, kind: RequestKind) -> str:
+        return getattr(self.sink, "post_bucket", self.sink.bucket) if kind == "post" else self.sink.bucket
+
+    async def _send(self, request: _Request, text: str, bucket: str) -> bool:
+        """Send one request; False once the answer is given up."""
+        index = request.index
+        try:
+            if request.kind == "post":
+                message_id = await self.sink.post(text)
+                self.message_ids.append(message_id)
+                self._shown.append(text)
+                if self._native is not None:
+                    self._streaming.add(index)
+            else:
+                message_id = self.message_ids[index]
+                if request.kind == "edit":
+                    await self.sink.edit(message_id, text)
+                    self._streaming.discard(index)
+                elif self._native is not None:  # append or stop: only messages in self._streaming
+                    delta = text[len(self._shown[index]) :]
+                    if request.kind == "append":
+                        await self._native.append(message_id, delta)
+                    else:
+                        await self._native.stop(message_id, delta)
+                        self._streaming.discard(index)
+                self._shown[index] = text
+        except RateLimited as exc:
+            self.pacer.penalize(bucket, exc.retry_after, kind=request.kind, is_global=exc.is_global)
+        except NativeStreamExpired:
+            self._streaming.discard(index)
+        except Exception as exc:  # the platform refused or the network failed: keep the text, try again
+            self._failures += 1
+            log.warning(
+                "%s of message %d in %s failed (%d in a row): %r",
+                request.kind, index, bucket, self._failures, exc,
+            )
+            if self._failures >= MAX_FAILURES:
+                self._error = exc
+                return False
+        else:
+            self._failures = 0
+        return True

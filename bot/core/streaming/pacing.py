@@ -1,0 +1,275 @@
+"""One scheduler per platform connection that hands out request slots to every streaming answer.
+
+Each pacing key (``sink.bucket``) has a sliding-window log: never more than ``count`` requests in any
+``period`` seconds, which is what Discord's per-route buckets and Slack's per-minute tiers promise. On top of
+it, ordinary requests are spread evenly (at most one per ``period / count``) so an answer's edits arrive at a
+steady rhythm instead of bursting the whole window and then going quiet; urgent requests (a message's first
+text, final edits) may use the window's burst room and go to the front of the queue. A second window counts
+every request of the connection (Discord's 50 requests/s per bot).
+
+Waiting requests are served urgent first, then in arrival order. The engine asks again only after its
+previous request finished, so arrival order is least-recently-served: concurrent answers take turns.
+
+Nothing polls: one ``loop.call_at`` timer is armed for the earliest moment a waiting request can go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+RequestKind = Literal["post", "edit", "append", "stop"]
+Window = tuple[int, float]  # (requests, seconds)
+
+_SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The limits a platform connection must respect.
+
+    ``per_bucket`` applies to edits per ``sink.bucket``; ``per_kind`` gives other request kinds their own
+    window per bucket (a kind not listed counts as an edit); ``global_`` counts every request.
+    Discord: ``RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)})``.
+    Slack ``chat.update``: ``RateLimits(per_bucket=(50, 60.0), global_=None, per_kind={...})``.
+    """
+
+    per_bucket: Window | None = (5, 5.0)
+    global_: Window | None = (50, 1.0)
+    per_kind: Mapping[RequestKind, Window] = field(default_factory=dict)
+    margin: float = 0.05  # seconds added to every period: requests reach the platform with some jitter
+
+    def __post_init__(self) -> None:
+        for window in (self.per_bucket, self.global_, *self.per_kind.values()):
+            if window is not None and (window[0] < 1 or window[1] <= 0):
+                raise ValueError(f"a rate window needs at least 1 request over a positive period, got {window}")
+        if self.margin < 0:
+            raise ValueError("margin must not be negative")
+
+    def padded(self, window: Window | None) -> Window | None:
+        return None if window is None else (window[0], window[1] + self.margin)
+
+
+class _SlidingWindow:
+    """At most ``count`` grants in any ``period``; ordinary grants at least ``period / count`` apart."""
+
+    __slots__ = ("count", "period", "spacing", "stamps", "blocked_until")
+
+    def __init__(self, window: Window | None) -> None:
+        self.count, self.period = window if window is not None else (0, 0.0)
+        self.spacing = self.period / self.count if self.count else 0.0
+        self.stamps: deque[float] = deque(maxlen=self.count or 1)
+        self.blocked_until = 0.0
+
+    def free_at(self, urgent: bool) -> float:
+        """The earliest time a request may be granted (compare with the loop clock)."""
+        if not self.count:
+            return self.blocked_until
+        when = self.blocked_until
+        if len(self.stamps) == self.count:
+            when = max(when, self.stamps[0] + self.period)
+        if not urgent and self.stamps:
+            when = max(when, self.stamps[-1] + self.spacing)
+        return when
+
+    def take(self, now: float) -> None:
+        if self.count:
+            self.stamps.append(now)
+
+    def block(self, until: float) -> None:
+        self.blocked_until = max(self.blocked_until, until)
+
+    def idle_since(self, now: float) -> bool:
+        last = self.stamps[-1] if self.stamps else 0.0
+        return max(last + self.period, self.blocked_until) <= now
+
+
+@dataclass(eq=False)
+class _Waiter:
+    future: asyncio.Future[None]
+    urgent: bool
+    seq: int
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (0 if self.urgent else 1, self.seq)
+
+
+class _Bucket:
+    __slots__ = ("window", "urgent", "normal", "version")
+
+    def __init__(self, window: Window | None) -> None:
+        self.window = _SlidingWindow(window)
+        self.urgent: deque[_Waiter] = deque()
+        self.normal: deque[_Waiter] = deque()
+        self.version = 0  # only the scheduler entry carrying the current version is live
+
+    def head(self) -> _Waiter | None:
+        """The next live waiter, dropping those whose caller gave up."""
+        for queue in (self.urgent, self.normal):
+            while queue and queue[0].future.done():
+                queue.popleft()
+            if queue:
+                return queue[0]
+        return None
+
+    def pop_head(self) -> None:
+        (self.urgent if self.urgent else self.normal).popleft()
+
+
+class Pacer:
+    """Hands out request slots for one platform connection; share it between every stream of that connection."""
+
+    def __init__(self, limits: RateLimits | None = None) -> None:
+        self.limits = limits or RateLimits()
+        self._global = _SlidingWindow(self.limits.padded(self.limits.global_))
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._ready: list[tuple[tuple[int, int], int, tuple[str, str]]] = []  # (rank of head, version, key)
+        self._sleeping: list[tuple[float, int, tuple[str, str]]] = []  # (free at, version, key)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._seq = itertools.count()
+        self._versions = itertools.count(1)
+        self._grants = 0
+
+    async def acquire(self, bucket: str, *, urgent: bool = False, kind: RequestKind = "edit") -> None:
+        """Wait for a slot to send one ``kind`` request under ``bucket``; urgent requests go first."""
+        loop = asyncio.get_running_loop()
+        key = self._key(bucket, kind)
+        state = self._bucket(bucket, kind)
+        waiter = _Waiter(loop.create_future(), urgent, next(self._seq))
+        previous = state.head()
+        (state.urgent if urgent else state.normal).append(waiter)
+        if previous is None or waiter.rank < previous.rank:
+            self._schedule_head(key, state)
+        self._dispatch()
+        await waiter.future
+
+    def penalize(
+        self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False
+    ) -> None:
+        """Send nothing under ``bucket`` (or, ``is_global``, at all) for ``retry_after`` seconds: a 429 arrived."""
+        until = self._now() + max(0.0, retry_after)
+        if is_global:
+            self._global.block(until)
+        else:
+            self._bucket(bucket, kind).window.block(until)
+        self._dispatch()
+
+    def observe(self, bucket: str, remaining: int, reset_after: float, *, kind: RequestKind = "edit") -> None:
+        """Feed rate-limit headers (``X-RateLimit-Remaining``/``Reset-After``): hold off when none remain."""
+        if remaining <= 0:
+            self.penalize(bucket, reset_after, kind=kind)
+
+    # -- scheduling -------------------------------------------------------------------------------------
+
+    def _key(self, bucket: str, kind: RequestKind) -> tuple[str, str]:
+        return (kind if kind in self.limits.per_kind else "edit", bucket)
+
+    def _window_for(self, kind: RequestKind) -> Window | None:
+        return self.limits.padded(self.limits.per_kind.get(kind, self.limits.per_bucket))
+
+    def _bucket(self, bucket: str, kind: RequestKind) -> _Bucket:
+        key = self._key(bucket, kind)
+        state = self._buckets.get(key)
+        if state is None:
+            state = self._buckets[key] = _Bucket(self._window_for(kind))
+        return state
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _schedule_head(self, key: tuple[str, str], state: _Bucket) -> None:
+        """Give the bucket's head its one live entry: ready now, or asleep until its window frees."""
+        state.version = next(self._versions)
+        head = state.head()
+        if head is None:
+            return
+        when = state.window.free_at(head.urgent)
+        if when <= self._now():
+            heapq.heappush(self._ready, (head.rank, state.version, key))
+        else:
+            heapq.heappush(self._sleeping, (when, state.version, key))
+
+    def _live(self, version: int, key: tuple[str, str]) -> _Bucket | None:
+        state = self._buckets.get(key)
+        return state if state is not None and state.version == version else None
+
+    def _dispatch(self) -> None:
+        now = self._now()
+        while self._sleeping and self._sleeping[0][0] <= now:
+            _, version, key = heapq.heappop(self._sleeping)
+            if (state := self._live(version, key)) is not None:
+                self._schedule_head(key, state)
+        wake_at: float | None = None
+        while self._ready:
+            rank, version, key = self._ready[0]
+            state = self._live(version, key)
+            if state is None:
+                heapq.heappop(self._ready)  # superseded entry
+                continue
+            head = state.head()
+            if head is None or head.rank != rank:  # the waiter it was queued for gave up
+                heapq.heappop(self._ready)
+                self._schedule_head(key, state)
+                continue
+            global_free = self._global.free_at(head.urgent)
+            if global_free > now:
+                wake_at = global_free
+                break
+            heapq.heappop(self._ready)
+            if state.window.free_at(head.urgent) > now:  # penalized since it was queued
+                self._schedule_head(key, state)
+                continue
+            state.pop_head()
+            state.window.take(now)
+            self._global.take(now)
+            head.future.set_result(None)
+            self._schedule_head(key, state)
+            self._grants += 1
+            if self._grants % _SWEEP_EVERY == 0:
+                self._sweep(now)
+        if self._sleeping:
+            wake_at = self._sleeping[0][0] if wake_at is None else min(wake_at, self._sleeping[0][0])
+        self._arm(wake_at)
+
+    def _arm(self, when: float | None) -> None:
+        if self._timer is not None:
+            if when is not None and self._timer_at <= when:
+                return  # an earlier (or the same) wake-up is already armed; it re-arms as needed
+            self._timer.cancel()
+            self._timer = None
+        if when is None:
+            return
+        self._timer_at = when
+        self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
+
+    def _sweep(self, now: float) -> None:
+        """Forget buckets nobody waits on whose windows have emptied, so long-running bots do not grow."""
+        idle = [
+            key
+            for key, state in self._buckets.items()
+            if state.head() is None and state.window.idle_since(now)
+        ]
+        for key in idle:
+            del self._buckets[key]
+
+
+# Platform presets. Discord's real buckets come from X-RateLimit-* headers (feed them to Pacer.observe);
+# these are the documented defaults. Slack: chat.update is Tier 3 (~50/min per workspace, so sink.bucket is
+# the workspace); chat.postMessage ~1/s per channel (sink.post_bucket is the channel); with native streaming,
+# chat.appendStream is Tier 4 (~100/min) and chat.stopStream Tier 2 (~20/min).
+DISCORD_LIMITS = RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)})
+SLACK_LIMITS = RateLimits(
+    per_bucket=(50, 60.0), global_=None, per_kind={"post": (1, 1.0), "append": (100, 60.0), "stop": (20, 60.0)}
+)

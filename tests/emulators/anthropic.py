@@ -1,0 +1,426 @@
+"""A fake Anthropic Messages API that speaks the real wire format, for tests.
+
+``POST /v1/messages`` with ``"stream": true`` answers Server-Sent Events exactly as the API frames them
+(``event: <type>`` and ``data: <json>`` lines, then a blank line): ``message_start`` with usage, ``ping``s,
+content blocks (``thinking`` with ``thinking_delta``/``signature_delta``, ``tool_use`` with
+``input_json_delta``, ``text`` with ``text_delta``), ``message_delta`` with ``stop_reason`` and cumulative
+usage, ``message_stop``. Without ``stream`` the same answer comes back as one JSON message.
+
+Each test scripts what the next requests get (``script(...)``, consumed in order, then ``reply``):
+
+* ``Reply``: the answer text (or a function of the request body), the block layout, the pace
+  (``tokens_per_second``; one delta counts as one token) and an optional ``Cut``: an ``event: error``
+  mid-stream, a TCP drop, a stall (nothing more is sent until the client gives up), or a clean end
+  without ``message_stop``.
+* ``Failure``: an HTTP error status before any byte of the stream (401, 403, 429 with ``retry-after``,
+  500, 529, ...), with the API's JSON error body.
+* ``Replay``: the bytes of a recorded ``.sse`` file, served verbatim (the path is given at test time;
+  recordings are never copied into the project).
+
+Both authentication headers are accepted (``authorization: Bearer`` from SDK 2.x, ``x-api-key`` from 0.x);
+a wrong key gets the API's 401. Requests are counted and their bodies recorded, and ``open_connections``
+tells whether the client closed the HTTP connection of an aborted stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from aiohttp import web
+
+BlockKind = Literal["text", "thinking", "tool_use"]
+CutKind = Literal["error", "drop", "stall", "no_stop"]
+Outcome = Literal["pending", "complete", "cut", "client_closed", "failed"]
+
+DEFAULT_TEXT = "Streaming sends the answer as it is written, so the first words arrive at once."
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """How a stream ends early, after ``after`` text deltas have been sent."""
+
+    kind: CutKind
+    after: int = 2
+    error_type: str = "overloaded_error"  # for kind="error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A successful answer."""
+
+    text: str | Callable[[dict[str, Any]], str] = DEFAULT_TEXT
+    blocks: tuple[BlockKind, ...] = ("text",)
+    chunk_chars: int = 6
+    tokens_per_second: float | None = None  # None: as fast as possible
+    cut: Cut | None = None
+    thinking: str = "The learner asks about streaming; answer from the lesson."
+    tool_input: dict[str, Any] = field(default_factory=lambda: {"query": "streaming events", "limit": 3})
+    stop_reason: str | None = None  # None: "tool_use" when the last block is tool_use, else "end_turn"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An HTTP error status returned before the stream starts."""
+
+    status: int
+    retry_after: float | None = None
+    should_retry: bool | None = None  # sends x-should-retry when set
+    message: str = "The fake API refused this request."
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Serve the bytes of a recorded SSE file verbatim."""
+
+    path: Path
+    chunk_bytes: int = 512
+
+
+Scripted = Reply | Failure | Replay
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    """One request as the fake saw it."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    auth: Literal["bearer", "x-api-key", "none"]
+    outcome: Outcome = "pending"
+
+    @property
+    def system_blocks(self) -> list[dict[str, Any]]:
+        system = self.body.get("system", [])
+        return [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+
+    @property
+    def question(self) -> str:
+        """The text of the last user message."""
+        content = self.body["messages"][-1]["content"]
+        if isinstance(content, str):
+            return content
+        return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    """One Server-Sent Event, framed as the API frames it."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+
+
+class FakeAnthropic:
+    """The fake server. Use ``async with FakeAnthropic() as fake:`` or the ``fake_anthropic`` fixture."""
+
+    def __init__(self, *, api_key: str = "test-key") -> None:
+        self.api_key = api_key
+        self.reply: Reply = Reply()
+        self.requests: list[RecordedRequest] = []
+        self._queue: deque[Scripted] = deque()
+        self._cached_prefixes: set[str] = set()
+        self._ids = itertools.count(1)
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> FakeAnthropic:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # the asyncio server: the only place the bound port is known
+        assert server is not None and server.sockets
+        self._port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeAnthropic:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    # -- scripting and inspection ----------------------------------------------------------------
+
+    def script(self, *responses: Scripted) -> None:
+        """Queue what the next requests get, in order; afterwards ``reply`` answers."""
+        self._queue.extend(responses)
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+    @property
+    def open_connections(self) -> int:
+        """HTTP connections the client still holds open (kept-alive ones included)."""
+        return len(self._runner.server.connections) if self._runner and self._runner.server else 0
+
+    async def wait_connections_closed(self, timeout: float = 5.0) -> int:
+        """Wait (bounded) until the client has closed every connection; return how many are still open."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.open_connections and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return self.open_connections
+
+    # -- the endpoint --------------------------------------------------------------------------------
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        auth, key = _credentials(request)
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return _error(400, "invalid_request_error", "The request body is not valid JSON.")
+        recorded = RecordedRequest(body=body, headers=dict(request.headers), auth=auth)
+        self.requests.append(recorded)
+        if key != self.api_key:
+            recorded.outcome = "failed"
+            return _error(401, "authentication_error", "invalid x-api-key")
+
+        scripted = self._queue.popleft() if self._queue else self.reply
+        if isinstance(scripted, Failure):
+            recorded.outcome = "failed"
+            return _failure(scripted)
+        try:
+            if isinstance(scripted, Replay):
+                return await self._replay(request, recorded, scripted)
+            if not body.get("stream"):
+                recorded.outcome = "complete"
+                return web.json_response(self._message_json(body, scripted))
+            return await self._stream(request, recorded, body, scripted)
+        except ConnectionResetError:  # the client closed the stream (stop, timeout)
+            recorded.outcome = "client_closed"
+            raise
+
+    async def _replay(self, request: web.Request, recorded: RecordedRequest, replay: Replay) -> web.StreamResponse:
+        response = await self._start_stream(request)
+        data = replay.path.read_bytes()
+        for start in range(0, len(data), replay.chunk_bytes):
+            await response.write(data[start : start + replay.chunk_bytes])
+        await response.write_eof()
+        recorded.outcome = "complete"
+        return response
+
+    async def _stream(
+        self, request: web.Request, recorded: RecordedRequest, body: dict[str, Any], reply: Reply
+    ) -> web.StreamResponse:
+        response = await self._start_stream(request)
+        delay = 1 / reply.tokens_per_second if reply.tokens_per_second else 0.0
+        cut = reply.cut
+        text_deltas = 0
+        for event, data in self._events(body, reply):
+            if cut is not None and text_deltas >= cut.after:
+                recorded.outcome = "cut"
+                return await self._cut(request, response, cut)
+            if event == "content_block_delta":
+                if data["delta"]["type"] == "text_delta":
+                    text_deltas += 1
+                if delay:
+                    await asyncio.sleep(delay)
+            await response.write(sse(event, data))
+        await response.write_eof()
+        recorded.outcome = "complete"
+        return response
+
+    async def _start_stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                "request-id": f"req_fake{len(self.requests):06d}",
+            }
+        )
+        await response.prepare(request)
+        return response
+
+    async def _cut(self, request: web.Request, response: web.StreamResponse, cut: Cut) -> web.StreamResponse:
+        transport = request.transport
+        assert transport is not None
+        if cut.kind == "error":
+            error = {"type": cut.error_type, "message": cut.error_type.replace("_error", "").capitalize()}
+            await response.write(sse("error", {"type": "error", "error": {"details": None, **error}}))
+            await response.write_eof()
+        elif cut.kind == "no_stop":
+            await response.write_eof()
+        elif cut.kind == "drop":
+            while transport.get_write_buffer_size():  # what was written reaches the client first
+                await asyncio.sleep(0.005)
+            transport.abort()
+        else:  # stall: send nothing more until the client gives up or the server stops
+            while not transport.is_closing() and not self._closing.is_set():
+                await asyncio.sleep(0.01)
+            if not transport.is_closing():
+                transport.abort()
+        return response
+
+    # -- building the answer --------------------------------------------------------------------
+
+    def _events(self, body: dict[str, Any], reply: Reply) -> Iterator[tuple[str, dict[str, Any]]]:
+        message = self._message_json(body, reply, content=[])
+        usage = dict(message["usage"], output_tokens=1)
+        yield "message_start", {"type": "message_start", "message": dict(message, usage=usage)}
+        yield "ping", {"type": "ping"}
+        output_tokens = 0
+        for index, (kind, part) in enumerate(_layout(reply, _answer_text(body, reply))):
+            yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": _empty(kind, index)}
+            for delta in _deltas(kind, part, reply.chunk_chars):
+                output_tokens += 1
+                yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
+            if index == 0:
+                yield "ping", {"type": "ping"}
+        final_usage = dict(message["usage"], output_tokens=output_tokens)
+        delta = {"stop_reason": _stop_reason(reply), "stop_sequence": None}
+        yield "message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage}
+        yield "message_stop", {"type": "message_stop"}
+
+    def _message_json(
+        self, body: dict[str, Any], reply: Reply, content: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        layout = _layout(reply, _answer_text(body, reply))
+        if content is None:
+            content = [_full(kind, index, part) for index, (kind, part) in enumerate(layout)]
+        output_tokens = sum(len(_deltas(kind, part, reply.chunk_chars)) for kind, part in layout)
+        return {
+            "id": f"msg_fake{next(self._ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": content,
+            "stop_reason": _stop_reason(reply) if content else None,
+            "stop_sequence": None,
+            "usage": dict(self._input_usage(body), output_tokens=output_tokens),
+        }
+
+    def _input_usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """Token counts: 4 characters a token; a ``cache_control`` system prefix is written once, then read."""
+        system = body.get("system", [])
+        blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+        marked = [i for i, block in enumerate(blocks) if block.get("cache_control")]
+        split = marked[-1] + 1 if marked else 0
+        prefix = json.dumps(blocks[:split], sort_keys=True) if split else ""
+        rest = json.dumps(blocks[split:]) + json.dumps(body.get("messages", []))
+        cached = len(prefix) // 4
+        digest = hashlib.sha256(prefix.encode()).hexdigest()
+        hit = bool(prefix) and digest in self._cached_prefixes
+        if prefix:
+            self._cached_prefixes.add(digest)
+        return {
+            "input_tokens": max(1, len(rest) // 4),
+            "cache_creation_input_tokens": 0 if hit else cached,
+            "cache_read_input_tokens": cached if hit else 0,
+        }
+
+
+def _credentials(request: web.Request) -> tuple[Literal["bearer", "x-api-key", "none"], str]:
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return "bearer", authorization[7:].strip()
+    if "x-api-key" in request.headers:
+        return "x-api-key", request.headers["x-api-key"]
+    return "none", ""
+
+
+def _error(status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_fakeerror"}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _failure(failure: Failure) -> web.Response:
+    headers = {}
+    if failure.retry_after is not None:
+        headers["retry-after"] = f"{failure.retry_after:g}"
+    if failure.should_retry is not None:
+        headers["x-should-retry"] = "true" if failure.should_retry else "false"
+    error_type = ERROR_TYPES.get(failure.status, "api_error")
+    return _error(failure.status, error_type, failure.message, headers)
+
+
+def _answer_text(body: dict[str, Any], reply: Reply) -> str:
+    if callable(reply.text):
+        return reply.text(body)
+    return reply.text
+
+
+def _layout(reply: Reply, text: str) -> list[tuple[BlockKind, str]]:
+    """Each block with its content; the answer text is shared out evenly over the text blocks."""
+    text_blocks = reply.blocks.count("text") or 1
+    size = -(-len(text) // text_blocks)
+    pieces = iter([text[i * size : (i + 1) * size] for i in range(text_blocks)])
+    layout: list[tuple[BlockKind, str]] = []
+    for kind in reply.blocks:
+        if kind == "text":
+            layout.append((kind, next(pieces)))
+        elif kind == "thinking":
+            layout.append((kind, reply.thinking))
+        else:
+            layout.append((kind, json.dumps(reply.tool_input)))
+    return layout
+
+
+def _stop_reason(reply: Reply) -> str:
+    return reply.stop_reason or ("tool_use" if reply.blocks[-1] == "tool_use" else "end_turn")
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _deltas(kind: BlockKind, part: str, chunk_chars: int) -> list[dict[str, Any]]:
+    if kind == "text":
+        return [{"type": "text_delta", "text": chunk} for chunk in _chunks(part, chunk_chars)]
+    if kind == "thinking":
+        thinking = [{"type": "thinking_delta", "thinking": chunk} for chunk in _chunks(part, chunk_chars)]
+        return [*thinking, {"type": "signature_delta", "signature": _signature(part)}]
+    return [{"type": "input_json_delta", "partial_json": chunk} for chunk in _chunks(part, chunk_chars)]
+
+
+def _signature(thinking: str) -> str:
+    return hashlib.sha256(thinking.encode()).hexdigest()
+
+
+def _empty(kind: BlockKind, index: int) -> dict[str, Any]:
+    if kind == "text":
+        return {"type": "text", "text": ""}
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": "", "signature": ""}
+    return {"type": "tool_use", "id": f"toolu_fake{index:04d}", "name": "search_lesson", "input": {}}
+
+
+def _full(kind: BlockKind, index: int, part: str) -> dict[str, Any]:
+    if kind == "text":
+        return {"type": "text", "text": part}
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": part, "signature": _signature(part)}
+    return dict(_empty(kind, index), input=json.loads(part))

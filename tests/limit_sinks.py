@@ -1,0 +1,177 @@
+"""Message sinks that behave like Discord's and Slack's message endpoints, limits included (tests and bench).
+
+An :class:`EmulatedPlatform` is one platform connection: it counts every request in sliding windows the
+way the platform does (its own code, independent of the pacer's), answers a request over a limit with a
+recorded 429 (:class:`RateLimited`), refuses a message over the length limit, and records a violation when a
+message gets two requests at once or an edit that changes nothing. Each request waits ``latency`` seconds.
+Faults can be injected: the next N requests get a 429 or fail with a connection error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from bot.core.streaming import NativeStreamExpired, RateLimited, RequestKind
+
+Window = tuple[int, float]
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """What a platform enforces: message length, per-bucket windows per request kind, a global window."""
+
+    limit: int
+    edit: Window
+    post: Window
+    global_: Window | None = None
+    append: Window | None = None  # native streaming; None: counted as edits
+    stop: Window | None = None
+
+
+DISCORD = PlatformLimits(limit=2000, edit=(5, 5.0), post=(5, 5.0), global_=(50, 1.0))
+SLACK = PlatformLimits(limit=4000, edit=(50, 60.0), post=(1, 1.0), append=(100, 60.0), stop=(20, 60.0))
+
+
+@dataclass(frozen=True)
+class Request:
+    at: float  # loop time the request reached the platform
+    kind: RequestKind
+    bucket: str
+    message_id: str
+    text: str  # the message's whole text after the request
+    rejected: bool = False  # answered 429
+
+
+@dataclass
+class EmulatedPlatform:
+    limits: PlatformLimits
+    latency: float = 0.0
+    requests: list[Request] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    inject_429: int = 0  # the next N requests are answered 429 regardless of the windows
+    inject_failures: int = 0  # the next N requests fail with ConnectionError
+    _stamps: dict[tuple[str, str], deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _in_flight: set[str] = field(default_factory=set)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def sink(self, bucket: str, *, post_bucket: str | None = None, native: bool = False) -> LimitedSink:
+        cls = NativeLimitedSink if native else LimitedSink
+        return cls(self, bucket, post_bucket)
+
+    @property
+    def rejections(self) -> list[Request]:
+        return [request for request in self.requests if request.rejected]
+
+    def history(self, message_id: str) -> list[str]:
+        """Every text the message showed, in order (rejected requests left out)."""
+        return [r.text for r in self.requests if r.message_id == message_id and not r.rejected]
+
+    async def handle(self, kind: RequestKind, bucket: str, message_id: str, text: str) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if message_id in self._in_flight:
+            self.violations.append(f"two requests at once for message {message_id}")
+        if kind in ("edit", "append") and text == self.messages.get(message_id):
+            self.violations.append(f"{kind} of message {message_id} changed nothing")
+        if len(text) > self.limits.limit:
+            self.violations.append(f"message {message_id} is {len(text)} > {self.limits.limit} characters")
+            raise ValueError("message too long")  # the platform's 400
+        retry_after = self._over_limit(kind, bucket, now)
+        if self.inject_429 and retry_after is None:
+            self.inject_429 -= 1
+            retry_after = 0.01
+        if retry_after is not None:
+            self.requests.append(Request(now, kind, bucket, message_id, text, rejected=True))
+            raise RateLimited(retry_after)
+        if self.inject_failures:
+            self.inject_failures -= 1
+            raise ConnectionError("connection reset by peer")
+        self._in_flight.add(message_id)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self._in_flight.discard(message_id)
+        self.messages[message_id] = text
+        self.requests.append(Request(now, kind, bucket, message_id, text))
+
+    def _over_limit(self, kind: RequestKind, bucket: str, now: float) -> float | None:
+        """Count the request; the seconds until it would have been allowed if it is over a window."""
+        window = {"post": self.limits.post, "append": self.limits.append, "stop": self.limits.stop}.get(kind)
+        counted = [((kind if window else "edit", bucket), window or self.limits.edit)]
+        if self.limits.global_ is not None:
+            counted.append((("global", ""), self.limits.global_))
+        waits = []
+        for key, (count, period) in counted:
+            stamps = self._stamps[key]
+            while stamps and stamps[0] <= now - period:
+                stamps.popleft()
+            if len(stamps) >= count:
+                waits.append(stamps[0] + period - now)
+        if waits:
+            return max(waits)
+        for key, _ in counted:
+            self._stamps[key].append(now)
+        return None
+
+
+class LimitedSink:
+    """A conversation on an :class:`EmulatedPlatform`."""
+
+    def __init__(self, platform: EmulatedPlatform, bucket: str, post_bucket: str | None) -> None:
+        self.platform = platform
+        self.limit = platform.limits.limit
+        self.bucket = bucket
+        self.post_bucket = post_bucket or bucket
+        self.posted: list[str] = []
+
+    async def post(self, text: str) -> str:
+        message_id = str(next(self.platform._ids))
+        await self.platform.handle("post", self.post_bucket, message_id, text)
+        self.posted.append(message_id)
+        return message_id
+
+    async def edit(self, message_id: str, text: str) -> None:
+        await self.platform.handle("edit", self.bucket, message_id, text)
+
+    def texts(self) -> list[str]:
+        """What the messages of this conversation show now."""
+        return [self.platform.messages[message_id] for message_id in self.posted]
+
+
+class NativeLimitedSink(LimitedSink):
+    """A conversation whose platform streams natively; ``expire_after`` appends end a message's stream."""
+
+    def __init__(self, platform: EmulatedPlatform, bucket: str, post_bucket: str | None) -> None:
+        super().__init__(platform, bucket, post_bucket)
+        self.expire_after: int | None = None
+        self.streaming: dict[str, int] = {}  # message id -> appends so far
+
+    async def post(self, text: str) -> str:
+        message_id = await super().post(text)
+        self.streaming[message_id] = 0
+        return message_id
+
+    async def edit(self, message_id: str, text: str) -> None:
+        await super().edit(message_id, text)
+        self.streaming.pop(message_id, None)  # an edit ends the stream
+
+    async def append(self, message_id: str, delta: str) -> None:
+        self._still_streaming(message_id)
+        await self.platform.handle("append", self.bucket, message_id, self.platform.messages[message_id] + delta)
+        self.streaming[message_id] += 1
+
+    async def stop(self, message_id: str, delta: str) -> None:
+        self._still_streaming(message_id)
+        await self.platform.handle("stop", self.bucket, message_id, self.platform.messages[message_id] + delta)
+        del self.streaming[message_id]
+
+    def _still_streaming(self, message_id: str) -> None:
+        appends = self.streaming.get(message_id)
+        if appends is None or (self.expire_after is not None and appends >= self.expire_after):
+            self.streaming.pop(message_id, None)
+            raise NativeStreamExpired(message_id)

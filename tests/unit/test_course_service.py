@@ -1,0 +1,293 @@
+"""CourseService: look-ups and friendly errors, quizzes, the module test and its pass mark, labs, progress, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from bot.core import course as rules
+from bot.core.course import CourseError, CourseService, passes
+from bot.core.store.base import LabTurn, LearnerRef
+from bot.core.store.sqlite import SQLiteStore
+from course_factory import learner, make_course, make_module, wrong_index
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "course.db"
+
+
+@pytest.fixture
+async def service(db_path: Path) -> AsyncIterator[CourseService]:
+    store = SQLiteStore(db_path)
+    await store.open()
+    yield CourseService(make_course(make_module(), make_module(6, labs=0, test_questions=0)), store)
+    await store.close()
+
+
+def rows(db_path: Path, table: str) -> int:
+    with closing(sqlite3.connect(db_path)) as db:
+        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+async def take_test(service: CourseService, who: LearnerRef, right: int, tag: str = "") -> rules.TestResult:
+    """Answer the whole test with the first ``right`` questions correct and the rest wrong, then finish."""
+    state = await service.start_test(who)
+    while state.next_question is not None:
+        question = state.next_question
+        option = question.correct_option.index if state.position <= right else wrong_index(question)
+        state = await service.answer_test(who, state.attempt.id, question.id, option, f"{tag}{who.user_id}:{question.id}")
+    return await service.finish_test(who, state.attempt.id)
+
+
+# Look-ups
+
+
+def test_module_defaults_to_the_course_default(service: CourseService) -> None:
+    assert service.module().number == 5
+    assert service.module(6).number == 6
+    assert service.lesson(2).title == "Lesson 2"
+    assert service.quiz(3).lesson == 3
+    assert service.lab(2, module=5).number == 2
+
+
+@pytest.mark.parametrize(
+    ("look_up", "error", "message"),
+    [
+        (lambda s: s.module(7), rules.UnknownModule, "There is no Module 7. Modules: 5, 6."),
+        (lambda s: s.lesson(7), rules.UnknownLesson, "There is no lesson 7 in Module 5. Lessons: 1, 2, 3."),
+        (lambda s: s.lesson(1, module=7), rules.UnknownModule, "There is no Module 7. Modules: 5, 6."),
+        (lambda s: s.quiz(4), rules.UnknownLesson, "There is no quiz for lesson 4 in Module 5. Quizzes: lessons 1, 2, 3."),
+        (lambda s: s.lab(9), rules.UnknownLab, "There is no lab 9 in Module 5. Labs: 1, 2."),
+        (lambda s: s.lab(1, module=6), rules.UnknownLab, "Module 6 has no labs."),
+    ],
+)
+def test_unknown_numbers_get_friendly_errors(service: CourseService, look_up, error, message: str) -> None:
+    with pytest.raises(error) as caught:
+        look_up(service)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, CourseError)
+
+
+async def test_a_module_without_a_test(service: CourseService) -> None:
+    with pytest.raises(rules.NoTest, match="Module 6 has no test."):
+        await service.start_test(learner(1), module=6)
+    with pytest.raises(rules.NoTest):
+        await service.test_state(learner(1), module=6)
+
+
+# Lessons and quizzes
+
+
+async def test_viewing_a_lesson_is_recorded(service: CourseService, db_path: Path) -> None:
+    lesson = await service.view_lesson(learner(1), 2)
+    assert lesson.number == 2
+    with pytest.raises(rules.UnknownLesson):
+        await service.view_lesson(learner(2), 9)
+    assert rows(db_path, "lesson_views") == 1
+    assert rows(db_path, "learners") == 1  # the bad request created nobody
+    assert (await service.progress(learner(1))).lessons_viewed == frozenset({2})
+
+
+async def test_first_quiz_answer_counts(service: CourseService, db_path: Path) -> None:
+    question = service.quiz(1).questions[0]
+    wrong = wrong_index(question)
+    first = await service.answer_quiz(learner(1), 1, question.id, wrong, "e1")
+    assert (first.chosen.index, first.correct, first.already_answered) == (wrong, False, False)
+
+    again = await service.answer_quiz(learner(1), 1, question.id, question.correct_option.index, "e2")
+    assert (again.chosen.index, again.correct, again.already_answered) == (wrong, False, True)
+
+    right = await service.answer_quiz(learner(2), 1, question.id, question.correct_option.index, "e3")
+    assert right.correct and right.chosen == question.correct_option
+    assert await service.quiz_respondents(1) == 2
+    assert await service.quiz_respondents(2) == 0
+    assert rows(db_path, "quiz_answers") == 2
+
+
+async def test_bad_quiz_input_changes_nothing(service: CourseService, db_path: Path) -> None:
+    with pytest.raises(rules.UnknownQuestion, match="no longer in the lesson 1 quiz"):
+        await service.answer_quiz(learner(1), 1, "gone", 0, "e1")
+    with pytest.raises(rules.UnknownOption, match="Options: A, B, C."):
+        await service.answer_quiz(learner(1), 1, "l1-q1", 3, "e2")
+    with pytest.raises(rules.UnknownLesson):
+        await service.answer_quiz(learner(1), 8, "l1-q1", 0, "e3")
+    with pytest.raises(rules.UnknownLesson):
+        await service.quiz_respondents(8)
+    assert rows(db_path, "quiz_answers") == 0
+
+
+# The module test
+
+
+@pytest.mark.parametrize(("right", "passed", "percent"), [(15, True, 100), (12, True, 80), (11, False, 73), (0, False, 0)])
+async def test_grading_and_pass_mark(service: CourseService, right: int, passed: bool, percent: int) -> None:
+    result = await take_test(service, learner(1), right)
+    assert (result.score, result.total, result.passed, result.percent) == (right, 15, passed, percent)
+    assert len(result.missed) == 15 - right
+    assert all(not option.correct and option.index == wrong_index(q) for q, option in result.missed)
+    assert [q.id for q, _ in result.missed] == [f"t{n}" for n in range(right + 1, 16)]
+    assert (result.best_percent, result.attempts) == (percent, 1)
+
+
+@pytest.mark.parametrize(
+    ("score", "total", "mark", "expected"),
+    [(12, 15, 0.8, True), (11, 15, 0.8, False), (7, 10, 0.7, True), (6, 10, 0.7, False), (0, 0, 0.8, False)],
+)
+def test_pass_mark_is_exact(score: int, total: int, mark: float, expected: bool) -> None:
+    assert passes(score, total, mark) is expected
+
+
+async def test_questions_come_in_content_order_and_double_clicks_are_harmless(service: CourseService) -> None:
+    me = learner(1)
+    state = await service.start_test(me)
+    assert (state.position, state.total, state.next_question.id) == (1, 15, "t1")
+    state = await service.answer_test(me, state.attempt.id, "t1", 0, "a1")
+    assert (state.position, state.next_question.id) == (2, "t2")
+
+    again = await service.answer_test(me, state.attempt.id, "t1", 2, "a2")  # double click on t1
+    assert again.answers == state.answers and again.position == 2
+
+    with pytest.raises(rules.StaleTest, match="answer question 2 of 15 first"):
+        await service.answer_test(me, state.attempt.id, "t5", 0, "a3")
+    with pytest.raises(rules.IncompleteTest, match="14 to go"):
+        await service.finish_test(me, state.attempt.id)
+    with pytest.raises(rules.UnknownOption):
+        await service.answer_test(me, state.attempt.id, "t2", 9, "a4")
+    with pytest.raises(rules.UnknownQuestion):
+        await service.answer_test(me, state.attempt.id, "nope", 0, "a5")
+    assert (await service.test_state(me)).position == 2
+
+
+async def test_someone_elses_or_a_finished_attempt_is_stale(service: CourseService) -> None:
+    ann, bob = learner(1), learner(2)
+    state = await service.start_test(ann)
+    with pytest.raises(rules.StaleTest, match="not yours"):
+        await service.answer_test(bob, state.attempt.id, "t1", 0, "b1")
+    with pytest.raises(rules.StaleTest, match="not yours"):
+        await service.finish_test(bob, 12345)
+
+    result = await take_test(service, ann, 15)
+    assert result.attempt.id == state.attempt.id  # start_test resumed the open attempt
+    with pytest.raises(rules.StaleTest, match="already finished"):
+        await service.answer_test(ann, state.attempt.id, "t1", 0, "a-late")
+    assert await service.test_state(ann) is None
+
+
+async def test_finishing_is_idempotent(service: CourseService, db_path: Path) -> None:
+    first = await take_test(service, learner(1), 12)
+    again, concurrent = await asyncio.gather(
+        service.finish_test(learner(1), first.attempt.id), service.finish_test(learner(1), first.attempt.id)
+    )
+    assert again == first == concurrent
+    assert rows(db_path, "test_attempts") == 1
+
+
+async def test_retakes_keep_the_best_score(service: CourseService) -> None:
+    me = learner(1)
+    first = await take_test(service, me, 13, tag="1:")
+    second = await take_test(service, me, 9, tag="2:")
+    assert second.attempt.id != first.attempt.id
+    assert (second.percent, second.passed, second.best_percent, second.attempts) == (60, False, 86, 2)
+    progress = await service.progress(me)
+    assert (progress.best_test_percent, progress.test_passed, progress.test_attempts) == (86, True, 2)
+
+
+async def test_an_attempt_resumes_after_the_store_is_reopened(db_path: Path) -> None:
+    content = make_course()
+    store = SQLiteStore(db_path)
+    await store.open()
+    service = CourseService(content, store)
+    state = await service.start_test(learner(1))
+    for question in content.modules[5].test.questions[:5]:
+        state = await service.answer_test(learner(1), state.attempt.id, question.id, 0, f"e-{question.id}")
+    await store.close()
+
+    reopened = SQLiteStore(db_path)
+    await reopened.open()
+    try:
+        service = CourseService(content, reopened)
+        resumed = await service.test_state(learner(1))
+        assert resumed is not None
+        assert (resumed.attempt.id, resumed.position, resumed.next_question.id) == (state.attempt.id, 6, "t6")
+        assert (await service.start_test(learner(1))).attempt.id == state.attempt.id
+    finally:
+        await reopened.close()
+
+
+# Labs
+
+
+async def test_lab_progress_counts_answered_questions_across_threads(service: CourseService) -> None:
+    me = learner(1)
+    thread = await service.open_lab(me, 1, "discord", "thread-1")
+    assert await service.lab_thread("discord", "thread-1") == thread
+    assert await service.lab_thread("discord", "thread-x") is None
+    with pytest.raises(rules.UnknownLab):
+        await service.open_lab(me, 7, "discord", "thread-2")
+
+    for n, status in enumerate(["complete", "failed", "partial"]):
+        await service.store.record_lab_turn(thread.id, f"m{n}", LabTurn(question="?", answer="!", status=status))
+    progress = await service.lab_progress(thread)
+    assert (progress.lab.number, progress.asked, progress.complete) == (1, 2, False)
+
+    second = await service.open_lab(me, 1, "discord", "thread-2")
+    await service.store.record_lab_turn(second.id, "m9", LabTurn(question="?", answer="!", status="stopped"))
+    assert (await service.lab_progress(thread)).complete
+    other_lab = await service.open_lab(me, 2, "discord", "thread-3")
+    assert (await service.lab_progress(other_lab)).asked == 0
+
+    labs = (await service.progress(me)).labs
+    assert {n: (p.asked, p.complete) for n, p in labs.items()} == {1: (3, True), 2: (0, False)}
+
+
+# Progress and statistics
+
+
+async def test_progress_counts_first_quiz_answers(service: CourseService) -> None:
+    me = learner(1)
+    quiz = service.quiz(2)
+    await service.answer_quiz(me, 2, quiz.questions[0].id, quiz.questions[0].correct_option.index, "e1")
+    await service.answer_quiz(me, 2, quiz.questions[1].id, wrong_index(quiz.questions[1]), "e2")
+    await service.answer_quiz(me, 2, quiz.questions[1].id, quiz.questions[1].correct_option.index, "e3")
+    progress = await service.progress(me)
+    assert progress.quiz_answered == {1: 0, 2: 2, 3: 0}
+    assert progress.quiz_correct == {1: 0, 2: 1, 3: 0}
+    assert (progress.best_test_percent, progress.test_passed, progress.test_attempts) == (None, False, 0)
+    assert progress.lessons_viewed == frozenset()
+
+
+async def test_stats_and_csv(service: CourseService) -> None:
+    question = service.quiz(1).questions[0]  # l1-q1: option A is wrong, B is right
+    for n, option in enumerate([1, 1, 0]):
+        await service.answer_quiz(learner(n), 1, question.id, option, f"e{n}")
+    await service.answer_quiz(learner(2), 1, question.id, 1, "e-reclick")  # not counted
+    await take_test(service, learner(1), 15)
+
+    stats = await service.stats()
+    assert [(s.kind, s.scope, s.question.id) for s in stats][:4] == [
+        ("quiz", 1, "l1-q1"), ("quiz", 1, "l1-q2"), ("quiz", 1, "l1-q3"), ("quiz", 2, "l2-q1"),
+    ]
+    assert len(stats) == 3 * 3 + 15
+    first = stats[0]
+    assert (first.answered, first.option_counts) == (3, (1, 2, 0))
+    assert first.share_correct == pytest.approx(2 / 3)
+    assert (stats[1].answered, stats[1].share_correct, stats[1].option_counts) == (0, 0.0, (0, 0, 0))
+    assert [(s.answered, s.share_correct) for s in stats if s.kind == "test"] == [(1, 1.0)] * 15
+
+    table = list(csv.reader(io.StringIO(service.stats_csv(stats))))
+    assert table[0] == [
+        "kind", "scope", "question_id", "question", "option", "label", "correct", "chosen", "answered", "share_correct",
+    ]
+    assert len(table) == 1 + sum(len(s.question.options) for s in stats)
+    assert table[1:4] == [
+        ["quiz", "1", "l1-q1", "Prompt for l1-q1?", letter, f"l1-q1 option {i}", correct, chosen, "3", "0.667"]
+        for i, (letter, correct, chosen) in enumerate([("A", "no", "1"), ("B", "yes", "2"), ("C", "no", "0")])
+    ]

@@ -1,0 +1,169 @@
+"""Numbered migrations: from an empty database, from every earlier schema version, atomically, never downwards."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.core.store.base import LabTurn, LearnerRef, StoreError
+from bot.core.store.sqlite import MIGRATIONS, Migration, SchemaError, SQLiteStore, migrate, read_migrations, schema_version
+
+LATEST = MIGRATIONS[-1].version
+
+
+def applied(db_path: Path) -> list[tuple[int, str, str]]:
+    with closing(sqlite3.connect(db_path)) as db:
+        return db.execute("SELECT version, name, applied_at FROM schema_version ORDER BY version").fetchall()
+
+
+def columns(db_path: Path, table: str) -> set[str]:
+    with closing(sqlite3.connect(db_path)) as db:
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+async def build(db_path: Path, migrations: list[Migration] | tuple[Migration, ...], seed: str = "") -> None:
+    """A database migrated with only ``migrations``, then filled by the ``seed`` script."""
+    async with aiosqlite.connect(db_path, isolation_level=None) as db:
+        await db.execute("PRAGMA foreign_keys = ON")
+        await migrate(db, migrations)
+        if seed:
+            await db.executescript(seed)
+
+
+def test_migrations_are_numbered_from_one_without_gaps() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1))
+    assert LATEST >= 2  # so that upgrading from an earlier version is really tested
+
+
+async def test_empty_database_gets_every_migration(tmp_path: Path) -> None:
+    db_path = tmp_path / "new.db"
+    store = SQLiteStore(db_path)
+    await store.open()
+    await store.close()
+    assert [(v, name) for v, name, _ in applied(db_path)] == [(m.version, m.name) for m in MIGRATIONS]
+    assert {"input_tokens", "ttft_ms", "stop_reason", "model"} <= columns(db_path, "lab_turns")
+
+
+async def test_reopening_applies_nothing_again(tmp_path: Path) -> None:
+    db_path = tmp_path / "again.db"
+    store = SQLiteStore(db_path)
+    await store.open()
+    await store.close()
+    before = applied(db_path)
+    await store.open()
+    await store.close()
+    assert applied(db_path) == before
+    async with aiosqlite.connect(db_path, isolation_level=None) as db:
+        assert await migrate(db) == []
+
+
+# Data written by the code of each earlier schema version, in that version's schema.
+SEEDS: dict[int, str] = {
+    1: """
+        INSERT INTO learners (id, platform, workspace, user_id, display_name, created_at)
+            VALUES (7, 'slack', 'T1', 'U1', 'Ann', '2026-01-01T10:00:00+00:00');
+        INSERT INTO lesson_views (learner_id, module, lesson, viewed_at)
+            VALUES (7, 5, 2, '2026-01-01T10:01:00+00:00');
+        INSERT INTO quiz_answers (learner_id, module, lesson, question_id, option_index, correct, event_id, answered_at)
+            VALUES (7, 5, 2, 'q1', 1, 1, 'ev-1', '2026-01-01T10:02:00+00:00');
+        INSERT INTO test_attempts (id, learner_id, module, started_at, finished_at, score, total, passed)
+            VALUES (3, 7, 5, '2026-01-01T11:00:00+00:00', '2026-01-01T11:10:00+00:00', 13, 15, 1);
+        INSERT INTO test_attempts (id, learner_id, module, started_at) VALUES (4, 7, 5, '2026-01-02T09:00:00+00:00');
+        INSERT INTO test_answers (attempt_id, question_id, option_index, correct, event_id, answered_at)
+            VALUES (4, 't1', 0, 0, 'ev-2', '2026-01-02T09:01:00+00:00');
+        INSERT INTO lab_threads (id, learner_id, module, lab, platform, thread_key, created_at)
+            VALUES (9, 7, 5, 1, 'slack', 'C1:1.2', '2026-01-01T12:00:00+00:00');
+        INSERT INTO lab_turns (thread_id, event_id, question, answer, status, error, created_at)
+            VALUES (9, 'ev-3', 'Why stream?', 'Sooner first words.', 'complete', '', '2026-01-01T12:01:00+00:00');
+    """,
+}
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, version: int) -> None:
+    assert version in SEEDS, f"add a SEEDS[{version}] script: data as schema version {version} stored it"
+    db_path = tmp_path / f"v{version}.db"
+    await build(db_path, MIGRATIONS[:version], SEEDS[version])
+    assert [v for v, _, _ in applied(db_path)] == list(range(1, version + 1))
+
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        assert [v for v, _, _ in applied(db_path)] == list(range(1, LATEST + 1))
+        ann = await store.learner_id(LearnerRef("slack", "T1", "U1", "Ann"))
+        assert ann == 7
+        assert await store.lessons_viewed(ann, 5) == {2}
+        assert (await store.quiz_answers(ann, 5))[2, "q1"].option_index == 1
+        finished, open_ = await store.attempts(ann, 5)
+        assert (finished.score, finished.total, finished.passed) == (13, 15, True)
+        assert await store.open_attempt(ann, 5) == open_
+        assert (await store.attempt_answers(open_.id))["t1"].correct is False
+        thread = await store.lab_thread("slack", "C1:1.2")
+        assert thread is not None and thread.learner_id == ann
+        assert await store.lab_turns(thread.id) == [
+            LabTurn(question="Why stream?", answer="Sooner first words.", status="complete")
+        ]
+        # The upgraded database takes the latest writes.
+        turn = LabTurn(question="TTFT?", answer="Time to first token.", status="complete", output_tokens=9, ttft_ms=80.0)
+        assert await store.record_lab_turn(thread.id, "ev-4", turn)
+        assert (await store.lab_turns(thread.id))[-1] == turn
+    finally:
+        await store.close()
+
+
+async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
+    db_path = tmp_path / "broken.db"
+    await build(db_path, MIGRATIONS)
+    broken = Migration(LATEST + 1, "broken", "CREATE TABLE extra (a INTEGER);\nINSERT INTO missing VALUES (1);\n")
+    async with aiosqlite.connect(db_path, isolation_level=None) as db:
+        with pytest.raises(sqlite3.OperationalError, match="missing"):
+            await migrate(db, [*MIGRATIONS, broken])
+        assert await schema_version(db) == LATEST
+        assert not db.in_transaction
+    assert columns(db_path, "extra") == set()  # the table created before the error was rolled back
+
+
+async def test_statements_split_on_sql_syntax_not_on_every_semicolon(tmp_path: Path) -> None:
+    db_path = tmp_path / "split.db"
+    script = "-- a comment; not a statement\nCREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('a;b');\n-- end\n"
+    await build(db_path, [Migration(1, "notes", script)])
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("SELECT body FROM notes").fetchall() == [("a;b",)]
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    db_path = tmp_path / "future.db"
+    await build(db_path, MIGRATIONS)
+    with closing(sqlite3.connect(db_path)) as db:
+        db.execute("INSERT INTO schema_version VALUES (?, 'future', '2030-01-01T00:00:00+00:00')", (LATEST + 1,))
+        db.commit()
+    store = SQLiteStore(db_path)
+    with pytest.raises(SchemaError, match=f"schema version {LATEST + 1}"):
+        await store.open()
+    with pytest.raises(StoreError, match="not open"):
+        await store.lessons_viewed(1, 5)
+
+
+@pytest.mark.parametrize(
+    ("names", "problem"),
+    [
+        (["0001_initial.sql", "0003_later.sql"], "without gaps"),
+        (["0001_initial.sql", "0001_again.sql"], "without gaps"),
+        (["0001_initial.sql", "2_short.sql"], "NNNN_name.sql"),
+    ],
+)
+def test_malformed_migration_folders_are_rejected(tmp_path: Path, names: list[str], problem: str) -> None:
+    for name in names:
+        (tmp_path / name).write_text("SELECT 1;\n")
+    with pytest.raises(SchemaError, match=problem):
+        read_migrations(tmp_path)
+
+
+def test_other_files_in_the_folder_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "0001_initial.sql").write_text("SELECT 1;\n")
+    (tmp_path / "README.md").write_text("How to add a migration.\n")
+    assert [m.name for m in read_migrations(tmp_path)] == ["initial"]

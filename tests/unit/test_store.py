@@ -1,0 +1,238 @@
+"""SQLiteStore: identity, first-answer-counts, idempotent event ids, append-only history, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from bot.core.store.base import EventIdReused, LabTurn, LearnerRef, StoreError
+from bot.core.store.sqlite import SQLiteStore
+from course_factory import learner
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "course.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(db_path)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def count(db_path: Path, sql: str, *params: object) -> int:
+    """A number read with a separate plain sqlite3 connection (what is really on disk)."""
+    with closing(sqlite3.connect(db_path)) as db:
+        return db.execute(sql, params).fetchone()[0]
+
+
+async def test_wal_mode_and_foreign_keys(store: SQLiteStore, db_path: Path) -> None:
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.record_lab_turn(999, "e1", LabTurn(question="q", answer="a", status="complete"))
+
+
+async def test_not_open_is_a_clear_error(db_path: Path) -> None:
+    with pytest.raises(StoreError, match="not open"):
+        await SQLiteStore(db_path).lessons_viewed(1, 5)
+
+
+async def test_learner_identity_is_platform_workspace_user(store: SQLiteStore, db_path: Path) -> None:
+    first = await store.learner_id(LearnerRef("discord", "g1", "u1", "Ann"))
+    assert await store.learner_id(LearnerRef("discord", "g1", "u1", "Ann")) == first
+    others = {
+        await store.learner_id(LearnerRef("discord", "g2", "u1", "Ann")),
+        await store.learner_id(LearnerRef("slack", "g1", "u1", "Ann")),
+        await store.learner_id(LearnerRef("discord", "g1", "u2", "Ann")),
+    }
+    assert first not in others and len(others) == 3
+
+    assert await store.learner_id(LearnerRef("discord", "g1", "u1", "Annie")) == first
+    assert await store.learner_id(LearnerRef("discord", "g1", "u1", "")) == first  # no name: keep the old one
+    assert count(db_path, "SELECT COUNT(*) FROM learners") == 4
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("SELECT display_name FROM learners WHERE id = ?", (first,)).fetchone()[0] == "Annie"
+
+
+async def test_lesson_views_keep_every_view(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    for lesson in (1, 2, 1):
+        await store.record_lesson_view(me, 5, lesson)
+    await store.record_lesson_view(me, 6, 3)
+    assert await store.lessons_viewed(me, 5) == {1, 2}
+    assert count(db_path, "SELECT COUNT(*) FROM lesson_views") == 4
+
+
+async def test_first_quiz_answer_counts(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    first = await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
+    assert (first.option_index, first.correct, first.new) == (2, False, True)
+
+    reclick = await store.record_quiz_answer(me, 5, 1, "q1", 0, True, "evt-2")
+    assert (reclick.option_index, reclick.correct, reclick.new) == (2, False, False)
+    assert reclick.answered_at == first.answered_at
+
+    redelivered = await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
+    assert redelivered.new is False
+    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 1
+
+    other_lesson = await store.record_quiz_answer(me, 5, 2, "q1", 1, True, "evt-3")
+    assert other_lesson.new
+    answers = await store.quiz_answers(me, 5)
+    assert {key: a.option_index for key, a in answers.items()} == {(1, "q1"): 2, (2, "q1"): 1}
+    assert await store.quiz_respondents(5, 1) == 1
+    assert await store.quiz_respondents(5, 3) == 0
+
+
+async def test_event_id_reused_for_another_answer_is_refused(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    await store.record_quiz_answer(me, 5, 1, "q1", 0, True, "evt-1")
+    with pytest.raises(EventIdReused):
+        await store.record_quiz_answer(me, 5, 1, "q2", 0, True, "evt-1")
+    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 1
+
+    attempt = await store.start_attempt(me, 5)
+    await store.record_test_answer(attempt.id, "t1", 0, True, "evt-9")
+    with pytest.raises(EventIdReused):
+        await store.record_test_answer(attempt.id, "t2", 0, True, "evt-9")
+    assert list(await store.attempt_answers(attempt.id)) == ["t1"]
+
+
+async def test_one_open_attempt_and_one_answer_per_question(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    assert await store.open_attempt(me, 5) is None
+    attempt = await store.start_attempt(me, 5)
+    assert await store.start_attempt(me, 5) == attempt
+    assert await store.open_attempt(me, 5) == attempt
+    assert await store.attempt(attempt.id) == attempt
+    assert await store.attempt(attempt.id + 100) is None
+
+    assert (await store.record_test_answer(attempt.id, "t1", 1, False, "a")).new
+    again = await store.record_test_answer(attempt.id, "t1", 0, True, "b")
+    assert (again.option_index, again.new) == (1, False)
+
+    done = await store.finish_attempt(attempt.id, 1, 15, False)
+    assert (done.score, done.total, done.passed) == (1, 15, False) and done.finished_at is not None
+    assert await store.finish_attempt(attempt.id, 15, 15, True) == done  # idempotent: unchanged
+    assert await store.open_attempt(me, 5) is None
+
+    retake = await store.start_attempt(me, 5)
+    assert retake.id != attempt.id
+    assert (await store.record_test_answer(retake.id, "t1", 0, True, "c")).new
+    assert [a.id for a in await store.attempts(me, 5)] == [attempt.id, retake.id]
+    assert count(db_path, "SELECT COUNT(*) FROM test_answers") == 2
+
+
+async def test_concurrent_start_attempt_makes_one(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    attempts = await asyncio.gather(*(store.start_attempt(me, 5) for _ in range(20)))
+    assert len({a.id for a in attempts}) == 1
+    assert count(db_path, "SELECT COUNT(*) FROM test_attempts") == 1
+
+
+async def test_200_concurrent_answers_from_50_learners_recorded_once(store: SQLiteStore, db_path: Path) -> None:
+    """Each of 200 answers arrives twice with its event id, plus a re-click with a new id and another option."""
+    learners = [learner(n) for n in range(50)]
+    questions = ["q1", "q2", "q3", "q4"]
+
+    async def answer(who: LearnerRef, question: str, option: int, event_id: str):
+        return (who.user_id, question), await store.record_quiz_answer(
+            await store.learner_id(who), 5, 1, question, option, option == 0, event_id
+        )
+
+    calls = []
+    for who in learners:
+        for question in questions:
+            event = f"{who.user_id}:{question}"
+            calls += [answer(who, question, 0, event), answer(who, question, 0, event)]
+            calls.append(answer(who, question, 1, event + ":again"))
+    random.Random(7).shuffle(calls)
+    results = await asyncio.gather(*calls)
+
+    assert count(db_path, "SELECT COUNT(*) FROM learners") == 50
+    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 200
+    assert count(db_path, "SELECT COUNT(DISTINCT learner_id || ':' || question_id) FROM quiz_answers") == 200
+    by_key: dict[tuple[str, str], list] = {}
+    for key, stored in results:
+        by_key.setdefault(key, []).append(stored)
+    for key, stored in by_key.items():
+        assert sum(s.new for s in stored) == 1, key  # exactly one press was recorded
+        assert len({s.option_index for s in stored}) == 1, key  # every press sees the answer that stands
+
+
+async def test_lab_threads_and_turns(store: SQLiteStore, db_path: Path) -> None:
+    me = await store.learner_id(learner(1))
+    thread = await store.create_lab_thread(me, 5, 2, "slack", "C1:1700000000.000100")
+    assert await store.create_lab_thread(me, 5, 2, "slack", "C1:1700000000.000100") == thread
+    assert await store.lab_thread("slack", "C1:1700000000.000100") == thread
+    assert await store.lab_thread("discord", "C1:1700000000.000100") is None
+    other = await store.create_lab_thread(me, 5, 1, "slack", "C1:1700000000.000200")
+    assert await store.lab_threads(me, 5) == [thread, other]
+
+    full = LabTurn(
+        question="Why stream?", answer="Because…", status="complete", input_tokens=120, output_tokens=300,
+        cache_read_tokens=50, cache_write_tokens=10, ttft_ms=412.5, duration_ms=2100.0, stop_reason="end_turn",
+        model="claude-haiku-5-5",
+    )
+    failed = LabTurn(question="And?", answer="", status="failed", error="overloaded")
+    assert await store.record_lab_turn(thread.id, "m1", full)
+    assert not await store.record_lab_turn(thread.id, "m1", full)
+    assert await store.record_lab_turn(thread.id, "m2", failed)
+    assert await store.lab_turns(thread.id) == [full, failed]
+    assert count(db_path, "SELECT COUNT(*) FROM lab_turns") == 2
+
+
+async def test_history_survives_reopen(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    await first.open()
+    me = await first.learner_id(learner(1))
+    await first.record_lesson_view(me, 5, 3)
+    await first.record_quiz_answer(me, 5, 3, "q1", 1, True, "e1")
+    attempt = await first.start_attempt(me, 5)
+    await first.record_test_answer(attempt.id, "t1", 2, False, "e2")
+    await first.close()
+    await first.close()  # closing twice is harmless
+
+    second = SQLiteStore(db_path)
+    await second.open()
+    try:
+        assert await second.learner_id(learner(1)) == me
+        assert await second.lessons_viewed(me, 5) == {3}
+        assert (await second.quiz_answers(me, 5))[3, "q1"].option_index == 1
+        assert await second.open_attempt(me, 5) == attempt
+        assert (await second.attempt_answers(attempt.id))["t1"].option_index == 2
+    finally:
+        await second.close()
+
+
+async def test_option_counts_use_first_answers_and_first_attempts(store: SQLiteStore) -> None:
+    ann, bob = await store.learner_id(learner(1)), await store.learner_id(learner(2))
+    await store.record_quiz_answer(ann, 5, 1, "q1", 0, True, "a1")
+    await store.record_quiz_answer(ann, 5, 1, "q1", 1, False, "a2")  # re-click: not counted
+    await store.record_quiz_answer(bob, 5, 1, "q1", 1, False, "b1")
+    await store.record_quiz_answer(bob, 6, 1, "q1", 1, False, "b2")  # another module
+
+    first = await store.start_attempt(ann, 5)
+    await store.record_test_answer(first.id, "t1", 2, False, "a3")
+    await store.finish_attempt(first.id, 0, 1, False)
+    retake = await store.start_attempt(ann, 5)
+    await store.record_test_answer(retake.id, "t1", 0, True, "a4")  # a retake: not counted
+    bobs = await store.start_attempt(bob, 5)
+    await store.record_test_answer(bobs.id, "t1", 2, False, "b3")
+
+    counts = {(c.kind, c.scope, c.question_id, c.option_index, c.correct): c.count for c in await store.option_counts(5)}
+    assert counts == {
+        ("quiz", 1, "q1", 0, True): 1,
+        ("quiz", 1, "q1", 1, False): 1,
+        ("test", 0, "t1", 2, False): 2,
+    }
