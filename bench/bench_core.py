@@ -54,7 +54,8 @@ async def learner_session(service: CourseService, who: LearnerRef) -> int:
         state = await service.start_test(who)
         while state.next_question is not None:
             question = state.next_question
-            state = await service.answer_test(who, state.attempt.id, question.id, 0, f"{who.user_id}:test:{question.id}")
+            event_id = f"{who.user_id}:test:{question.id}"
+            state = await service.answer_test(who, state.attempt.id, question.id, 0, event_id)
             written += 1
         await service.finish_test(who, state.attempt.id)
     return written

@@ -15,6 +15,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from bot.core.streaming import NativeStreamExpired, RateLimited, RequestKind
+from bot.core.streaming.chunking import FENCE_CLOSE, fence_after, reopening_fence
 
 Window = tuple[int, float]
 
@@ -175,3 +176,20 @@ class NativeLimitedSink(LimitedSink):
         if appends is None or (self.expire_after is not None and appends >= self.expire_after):
             self.streaming.pop(message_id, None)
             raise NativeStreamExpired(message_id)
+
+
+def rejoin(messages: list[str]) -> str:
+    """The text split over ``messages``, without the fence lines added where a code block was cut."""
+    source = ""
+    for index, message in enumerate(messages):
+        fence = fence_after(source)
+        if index and fence is not None:
+            reopen = reopening_fence(fence)
+            assert message.startswith(reopen), f"message {index} does not reopen the ```{fence} block"
+            message = message[len(reopen) :]
+        body = message[: -len(FENCE_CLOSE)]
+        cut_in_block = message.endswith(FENCE_CLOSE) and fence_after(source + body) is not None
+        if index < len(messages) - 1 and cut_in_block:
+            message = body
+        source += message
+    return source

@@ -309,6 +309,7 @@ class ConsoleApp:
         self.screen.lab_answer_start(session.lab)
         progress = self._run(self._stream_answer(session, text))
         session.progress = progress
+        self.screen.say()
         self.screen.lab_progress(progress, just_completed=progress.complete and not was_complete)
 
     async def _stream_answer(self, session: LabSession, question: str) -> LabProgress:

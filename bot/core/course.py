@@ -42,7 +42,7 @@ class NoTest(CourseError):
 
 
 class StaleTest(CourseError):
-    """A test button that no longer applies: a finished or someone else's attempt, or a question out of turn."""
+    """A test button that does not apply: someone else's attempt, or a question out of turn."""
 
 
 class IncompleteTest(CourseError):
@@ -153,9 +153,9 @@ class CourseService:
     """The course rules over the content (``content``) and the learners' history (``store``).
 
     ``module`` arguments default to the course's ``default_module``. Test buttons are forgiving
-    where that is safe: answering a question that this attempt already answered (a double
-    click, a redelivered event) returns the unchanged state; a button from a finished attempt,
-    from someone else's attempt, or for a question out of turn raises ``StaleTest``.
+    where that is safe: answering a question that the attempt already answered (a double click,
+    a redelivered event, an old message of a finished attempt) returns the attempt's unchanged
+    state; a button of someone else's attempt, or for a question out of turn, raises ``StaleTest``.
     """
 
     def __init__(self, content: Course, store: Store) -> None:
@@ -272,17 +272,19 @@ class CourseService:
     ) -> TestState:
         """Record the answer to the attempt's next question and return the new state.
 
-        A question this attempt already answered returns the state unchanged (double click).
+        A question this attempt already answered returns the state unchanged, also once the
+        attempt is finished: a double click on the last question then leads to ``finish_test``,
+        which returns the same result again.
         """
         _, attempt = await self._own_attempt(learner, attempt_id)
         found = self.module(attempt.module)
         question = _find_question(self._test(found).questions, question_id, f"the Module {found.number} test")
         option = _option(question, option_index)
-        if attempt.finished_at is not None:
-            raise StaleTest("That test attempt is already finished. Start a new attempt to try again.")
         state = await self._state(found, attempt)
         if question.id in state.answers:
             return state
+        if attempt.finished_at is not None:  # only when the test gained questions since it was taken
+            raise StaleTest("That test attempt is already finished. Start a new attempt to try again.")
         if state.next_question is None or state.next_question.id != question.id:
             raise StaleTest(f"Please answer question {state.position} of {state.total} first.")
         await self.store.record_test_answer(attempt.id, question.id, option.index, option.correct, event_id)

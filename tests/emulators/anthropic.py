@@ -19,7 +19,8 @@ Each test scripts what the next requests get (``script(...)``, consumed in order
 
 Both authentication headers are accepted (``authorization: Bearer`` from SDK 2.x, ``x-api-key`` from 0.x);
 a wrong key gets the API's 401. Requests are counted and their bodies recorded, and ``open_connections``
-tells whether the client closed the HTTP connection of an aborted stream.
+record how each response ended (``outcome``: ``client_closed`` when the client closed the connection of a
+stream before its end, as stopping or a read timeout must).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from aiohttp import web
 
 BlockKind = Literal["text", "thinking", "tool_use"]
 CutKind = Literal["error", "drop", "stall", "no_stop"]
+# complete: the whole body was sent; cut: a scripted Cut ended it; client_closed: the client closed the
+# connection before the end; failed: an error status was returned.
 Outcome = Literal["pending", "complete", "cut", "client_closed", "failed"]
 
 DEFAULT_TEXT = "Streaming sends the answer as it is written, so the first words arrive at once."
@@ -89,10 +92,15 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """Serve the bytes of a recorded SSE file verbatim."""
+    """Serve the bytes of a recorded SSE file verbatim, ``chunk_bytes`` per write.
+
+    Some stored recordings lost the blank line that ends the API's last event; ``terminate`` puts it back
+    (the SDK does not dispatch an unterminated event).
+    """
 
     path: Path
     chunk_bytes: int = 512
+    terminate: bool = True
 
 
 Scripted = Reply | Failure | Replay
@@ -182,16 +190,20 @@ class FakeAnthropic:
 
     @property
     def open_connections(self) -> int:
-        """HTTP connections the client still holds open (kept-alive ones included)."""
+        """HTTP connections the client holds open (kept-alive ones included)."""
         return len(self._runner.server.connections) if self._runner and self._runner.server else 0
 
-    async def wait_connections_closed(self, timeout: float = 5.0) -> int:
-        """Wait (bounded) until the client has closed every connection; return how many are still open."""
+    async def settled(self, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Wait (bounded) until no response is being sent any more; return the requests.
+
+        A stream the client abandoned without closing its connection stays ``pending`` (a leak); one it
+        closed ends as ``client_closed``.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.open_connections and loop.time() < deadline:
+        while any(r.outcome == "pending" for r in self.requests) and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        return self.open_connections
+        return self.requests
 
     # -- the endpoint --------------------------------------------------------------------------------
 
@@ -211,37 +223,37 @@ class FakeAnthropic:
         if isinstance(scripted, Failure):
             recorded.outcome = "failed"
             return _failure(scripted)
+        if isinstance(scripted, Reply) and not body.get("stream"):
+            recorded.outcome = "complete"
+            return web.json_response(self._message_json(body, scripted))
+        response = await self._start_stream(request)
         try:
             if isinstance(scripted, Replay):
-                return await self._replay(request, recorded, scripted)
-            if not body.get("stream"):
-                recorded.outcome = "complete"
-                return web.json_response(self._message_json(body, scripted))
-            return await self._stream(request, recorded, body, scripted)
-        except ConnectionResetError:  # the client closed the stream (stop, timeout)
+                recorded.outcome = await self._replay(response, scripted)
+            else:
+                recorded.outcome = await self._stream(request, response, body, scripted)
+        except ConnectionResetError:  # the client closed the connection before the end (stop, read timeout)
             recorded.outcome = "client_closed"
-            raise
+        return response
 
-    async def _replay(self, request: web.Request, recorded: RecordedRequest, replay: Replay) -> web.StreamResponse:
-        response = await self._start_stream(request)
+    async def _replay(self, response: web.StreamResponse, replay: Replay) -> Outcome:
         data = replay.path.read_bytes()
+        if replay.terminate and not data.endswith(b"\n\n"):
+            data = data.rstrip(b" \n") + b"\n\n"
         for start in range(0, len(data), replay.chunk_bytes):
             await response.write(data[start : start + replay.chunk_bytes])
         await response.write_eof()
-        recorded.outcome = "complete"
-        return response
+        return "complete"
 
     async def _stream(
-        self, request: web.Request, recorded: RecordedRequest, body: dict[str, Any], reply: Reply
-    ) -> web.StreamResponse:
-        response = await self._start_stream(request)
+        self, request: web.Request, response: web.StreamResponse, body: dict[str, Any], reply: Reply
+    ) -> Outcome:
         delay = 1 / reply.tokens_per_second if reply.tokens_per_second else 0.0
-        cut = reply.cut
         text_deltas = 0
         for event, data in self._events(body, reply):
-            if cut is not None and text_deltas >= cut.after:
-                recorded.outcome = "cut"
-                return await self._cut(request, response, cut)
+            if reply.cut is not None and text_deltas >= reply.cut.after:
+                await self._cut(request, response, reply.cut)
+                return "cut"
             if event == "content_block_delta":
                 if data["delta"]["type"] == "text_delta":
                     text_deltas += 1
@@ -249,8 +261,7 @@ class FakeAnthropic:
                     await asyncio.sleep(delay)
             await response.write(sse(event, data))
         await response.write_eof()
-        recorded.outcome = "complete"
-        return response
+        return "complete"
 
     async def _start_stream(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
@@ -264,7 +275,7 @@ class FakeAnthropic:
         await response.prepare(request)
         return response
 
-    async def _cut(self, request: web.Request, response: web.StreamResponse, cut: Cut) -> web.StreamResponse:
+    async def _cut(self, request: web.Request, response: web.StreamResponse, cut: Cut) -> None:
         transport = request.transport
         assert transport is not None
         if cut.kind == "error":
@@ -280,9 +291,9 @@ class FakeAnthropic:
         else:  # stall: send nothing more until the client gives up or the server stops
             while not transport.is_closing() and not self._closing.is_set():
                 await asyncio.sleep(0.01)
-            if not transport.is_closing():
-                transport.abort()
-        return response
+            if transport.is_closing():
+                raise ConnectionResetError("the client closed the stalled stream")
+            transport.abort()
 
     # -- building the answer --------------------------------------------------------------------
 

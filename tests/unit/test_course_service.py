@@ -16,7 +16,7 @@ from bot.core import course as rules
 from bot.core.course import CourseError, CourseService, passes
 from bot.core.store.base import LabTurn, LearnerRef
 from bot.core.store.sqlite import SQLiteStore
-from course_factory import learner, make_course, make_module, wrong_index
+from tests.unit.course_factory import learner, make_course, make_module, wrong_index
 
 
 @pytest.fixture
@@ -43,7 +43,8 @@ async def take_test(service: CourseService, who: LearnerRef, right: int, tag: st
     while state.next_question is not None:
         question = state.next_question
         option = question.correct_option.index if state.position <= right else wrong_index(question)
-        state = await service.answer_test(who, state.attempt.id, question.id, option, f"{tag}{who.user_id}:{question.id}")
+        event_id = f"{tag}{who.user_id}:{question.id}"
+        state = await service.answer_test(who, state.attempt.id, question.id, option, event_id)
     return await service.finish_test(who, state.attempt.id)
 
 
@@ -64,7 +65,11 @@ def test_module_defaults_to_the_course_default(service: CourseService) -> None:
         (lambda s: s.module(7), rules.UnknownModule, "There is no Module 7. Modules: 5, 6."),
         (lambda s: s.lesson(7), rules.UnknownLesson, "There is no lesson 7 in Module 5. Lessons: 1, 2, 3."),
         (lambda s: s.lesson(1, module=7), rules.UnknownModule, "There is no Module 7. Modules: 5, 6."),
-        (lambda s: s.quiz(4), rules.UnknownLesson, "There is no quiz for lesson 4 in Module 5. Quizzes: lessons 1, 2, 3."),
+        (
+            lambda s: s.quiz(4),
+            rules.UnknownLesson,
+            "There is no quiz for lesson 4 in Module 5. Quizzes: lessons 1, 2, 3.",
+        ),
         (lambda s: s.lab(9), rules.UnknownLab, "There is no lab 9 in Module 5. Labs: 1, 2."),
         (lambda s: s.lab(1, module=6), rules.UnknownLab, "Module 6 has no labs."),
     ],
@@ -127,7 +132,9 @@ async def test_bad_quiz_input_changes_nothing(service: CourseService, db_path: P
 # The module test
 
 
-@pytest.mark.parametrize(("right", "passed", "percent"), [(15, True, 100), (12, True, 80), (11, False, 73), (0, False, 0)])
+@pytest.mark.parametrize(
+    ("right", "passed", "percent"), [(15, True, 100), (12, True, 80), (11, False, 73), (0, False, 0)]
+)
 async def test_grading_and_pass_mark(service: CourseService, right: int, passed: bool, percent: int) -> None:
     result = await take_test(service, learner(1), right)
     assert (result.score, result.total, result.passed, result.percent) == (right, 15, passed, percent)
@@ -166,18 +173,26 @@ async def test_questions_come_in_content_order_and_double_clicks_are_harmless(se
     assert (await service.test_state(me)).position == 2
 
 
-async def test_someone_elses_or_a_finished_attempt_is_stale(service: CourseService) -> None:
+async def test_someone_elses_attempt_is_stale(service: CourseService, db_path: Path) -> None:
     ann, bob = learner(1), learner(2)
     state = await service.start_test(ann)
     with pytest.raises(rules.StaleTest, match="not yours"):
         await service.answer_test(bob, state.attempt.id, "t1", 0, "b1")
     with pytest.raises(rules.StaleTest, match="not yours"):
-        await service.finish_test(bob, 12345)
+        await service.finish_test(bob, state.attempt.id)
+    with pytest.raises(rules.StaleTest, match="not yours"):
+        await service.finish_test(ann, 12345)
+    assert rows(db_path, "test_answers") == 0
 
+
+async def test_a_late_click_on_a_finished_attempt_shows_its_result_again(service: CourseService) -> None:
+    ann = learner(1)
+    state = await service.start_test(ann)
     result = await take_test(service, ann, 15)
     assert result.attempt.id == state.attempt.id  # start_test resumed the open attempt
-    with pytest.raises(rules.StaleTest, match="already finished"):
-        await service.answer_test(ann, state.attempt.id, "t1", 0, "a-late")
+    late = await service.answer_test(ann, state.attempt.id, "t15", 0, "a-late")
+    assert late.finished and late.attempt == result.attempt
+    assert await service.finish_test(ann, late.attempt.id) == result
     assert await service.test_state(ann) is None
 
 
@@ -291,3 +306,13 @@ async def test_stats_and_csv(service: CourseService) -> None:
         ["quiz", "1", "l1-q1", "Prompt for l1-q1?", letter, f"l1-q1 option {i}", correct, chosen, "3", "0.667"]
         for i, (letter, correct, chosen) in enumerate([("A", "no", "1"), ("B", "yes", "2"), ("C", "no", "0")])
     ]
+
+
+async def test_a_finished_attempt_takes_no_new_answers_after_the_test_grows(service: CourseService) -> None:
+    short = CourseService(make_course(make_module(test_questions=14)), service.store)
+    state = await short.start_test(learner(1))
+    for question in short.module().test.questions:
+        state = await short.answer_test(learner(1), state.attempt.id, question.id, 0, f"e-{question.id}")
+    await short.finish_test(learner(1), state.attempt.id)
+    with pytest.raises(rules.StaleTest, match="already finished"):
+        await service.answer_test(learner(1), state.attempt.id, "t15", 0, "e-t15")

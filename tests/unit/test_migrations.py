@@ -10,7 +10,15 @@ import aiosqlite
 import pytest
 
 from bot.core.store.base import LabTurn, LearnerRef, StoreError
-from bot.core.store.sqlite import MIGRATIONS, Migration, SchemaError, SQLiteStore, migrate, read_migrations, schema_version
+from bot.core.store.sqlite import (
+    MIGRATIONS,
+    Migration,
+    SchemaError,
+    SQLiteStore,
+    migrate,
+    read_migrations,
+    schema_version,
+)
 
 LATEST = MIGRATIONS[-1].version
 
@@ -108,7 +116,7 @@ async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, ver
             LabTurn(question="Why stream?", answer="Sooner first words.", status="complete")
         ]
         # The upgraded database takes the latest writes.
-        turn = LabTurn(question="TTFT?", answer="Time to first token.", status="complete", output_tokens=9, ttft_ms=80.0)
+        turn = LabTurn(question="TTFT?", answer="Time to first token.", status="complete", output_tokens=9, ttft_ms=8.0)
         assert await store.record_lab_turn(thread.id, "ev-4", turn)
         assert (await store.lab_turns(thread.id))[-1] == turn
     finally:
@@ -129,7 +137,12 @@ async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
 
 async def test_statements_split_on_sql_syntax_not_on_every_semicolon(tmp_path: Path) -> None:
     db_path = tmp_path / "split.db"
-    script = "-- a comment; not a statement\nCREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('a;b');\n-- end\n"
+    script = (
+        "-- a comment; not a statement\n"
+        "CREATE TABLE notes (body TEXT);\n"
+        "INSERT INTO notes VALUES ('a;b');\n"
+        "-- end\n"
+    )
     await build(db_path, [Migration(1, "notes", script)])
     with closing(sqlite3.connect(db_path)) as db:
         assert db.execute("SELECT body FROM notes").fetchall() == [("a;b",)]

@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.store.base import EventIdReused, LabTurn, LearnerRef, StoreError
 from bot.core.store.sqlite import SQLiteStore
-from course_factory import learner
+from tests.unit.course_factory import learner
 
 
 @pytest.fixture
@@ -230,9 +230,33 @@ async def test_option_counts_use_first_answers_and_first_attempts(store: SQLiteS
     bobs = await store.start_attempt(bob, 5)
     await store.record_test_answer(bobs.id, "t1", 2, False, "b3")
 
-    counts = {(c.kind, c.scope, c.question_id, c.option_index, c.correct): c.count for c in await store.option_counts(5)}
+    counts = {
+        (c.kind, c.scope, c.question_id, c.option_index, c.correct): c.count for c in await store.option_counts(5)
+    }
     assert counts == {
         ("quiz", 1, "q1", 0, True): 1,
         ("quiz", 1, "q1", 1, False): 1,
         ("test", 0, "t1", 2, False): 2,
     }
+
+
+async def test_cancelled_writes_leave_no_transaction_open(store: SQLiteStore, db_path: Path) -> None:
+    """A caller cancelled at any point of a write (BEGIN, INSERT, SELECT, COMMIT) leaves the store usable."""
+    me = await store.learner_id(learner(1))
+    recorded = set()
+    for step in range(12):
+        task = asyncio.create_task(store.record_quiz_answer(me, 5, 1, f"q{step}", 0, True, f"e{step}"))
+        for _ in range(step):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+            recorded.add(f"q{step}")
+        except asyncio.CancelledError:
+            pass
+    await store.record_quiz_answer(me, 5, 2, "after", 0, True, "after")
+    # Seen from another connection: the last write was committed, not left in a dangling transaction.
+    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers WHERE question_id = 'after'") == 1
+    with closing(sqlite3.connect(db_path)) as db:
+        on_disk = {row[0] for row in db.execute("SELECT question_id FROM quiz_answers WHERE lesson = 1")}
+    assert recorded <= on_disk

@@ -1,9 +1,11 @@
 """The storage interface. ``SQLiteStore`` implements it; a PostgreSQL backend can too.
 
 Callers only see this Protocol and the row types below. History is append-only:
-every answer, attempt and lab turn is its own row. Writes that come from a platform
+every answer that counts, attempt and lab turn is its own row, never overwritten
+(finishing an attempt only fills in its result). Writes that come from a platform
 event carry that event's id (``event_id``) and are idempotent on it, so a double click
-or a redelivered event is recorded once.
+or a redelivered event is recorded once; an event id that already recorded a different
+write raises ``EventIdReused`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -146,7 +148,8 @@ class Store(Protocol):
 
     async def create_lab_thread(
         self, learner_id: int, module: int, lab: int, platform: str, thread_key: str,
-    ) -> LabThread: ...
+    ) -> LabThread:
+        """The thread for (platform, thread_key): created, or the existing one returned unchanged."""
 
     async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None: ...
 

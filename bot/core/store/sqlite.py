@@ -130,8 +130,8 @@ async def migrate(db: aiosqlite.Connection, migrations: Sequence[Migration] = MI
     for migration in migrations:
         if migration.version <= current:
             continue
-        await db.execute("BEGIN IMMEDIATE")
         try:
+            await db.execute("BEGIN IMMEDIATE")
             # Another process may have migrated while this one waited for the write lock.
             if await schema_version(db) >= migration.version:
                 await db.rollback()
@@ -224,20 +224,22 @@ class SQLiteStore:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        if self._db is not None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, isolation_level=None)
-        try:
-            db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA foreign_keys = ON")
-            await migrate(db)
-        except BaseException:
-            await db.close()
-            raise
-        self._db = db
+        """Connect (WAL, foreign keys, busy timeout) and apply pending migrations; a no-op when open."""
+        async with self._lock:
+            if self._db is not None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
+            try:
+                db.row_factory = sqlite3.Row
+                await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")  # takes no parameters
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA foreign_keys = ON")
+                await migrate(db)
+            except BaseException:
+                await db.close()
+                raise
+            self._db = db
 
     async def close(self) -> None:
         async with self._lock:
@@ -257,8 +259,10 @@ class SQLiteStore:
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection inside one write transaction, committed on success, rolled back on error."""
         async with self._connection() as db:
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                # BEGIN inside the try: if the caller is cancelled while BEGIN is queued, it still
+                # runs on aiosqlite's thread, and the rollback queued after it ends the transaction.
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
             except BaseException:
                 await db.rollback()
@@ -448,7 +452,6 @@ class SQLiteStore:
     async def create_lab_thread(
         self, learner_id: int, module: int, lab: int, platform: str, thread_key: str,
     ) -> LabThread:
-        """The thread for (platform, thread_key); an existing one is returned unchanged."""
         async with self._transaction() as db:
             await self._changes(
                 db,

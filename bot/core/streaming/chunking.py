@@ -7,8 +7,9 @@ inline markup (``<@123>``, ``<https://x|label>``, ``**bold words**``, ``[label](
 span) when it can avoid it, and a word longer than the room is cut hard between code points, never between a
 surrogate pair or before a combining mark or joiner.
 
-A code block open at a cut is closed at the end of that message (:func:`closing_fence`) and reopened with its
-language at the start of the next (:func:`reopening_fence`).
+A code block open at a cut is closed at the end of that message (:data:`FENCE_CLOSE`, always the same so the
+pieces join back unambiguously) and reopened with its language at the start of the next
+(:func:`reopening_fence`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import unicodedata
 
 FENCE = "```"
-FENCE_RESERVE = len("\n" + FENCE)  # the most a closing fence adds
+FENCE_CLOSE = "\n" + FENCE  # ends a message cut inside a code block (always on a line of its own)
 
 _MARKUP = re.compile(
     r"""
@@ -58,11 +59,6 @@ def fence_after(text: str, fence: str | None = None) -> str | None:
 def reopening_fence(fence: str | None) -> str:
     """What starts a message that continues inside a code block with language ``fence``."""
     return "" if fence is None else f"{FENCE}{fence}\n"
-
-
-def closing_fence(body: str) -> str:
-    """What ends a message whose ``body`` stops inside a code block."""
-    return FENCE if body.endswith("\n") else "\n" + FENCE
 
 
 def cut_point(text: str, room: int, fence: str | None = None) -> int:
@@ -163,7 +159,7 @@ def split_message(text: str, limit: int) -> list[str]:
     start = 0
     while start < len(text):
         reopen = reopening_fence(fence)
-        room = limit - len(reopen) - FENCE_RESERVE
+        room = limit - len(reopen) - len(FENCE_CLOSE)
         if room < 1:
             raise ValueError(f"a limit of {limit} leaves no room for text after the code fences")
         rest = text[start:]
@@ -171,6 +167,6 @@ def split_message(text: str, limit: int) -> list[str]:
         body = rest[:end]
         fence = fence_after(body, fence)
         start += end
-        close = closing_fence(body) if fence is not None and start < len(text) else ""
+        close = FENCE_CLOSE if fence is not None and start < len(text) else ""
         pieces.append(reopen + body + close)
     return pieces

@@ -25,13 +25,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from bot.core.streaming.chunking import (
-    FENCE_RESERVE,
-    closing_fence,
-    cut_point,
-    fence_after,
-    reopening_fence,
-)
+from bot.core.streaming.chunking import FENCE_CLOSE, cut_point, fence_after, reopening_fence
 from bot.core.streaming.pacing import Pacer, RequestKind
 from bot.core.streaming.sink import (
     DeliveryError,
@@ -60,7 +54,7 @@ class ProgressiveMessage:
     """One answer shown in a conversation, kept up to date through ``sink`` at the pace ``pacer`` allows."""
 
     def __init__(self, sink: MessageSink, pacer: Pacer, *, cursor: str = " ▌") -> None:
-        if sink.limit < len(cursor) + FENCE_RESERVE + 32:
+        if sink.limit < len(cursor) + len(FENCE_CLOSE) + 32:
             raise ValueError(f"a message limit of {sink.limit} characters is too small to stream into")
         self.sink = sink
         self.pacer = pacer
@@ -120,7 +114,7 @@ class ProgressiveMessage:
         while True:
             tail = text[len(self._frozen_source) :]
             reopen = reopening_fence(self._fence)
-            room = limit - len(reopen) - FENCE_RESERVE - len(self._cursor)
+            room = limit - len(reopen) - len(FENCE_CLOSE) - len(self._cursor)
             if len(tail) <= room:
                 break
             if not final and len(tail) < room + SETTLE and "\n" not in tail[room:]:
@@ -128,7 +122,7 @@ class ProgressiveMessage:
             cut = cut_point(tail, room, self._fence)
             body = tail[:cut]
             fence = fence_after(body, self._fence)
-            self._frozen.append(reopen + body + (closing_fence(body) if fence is not None else ""))
+            self._frozen.append(reopen + body + (FENCE_CLOSE if fence is not None else ""))
             self._frozen_source = text[: len(self._frozen_source) + cut]
             self._fence = fence
         body = tail[: cut_point(tail, room, self._fence)]
@@ -139,13 +133,13 @@ class ProgressiveMessage:
             return list(self._frozen)
         if self._native is not None:
             return [*self._frozen, reopen + body]
-        return [*self._frozen, reopen + body + self._cursor + (closing_fence(body) if open_fence else "")]
+        return [*self._frozen, reopen + body + self._cursor + (FENCE_CLOSE if open_fence else "")]
 
     def _last_messages(self, last: str, open_fence: bool) -> list[str]:
         """The final message(s) after the frozen ones: the rest of the answer, the notice and the footer."""
         suffix = self._suffix or ""
         if suffix and open_fence:
-            last += closing_fence(last)
+            last += FENCE_CLOSE
         if not last:
             return [suffix.lstrip("\n") or EMPTY_ANSWER] if suffix or not self._frozen else []
         if len(last) + len(suffix) <= self.sink.limit:

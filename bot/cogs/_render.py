@@ -1,0 +1,267 @@
+"""Course content as Discord embeds, within Discord's limits.
+
+Lessons become a header embed, one embed per section (continued over several when a section is longer
+than an embed description) and a key-terms embed; the embeds are packed into messages of at most
+10 embeds and 6000 characters. Markdown tables, which Discord does not draw, become an aligned code
+block when narrow and a list of rows otherwise; ``###`` headings become bold lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import discord
+
+from bot.core.content.model import Lesson, Module, Question
+from bot.core.course import ModuleProgress, QuestionStats, TestResult, TestState
+from bot.core.streaming.chunking import split_message
+
+DESCRIPTION_MAX = 4096
+TITLE_MAX = 256
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FIELDS_MAX = 25
+EMBEDS_PER_MESSAGE = 10
+CHARS_PER_MESSAGE = 6000
+TABLE_CODE_WIDTH = 56  # wider tables read better as a list on phones
+
+COLOUR = discord.Colour.blurple()
+CORRECT = discord.Colour.green()
+WRONG = discord.Colour.orange()
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_HEADING = re.compile(r"^(#{3,6})\s+(.*)$")
+_INLINE = re.compile(r"\*\*|__|`")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bar(done: int, total: int, width: int = 10) -> str:
+    """A text progress bar: ``▰▰▰▱▱▱▱▱▱▱``."""
+    filled = round(width * done / total) if total else 0
+    return "▰" * filled + "▱" * (width - filled)
+
+
+# -- Markdown for Discord ---------------------------------------------------------------------------
+
+
+def _cells(row: str) -> list[str]:
+    return [_INLINE.sub("", cell).strip() for cell in row.strip().strip("|").split("|")]
+
+
+def render_table(lines: Sequence[str]) -> str:
+    """A Markdown table as something Discord shows well."""
+    rows = [_cells(line) for line in lines if not _TABLE_RULE.match(line)]
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(width)]
+    if sum(widths) + 3 * (width - 1) <= TABLE_CODE_WIDTH:
+        lines_out = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        lines_out.insert(1, "-+-".join("-" * w for w in widths))
+        return "```\n" + "\n".join(lines_out) + "\n```"
+    header, *body = rows
+    items = []
+    for row in body:
+        name = row[0] or "•"
+        details = [f"{header[i] or '—'}: {row[i]}" for i in range(1, width) if row[i]]
+        items.append(f"**{name}**\n" + "\n".join(f"• {detail}" for detail in details))
+    return "\n\n".join(items)
+
+
+def discord_markdown(markdown: str) -> str:
+    """Rewrite the Markdown Discord does not render (tables, deep headings); code blocks pass through."""
+    out: list[str] = []
+    table: list[str] = []
+    in_code = False
+
+    def flush() -> None:
+        if table:
+            out.append(render_table(table))
+            table.clear()
+
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            flush()
+            in_code = not in_code
+            out.append(line)
+        elif in_code:
+            out.append(line)
+        elif _TABLE_ROW.match(line) or (table and _TABLE_RULE.match(line)):
+            table.append(line)
+        else:
+            flush()
+            heading = _HEADING.match(line)
+            out.append(f"**{heading.group(2).strip()}**" if heading else line)
+    flush()
+    return "\n".join(out).strip()
+
+
+# -- Lessons -----------------------------------------------------------------------------------------
+
+
+def pack(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
+    """Group embeds into messages of at most 10 embeds and 6000 characters."""
+    messages: list[list[discord.Embed]] = [[]]
+    size = 0
+    for embed in embeds:
+        current = messages[-1]
+        if current and (len(current) == EMBEDS_PER_MESSAGE or size + len(embed) > CHARS_PER_MESSAGE):
+            messages.append([])
+            size = 0
+        messages[-1].append(embed)
+        size += len(embed)
+    return [m for m in messages if m]
+
+
+def _section_embeds(heading: str, markdown: str) -> list[discord.Embed]:
+    parts = split_message(discord_markdown(markdown), DESCRIPTION_MAX) or [""]
+    embeds = []
+    for index, part in enumerate(parts):
+        title = heading if index == 0 else f"{heading} (continued)"
+        embeds.append(discord.Embed(title=clip(title, TITLE_MAX), description=part or None, colour=COLOUR))
+    return embeds
+
+
+def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
+    """Every embed of a lesson, in reading order."""
+    intro = "\n\n".join(p for p in (lesson.summary, f"**{lesson.opening_question}**" if lesson.opening_question else "") if p)
+    header = discord.Embed(
+        title=clip(f"Lesson {lesson.number}: {lesson.title}", TITLE_MAX),
+        description=clip(intro, DESCRIPTION_MAX) or None,
+        colour=COLOUR,
+    )
+    header.set_author(name=clip(f"Module {module.number}: {module.title}", 256))
+    embeds = [header]
+    for section in lesson.sections:
+        embeds += _section_embeds(section.heading, section.markdown)
+    terms = list(lesson.key_terms)
+    for start in range(0, len(terms), FIELDS_MAX):
+        embed = discord.Embed(title="Key terms" if start == 0 else "Key terms (continued)", colour=COLOUR)
+        for term in terms[start : start + FIELDS_MAX]:
+            embed.add_field(name=clip(term.term, FIELD_NAME_MAX), value=clip(term.definition, FIELD_VALUE_MAX),
+                            inline=False)
+        embeds.append(embed)
+    embeds[-1].set_footer(text=f"Module {module.number} · Lesson {lesson.number} of {len(module.lessons)}")
+    return embeds
+
+
+# -- Quizzes and the test ------------------------------------------------------------------------------
+
+
+def options_text(question: Question) -> str:
+    return "\n".join(f"**{option.letter}.** {option.label}" for option in question.options)
+
+
+def question_embed(title: str, question: Question, *, colour: discord.Colour = COLOUR) -> discord.Embed:
+    description = clip(f"**{question.prompt}**\n\n{options_text(question)}", DESCRIPTION_MAX)
+    return discord.Embed(title=clip(title, TITLE_MAX), description=description, colour=colour)
+
+
+def respondents_line(count: int) -> str:
+    if count == 0:
+        return "👥 No answers yet: pick an option below; your result is shown only to you."
+    return f"👥 {count} learner{'s' if count != 1 else ''} answered. Pick an option below; only you see your result."
+
+
+def test_question_embed(state: TestState, *, resumed: bool = False) -> discord.Embed:
+    question = state.next_question
+    assert question is not None, "a finished attempt has no next question"
+    test = state.module.test
+    name = test.title if test else f"Module {state.module.number} test"
+    embed = question_embed(f"{name}: Question {state.position}/{state.total}", question)
+    answered = state.position - 1
+    embed.set_author(name=f"{bar(answered, state.total, 15)} {answered}/{state.total} answered")
+    footer = "Resumed where you left off. " if resumed else ""
+    embed.set_footer(text=footer + "Only you see this test. Your answers are saved as you go.")
+    return embed
+
+
+def test_result_embeds(result: TestResult, module: Module) -> list[discord.Embed]:
+    verdict = "✅ Passed" if result.passed else "❌ Not passed yet"
+    mark = round((module.test.pass_mark if module.test else 0.8) * 100)
+    summary = discord.Embed(
+        title=f"{verdict}: {result.score}/{result.total} ({result.percent}%)",
+        description=(
+            f"{bar(result.score, result.total, 15)}\n\nPass mark: {mark}%. Best score: {result.best_percent}% "
+            f"over {result.attempts} attempt{'s' if result.attempts != 1 else ''}."
+            + ("" if result.passed else "\nReview the lessons below, then run `/test` to try again.")
+        ),
+        colour=CORRECT if result.passed else WRONG,
+    )
+    if result.missed:
+        return [summary, discord.Embed(title="Review", description=review_text(result), colour=WRONG)]
+    return [summary]
+
+
+def review_text(result: TestResult, limit: int = 4000) -> str:
+    """The missed questions with the right answer and its explanation, cut to ``limit`` characters."""
+    parts: list[str] = []
+    size = 0
+    for shown, (question, chosen) in enumerate(result.missed):
+        right = question.correct_option
+        part = (f"**{question.prompt}**\nYou chose {chosen.letter}. {chosen.label}\n"
+                f"Answer: {right.letter}. {right.label}" + (f"\n{question.explanation}" if question.explanation else ""))
+        if size + len(part) + 2 > limit - 120:
+            parts.append(f"…and {len(result.missed) - shown} more: revisit the lessons, then retake the test.")
+            break
+        parts.append(part)
+        size += len(part) + 2
+    return clip("\n\n".join(parts), DESCRIPTION_MAX)
+
+
+# -- Progress and statistics ---------------------------------------------------------------------------
+
+
+def progress_embed(progress: ModuleProgress, name: str) -> discord.Embed:
+    module = progress.module
+    embed = discord.Embed(title=clip(f"{name}'s progress: Module {module.number}: {module.title}", TITLE_MAX),
+                          colour=COLOUR)
+    lessons = module.lesson_numbers
+    viewed = len(progress.lessons_viewed & set(lessons))
+    lesson_lines = [f"{'✅' if n in progress.lessons_viewed else '▫️'} Lesson {n}: {module.lessons[n].title}"
+                    for n in lessons]
+    embed.add_field(name=f"Lessons {bar(viewed, len(lessons))} {viewed}/{len(lessons)}",
+                    value=clip("\n".join(lesson_lines) or "No lessons.", FIELD_VALUE_MAX), inline=False)
+    quiz_lines = []
+    for lesson, quiz in sorted(module.quizzes.items()):
+        total = len(quiz.questions)
+        correct = progress.quiz_correct.get(lesson, 0)
+        answered = progress.quiz_answered.get(lesson, 0)
+        quiz_lines.append(f"Lesson {lesson}: {bar(correct, total, 6)} {correct}/{total} correct ({answered} answered)")
+    embed.add_field(name="Quizzes", value=clip("\n".join(quiz_lines) or "No quizzes.", FIELD_VALUE_MAX), inline=False)
+    lab_lines = []
+    for number, lab in sorted(progress.labs.items()):
+        need = lab.lab.questions_to_complete
+        lab_lines.append(f"{'✅' if lab.complete else '▫️'} Lab {number}: {bar(min(lab.asked, need), need, 6)} "
+                         f"{min(lab.asked, need)}/{need} questions")
+    embed.add_field(name="Labs", value=clip("\n".join(lab_lines) or "No labs.", FIELD_VALUE_MAX), inline=False)
+    if progress.best_test_percent is None:
+        test = "Not taken yet: run `/test`."
+    else:
+        test = (f"{bar(progress.best_test_percent, 100)} best {progress.best_test_percent}% · "
+                f"{'✅ passed' if progress.test_passed else 'not passed yet'} · {progress.test_attempts} attempt"
+                f"{'s' if progress.test_attempts != 1 else ''}")
+    embed.add_field(name="Module test", value=test, inline=False)
+    return embed
+
+
+def stats_messages(stats: Sequence[QuestionStats], module: Module) -> list[list[discord.Embed]]:
+    """Per question, the share of first answers that were correct; one list of embeds per message."""
+    lines = []
+    for entry in stats:
+        scope = f"Lesson {entry.scope} quiz" if entry.kind == "quiz" else "Test"
+        share = round(entry.share_correct * 100)
+        lines.append(f"`{scope} · {entry.question.id}` {bar(share, 100, 8)} {share}% correct of {entry.answered}")
+    parts = split_message("\n".join(lines) or "No questions.", DESCRIPTION_MAX)
+    title = f"Module {module.number} statistics: share of first answers that were correct"
+    embeds = [discord.Embed(title=clip(title if i == 0 else "(continued)", TITLE_MAX), description=part,
+                            colour=COLOUR) for i, part in enumerate(parts)]
+    embeds[-1].set_footer(text="Per-option counts are in the attached CSV.")
+    return pack(embeds)

@@ -1,0 +1,70 @@
+"""A :class:`~bot.core.streaming.sink.MessageSink` that writes a streaming answer into a Discord thread.
+
+The newest message of an answer carries a Stop button while it streams; ``remove_stop_buttons`` takes
+them off once the answer is over. A 429 that discord.py did not absorb becomes ``RateLimited`` so the
+engine backs off that thread's bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import discord
+
+from bot.core.streaming.pacing import Pacer
+from bot.core.streaming.sink import RateLimited
+
+log = logging.getLogger(__name__)
+
+DISCORD_MESSAGE_LIMIT = 2000
+T = TypeVar("T")
+
+
+async def _call(request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except discord.RateLimited as exc:
+        raise RateLimited(exc.retry_after) from exc
+    except discord.HTTPException as exc:
+        if exc.status != 429:
+            raise
+        headers = getattr(exc.response, "headers", {}) or {}
+        retry_after = float(headers.get("Retry-After") or 1.0)
+        raise RateLimited(retry_after, is_global=headers.get("X-RateLimit-Global") == "true") from exc
+
+
+class ThreadSink:
+    """Posts and edits the messages of one answer in ``channel`` (a lab thread)."""
+
+    limit = DISCORD_MESSAGE_LIMIT
+
+    def __init__(self, channel: discord.Thread, stop_view: Callable[[], discord.ui.View] | None = None) -> None:
+        self.channel = channel
+        self.bucket = str(channel.id)
+        self.first_text = asyncio.Event()  # set once the answer (or a status line) is on screen
+        self._stop_view = stop_view
+        self._with_stop: list[int] = []
+
+    async def post(self, text: str) -> str:
+        view = self._stop_view() if self._stop_view is not None else discord.utils.MISSING
+        message = await _call(self.channel.send(text, view=view))
+        if self._stop_view is not None:
+            self._with_stop.append(message.id)
+        self.first_text.set()
+        return str(message.id)
+
+    async def edit(self, message_id: str, text: str) -> None:
+        await _call(self.channel.get_partial_message(int(message_id)).edit(content=text))
+
+    async def remove_stop_buttons(self, pacer: Pacer) -> None:
+        """Take the Stop button off every message of the answer (paced; failures are only logged)."""
+        while self._with_stop:
+            message_id = self._with_stop.pop()
+            await pacer.acquire(self.bucket, urgent=True)
+            try:
+                await self.channel.get_partial_message(message_id).edit(view=None)
+            except discord.HTTPException:
+                log.warning("could not remove the Stop button from message %s", message_id, exc_info=True)

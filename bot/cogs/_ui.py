@@ -1,0 +1,68 @@
+"""What every cog shares: who the learner is, the runtime, and restart-proof buttons.
+
+Buttons are ``DynamicItem``s: their state lives in the custom_id (parsed by a ``template`` regex) and in the
+database, so a button keeps working after a restart. ``CourseButton`` routes every failure in a button's
+``handle`` to the shared error reporter, like slash commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.cogs.errors import report
+from bot.core.course import CourseError
+from bot.core.store.base import LearnerRef
+
+if TYPE_CHECKING:
+    from bot.discord_app import CourseBot
+    from bot.runtime import Runtime
+
+PLATFORM = "discord"
+LABEL_MAX = 80
+
+
+def bot_of(interaction: discord.Interaction) -> CourseBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+def runtime_of(interaction: discord.Interaction) -> Runtime:
+    return bot_of(interaction).runtime
+
+
+def learner_of(interaction: discord.Interaction) -> LearnerRef:
+    """The learner behind an interaction; the course lives in servers only."""
+    if interaction.guild_id is None:
+        raise CourseError("The course runs in a server channel, not in direct messages.")
+    return learner_for(interaction.guild_id, interaction.user)
+
+
+def learner_for(guild_id: int, user: discord.abc.User) -> LearnerRef:
+    return LearnerRef(PLATFORM, str(guild_id), str(user.id), user.display_name)
+
+
+def label(text: str) -> str:
+    """A button label within Discord's limit."""
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:
+    """A view for restart-proof buttons (no timeout: the buttons live as long as their message)."""
+    view = discord.ui.View(timeout=None)
+    for item in items:
+        view.add_item(item)
+    return view
+
+
+class CourseButton:
+    """Mixin for ``DynamicItem[discord.ui.Button]`` subclasses: implement ``handle``; errors are reported."""
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.handle(interaction)
+        except Exception as exc:  # every failure becomes an ephemeral note (and a log line when unexpected)
+            await report(interaction, exc)
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        raise NotImplementedError

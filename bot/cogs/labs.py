@@ -1,0 +1,337 @@
+"""``/lab`` and ``/ask``: a lab thread per learner with a lesson-specific Claude assistant.
+
+``/lab`` opens a thread (private where the server allows it, else public) and posts the assistant's
+greeting with suggested-question buttons. The learner's messages in the thread (Message Content intent),
+``/ask`` and the suggested questions go to ``LabAssistant.ask``; the answer streams into one message
+(continued in new ones past 2000 characters) through the shared pacer. A typing indicator shows until
+the first text, a Stop button (for the learner only) while it streams, then "Questions asked: n/3" and a
+completion message. Only the thread's learner triggers the model, one answer at a time per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cogs._render import COLOUR, clip
+from bot.cogs._sink import ThreadSink
+from bot.cogs._ui import CourseButton, bot_of, label, learner_for, learner_of, runtime_of, view_of
+from bot.cogs.errors import APOLOGY
+from bot.core.content.model import Lab
+from bot.core.course import CourseError, LabProgress
+from bot.core.labs import LabAssistant, LabBusy
+from bot.core.store.base import LabThread
+from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.tasks import spawn
+
+if TYPE_CHECKING:
+    from bot.discord_app import CourseBot
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+THREAD_NAME_MAX = 100
+ECHO_MAX = 1900
+ARCHIVE_MINUTES = 1440
+UNAVAILABLE = "The lab assistant is unavailable right now (the bot has no Claude API key configured)."
+BUSY = ("⏳ I'm still answering the previous question in this thread. "
+        "Wait for it to finish (or press Stop), then ask again.")
+NOT_YOURS = "This lab thread belongs to another learner. Open your own with `/lab`."
+NOT_A_LAB = "Use this inside your lab thread; open one with `/lab`."
+
+
+@dataclass
+class _Streaming:
+    learner_user_id: int
+    stop: asyncio.Event
+
+
+class StopButton(CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:stop:(?P<thread>\d+)"):
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(discord.ui.Button(
+            label="Stop", emoji="⏹️", style=discord.ButtonStyle.danger, custom_id=f"cb:lab:stop:{thread_id}",
+        ))
+        self.thread_id = thread_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> StopButton:
+        return cls(int(match["thread"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        streaming = _labs_cog(interaction).streaming.get(self.thread_id)
+        if streaming is None:
+            await interaction.response.send_message("Nothing is being answered here right now.", ephemeral=True)
+        elif streaming.learner_user_id != interaction.user.id:
+            await interaction.response.send_message("Only the learner who asked can stop this answer.", ephemeral=True)
+        else:
+            streaming.stop.set()
+            await interaction.response.defer()
+
+
+class SuggestedQuestionButton(
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:ask:(?P<index>\d)"
+):
+    def __init__(self, index: int, text: str) -> None:
+        super().__init__(discord.ui.Button(
+            label=label(text), style=discord.ButtonStyle.secondary, custom_id=f"cb:lab:ask:{index}",
+        ))
+        self.index = index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> SuggestedQuestionButton:
+        return cls(int(match["index"]), item.label or "")
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        cog = _labs_cog(interaction)
+        thread, lab_thread = await cog.learners_thread(interaction)
+        lab = runtime_of(interaction).course.lab(lab_thread.lab, lab_thread.module)
+        if self.index >= len(lab.suggested_questions):
+            raise CourseError("That suggestion is no longer part of this lab. Type your question instead.")
+        await cog.ask_from_interaction(interaction, thread, lab_thread, lab.suggested_questions[self.index])
+
+
+class LabStartButton(
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:open:(?P<module>\d+):(?P<lab>\d+)"
+):
+    def __init__(self, module: int, lab: int, *, numbered: bool = False) -> None:
+        super().__init__(discord.ui.Button(
+            label=f"Open lab {lab}" if numbered else "Open the lab", emoji="🧪", style=discord.ButtonStyle.primary,
+            custom_id=f"cb:lab:open:{module}:{lab}",
+        ))
+        self.module, self.lab = module, lab
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> LabStartButton:
+        return cls(int(match["module"]), int(match["lab"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        await _labs_cog(interaction).open_lab(interaction, self.lab, self.module)
+
+
+def _labs_cog(interaction: discord.Interaction) -> Labs:
+    cog = bot_of(interaction).get_cog(Labs.__cog_name__)
+    if not isinstance(cog, Labs):
+        raise CourseError("Labs are not available right now.")
+    return cog
+
+
+def greeting_embed(lab: Lab, learner: discord.abc.User) -> discord.Embed:
+    need = lab.questions_to_complete
+    embed = discord.Embed(
+        title=clip(f"🧪 Lab {lab.number}: {lab.title}", 256),
+        description=clip(
+            f"{lab.greeting}\n\nAsk me anything about this lesson right here: just type your question "
+            f"(or use `/ask`). Ask {need} question{'s' if need != 1 else ''} to complete the lab.", 4096),
+        colour=COLOUR,
+    )
+    embed.set_author(name=clip(f"{lab.assistant_name}: {lab.specialty}", 256))
+    if lab.suggested_questions:
+        embed.add_field(name="Try one of these", inline=False, value=clip(
+            "\n".join(f"{i}. {q}" for i, q in enumerate(lab.suggested_questions, start=1)), 1024))
+    embed.set_footer(text=f"Lab thread of {learner.display_name}")
+    return embed
+
+
+def progress_line(progress: LabProgress) -> str | None:
+    need = progress.lab.questions_to_complete
+    if progress.asked < need:
+        return f"Questions asked: {progress.asked}/{need}"
+    if progress.asked == need:
+        return (f"🎉 Questions asked: {need}/{need}. Lab {progress.lab.number} is complete! "
+                "Keep asking if you like; `/progress` shows where you are in the course.")
+    return None
+
+
+class Labs(commands.Cog):
+    def __init__(self, bot: CourseBot) -> None:
+        self.bot = bot
+        self.streaming: dict[int, _Streaming] = {}  # thread id -> the answer streaming there
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
+        for streaming in self.streaming.values():
+            streaming.stop.set()
+
+    @property
+    def assistant(self) -> LabAssistant:
+        if self.bot.runtime.labs is None:
+            raise CourseError(UNAVAILABLE)
+        return self.bot.runtime.labs
+
+    # -- opening a lab -----------------------------------------------------------------------------
+
+    @app_commands.command(name="lab", description="Open a lab thread with the lesson's Claude assistant.")
+    @app_commands.describe(number="The lab number", module="The module (default: the current one)")
+    @app_commands.guild_only()
+    async def lab(
+        self,
+        interaction: discord.Interaction,
+        number: app_commands.Range[int, 1, 999],
+        module: app_commands.Range[int, 1, 999] | None = None,
+    ) -> None:
+        await self.open_lab(interaction, number, module)
+
+    async def open_lab(self, interaction: discord.Interaction, number: int, module: int | None) -> None:
+        learner = learner_of(interaction)
+        self.assistant  # noqa: B018 - fails early, before a thread exists, when Claude is not configured
+        course = self.bot.runtime.course
+        found = course.module(module)
+        lab = course.lab(number, found.number)
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            channel = channel.parent
+        if not isinstance(channel, discord.TextChannel):
+            raise CourseError("Labs open in a thread: run `/lab` in one of the server's text channels.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        name = clip(f"Lab {lab.number}: {lab.title} · {interaction.user.display_name}", THREAD_NAME_MAX)
+        thread = await self._create_thread(channel, name)
+        await thread.add_user(interaction.user)
+        await course.open_lab(learner, lab.number, PLATFORM, str(thread.id), found.number)
+        suggestions = [SuggestedQuestionButton(i, q) for i, q in enumerate(lab.suggested_questions[:10])]
+        await self.bot.pacer.acquire(str(thread.id), urgent=True, kind="post")
+        await thread.send(
+            f"Welcome, {interaction.user.mention}!", embed=greeting_embed(lab, interaction.user),
+            view=view_of(*suggestions) if suggestions else discord.utils.MISSING,
+        )
+        await interaction.followup.send(f"Your lab is ready: {thread.mention}", ephemeral=True)
+
+    @staticmethod
+    async def _create_thread(channel: discord.TextChannel, name: str) -> discord.Thread:
+        try:
+            return await channel.create_thread(
+                name=name, type=discord.ChannelType.private_thread, invitable=False,
+                auto_archive_duration=ARCHIVE_MINUTES, reason="Lab thread",
+            )
+        except discord.HTTPException as exc:
+            if exc.status not in (400, 403):
+                raise
+            log.info("private threads not allowed in #%s (%s); opening a public thread", channel.name, exc.text)
+        return await channel.create_thread(
+            name=name, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES,
+            reason="Lab thread",
+        )
+
+    # -- asking --------------------------------------------------------------------------------------
+
+    async def _lab_thread_of(self, channel: object) -> LabThread | None:
+        if not isinstance(channel, discord.Thread):
+            return None
+        return await self.bot.runtime.course.lab_thread(PLATFORM, str(channel.id))
+
+    async def _is_learner(self, lab_thread: LabThread, guild_id: int, user: discord.abc.User) -> bool:
+        return await self.bot.runtime.course.store.learner_id(learner_for(guild_id, user)) == lab_thread.learner_id
+
+    async def learners_thread(self, interaction: discord.Interaction) -> tuple[discord.Thread, LabThread]:
+        """The lab thread the interaction happened in, checked to be the user's own."""
+        learner_of(interaction)
+        channel = interaction.channel
+        lab_thread = await self._lab_thread_of(channel)
+        if lab_thread is None or not isinstance(channel, discord.Thread):
+            raise CourseError(NOT_A_LAB)
+        if not await self._is_learner(lab_thread, channel.guild.id, interaction.user):
+            raise CourseError(NOT_YOURS)
+        return channel, lab_thread
+
+    @app_commands.command(name="ask", description="Ask your lab assistant a question (inside your lab thread).")
+    @app_commands.describe(question="Your question for the lab assistant")
+    @app_commands.guild_only()
+    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 4000]) -> None:
+        thread, lab_thread = await self.learners_thread(interaction)
+        await self.ask_from_interaction(interaction, thread, lab_thread, question)
+
+    async def ask_from_interaction(
+        self, interaction: discord.Interaction, thread: discord.Thread, lab_thread: LabThread, question: str
+    ) -> None:
+        """Echo the question publicly (the learner's own words), then stream the answer below it."""
+        self._check_can_ask(lab_thread, question)
+        await interaction.response.send_message(
+            clip(f"❓ **{interaction.user.display_name} asked:** {question.strip()}", ECHO_MAX)
+        )
+        await self.answer(thread, lab_thread, interaction.user, question, str(interaction.id))
+
+    def _check_can_ask(self, lab_thread: LabThread, question: str) -> None:
+        limit = self.bot.runtime.settings.max_question_chars
+        if self.assistant.busy(lab_thread) or int(lab_thread.thread_key) in self.streaming:
+            raise LabBusy(BUSY)
+        if not question.strip():
+            raise CourseError("Please type a question for the lab assistant.")
+        if len(question.strip()) > limit:
+            raise CourseError(f"That question is {len(question.strip())} characters long; "
+                              f"please keep it under {limit} characters.")
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.guild is None or message.type not in (
+            discord.MessageType.default, discord.MessageType.reply
+        ):
+            return
+        lab_thread = await self._lab_thread_of(message.channel)
+        if lab_thread is None or not isinstance(message.channel, discord.Thread):
+            return
+        if not await self._is_learner(lab_thread, message.guild.id, message.author):
+            return
+        try:
+            self._check_can_ask(lab_thread, message.content)
+            await self.answer(message.channel, lab_thread, message.author, message.content, str(message.id))
+        except CourseError as exc:
+            await self._reply(message, str(exc))
+        except Exception:
+            log.exception("lab answer failed in thread %s", message.channel.id)
+            await self._reply(message, APOLOGY)
+
+    async def _reply(self, message: discord.Message, text: str) -> None:
+        try:
+            await self.bot.pacer.acquire(str(message.channel.id), urgent=True, kind="post")
+            await message.reply(text)
+        except discord.HTTPException:
+            log.warning("could not reply in thread %s", message.channel.id, exc_info=True)
+
+    async def answer(
+        self, thread: discord.Thread, lab_thread: LabThread, user: discord.abc.User, question: str, event_id: str
+    ) -> None:
+        """Stream the assistant's answer into the thread; one answer at a time per thread."""
+        assistant = self.assistant
+        if thread.id in self.streaming:
+            raise LabBusy(BUSY)
+        stop = asyncio.Event()
+        self.streaming[thread.id] = _Streaming(user.id, stop)
+        sink = ThreadSink(thread, stop_view=lambda: view_of(StopButton(thread.id)))
+        typing = spawn(self._typing_until(thread, sink.first_text), name=f"typing:{thread.id}")
+        try:
+            outcome = await assistant.ask(
+                lab_thread, question, event_id=event_id, message=ProgressiveMessage(sink, self.bot.pacer), stop=stop
+            )
+        finally:
+            del self.streaming[thread.id]
+            typing.cancel()
+            await sink.remove_stop_buttons(self.bot.pacer)
+        if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
+            await self.bot.pacer.acquire(sink.bucket, urgent=True, kind="post")
+            await thread.send(line)
+
+    @staticmethod
+    async def _typing_until(thread: discord.Thread, shown: asyncio.Event) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            async with thread.typing():
+                await shown.wait()
+
+
+async def setup(bot: CourseBot) -> None:
+    await bot.add_cog(Labs(bot))

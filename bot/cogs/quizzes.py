@@ -1,0 +1,199 @@
+"""``/quiz``: a lesson's quiz in the channel, with option buttons any learner can press.
+
+Each press is answered ephemerally (correct or not, with the option's feedback); the first answer counts
+and a repeat press shows it again. The quiz message shows how many learners answered; that line is
+updated at most once per ``COUNT_EDIT_SECONDS`` per message, through the shared pacer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cogs._render import question_embed, respondents_line
+from bot.cogs._ui import CourseButton, bot_of, label, learner_of, runtime_of, view_of
+from bot.core.content.model import Quiz
+from bot.core.course import QuizOutcome
+from bot.core.streaming.pacing import Pacer
+from bot.core.tasks import spawn
+
+if TYPE_CHECKING:
+    from bot.discord_app import CourseBot
+
+log = logging.getLogger(__name__)
+
+COUNT_EDIT_SECONDS = 3.0
+ROWS_PER_MESSAGE = 5  # one action row of option buttons per question
+
+
+class CoalescedEdits:
+    """Runs at most one update per key at a time and at most one per ``interval``; requests in between merge."""
+
+    def __init__(self, pacer: Pacer, interval: float) -> None:
+        self.pacer = pacer
+        self.interval = interval
+        self._dirty: set[int] = set()
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    def request(self, key: int, bucket: str, update: Callable[[], Awaitable[None]]) -> None:
+        self._dirty.add(key)
+        if key not in self._running:
+            self._running[key] = spawn(self._run(key, bucket, update), name=f"coalesced-edit:{key}")
+
+    async def _run(self, key: int, bucket: str, update: Callable[[], Awaitable[None]]) -> None:
+        try:
+            while key in self._dirty:
+                self._dirty.discard(key)
+                await self.pacer.acquire(bucket)
+                try:
+                    await update()
+                except discord.HTTPException:
+                    log.warning("could not update message %s", key, exc_info=True)
+                await asyncio.sleep(self.interval)
+        finally:
+            del self._running[key]
+
+    def close(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+
+
+def quiz_header(quiz: Quiz, respondents: int) -> str:
+    return f"📝 **Quiz: {quiz.title}** (lesson {quiz.lesson})\n{respondents_line(respondents)}"
+
+
+class QuizOptionButton(
+    CourseButton,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:quiz:(?P<module>\d+):(?P<lesson>\d+):(?P<qid>[a-z0-9-]+):(?P<opt>\d)",
+):
+    def __init__(self, module: int, lesson: int, question_id: str, option: int, text: str = "") -> None:
+        super().__init__(discord.ui.Button(
+            label=label(text or "?"), style=discord.ButtonStyle.secondary,
+            custom_id=f"cb:quiz:{module}:{lesson}:{question_id}:{option}",
+        ))
+        self.module, self.lesson, self.question_id, self.option = module, lesson, question_id, option
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> QuizOptionButton:
+        return cls(int(match["module"]), int(match["lesson"]), match["qid"], int(match["opt"]), item.label or "")
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        course = runtime_of(interaction).course
+        outcome = await course.answer_quiz(
+            learner_of(interaction), self.lesson, self.question_id, self.option,
+            event_id=str(interaction.id), module=self.module,
+        )
+        await interaction.response.send_message(feedback(outcome), ephemeral=True)
+        if not outcome.already_answered and interaction.message is not None:
+            cog = bot_of(interaction).get_cog(Quizzes.__cog_name__)
+            if isinstance(cog, Quizzes):
+                cog.refresh_count(interaction.message.channel.id, interaction.message.id, self.module, self.lesson)
+
+
+def feedback(outcome: QuizOutcome) -> str:
+    chosen = f"**{outcome.chosen.letter}. {outcome.chosen.label}**"
+    verdict = "✅ correct" if outcome.correct else "❌ not quite"
+    if outcome.already_answered:
+        return (f"You already answered this one: {chosen} ({verdict}). Only your first answer counts.\n"
+                f"{outcome.chosen.feedback}")
+    head = f"✅ Correct! {chosen}" if outcome.correct else f"❌ Not quite. You chose {chosen}."
+    return f"{head}\n{outcome.chosen.feedback}"
+
+
+class QuizStartButton(
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:quiz:start:(?P<module>\d+):(?P<lesson>\d+)"
+):
+    def __init__(self, module: int, lesson: int) -> None:
+        super().__init__(discord.ui.Button(
+            label="Take the quiz", emoji="📝", style=discord.ButtonStyle.primary,
+            custom_id=f"cb:quiz:start:{module}:{lesson}",
+        ))
+        self.module, self.lesson = module, lesson
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> QuizStartButton:
+        return cls(int(match["module"]), int(match["lesson"]))
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        await post_quiz(interaction, self.lesson, self.module)
+
+
+def quiz_messages(module: int, quiz: Quiz) -> list[tuple[list[discord.Embed], discord.ui.View]]:
+    """The quiz as messages of up to five questions, each question with a row of option buttons."""
+    messages = []
+    questions = list(quiz.questions)
+    for start in range(0, len(questions), ROWS_PER_MESSAGE):
+        embeds = []
+        view = view_of()
+        for row, question in enumerate(questions[start : start + ROWS_PER_MESSAGE]):
+            number = start + row + 1
+            embeds.append(question_embed(f"Question {number}", question))
+            for option in question.options:
+                button = QuizOptionButton(module, quiz.lesson, question.id, option.index, f"{number} · {option.letter}")
+                button.item.row = row
+                view.add_item(button)
+        messages.append((embeds, view))
+    return messages
+
+
+async def post_quiz(interaction: discord.Interaction, lesson: int, module: int | None) -> None:
+    course = runtime_of(interaction).course
+    found = course.module(module)
+    quiz = course.quiz(lesson, found.number)
+    header = quiz_header(quiz, await course.quiz_respondents(lesson, found.number))
+    for index, (embeds, view) in enumerate(quiz_messages(found.number, quiz)):
+        if index == 0:
+            await interaction.response.send_message(header, embeds=embeds, view=view)
+        else:
+            await interaction.followup.send(embeds=embeds, view=view)
+
+
+class Quizzes(commands.Cog):
+    def __init__(self, bot: CourseBot) -> None:
+        self.bot = bot
+        self.counts = CoalescedEdits(bot.pacer, COUNT_EDIT_SECONDS)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(QuizOptionButton, QuizStartButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(QuizOptionButton, QuizStartButton)
+        self.counts.close()
+
+    def refresh_count(self, channel_id: int, message_id: int, module: int, lesson: int) -> None:
+        """Schedule the quiz message's respondent line to be brought up to date (coalesced)."""
+        async def update() -> None:
+            course = self.bot.runtime.course
+            quiz = course.quiz(lesson, module)
+            header = quiz_header(quiz, await course.quiz_respondents(lesson, module))
+            await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).edit(content=header)
+
+        self.counts.request(message_id, str(channel_id), update)
+
+    @app_commands.command(name="quiz", description="Post a lesson's quiz in this channel.")
+    @app_commands.describe(number="The lesson number", module="The module (default: the current one)")
+    @app_commands.guild_only()
+    async def quiz(
+        self,
+        interaction: discord.Interaction,
+        number: app_commands.Range[int, 1, 999],
+        module: app_commands.Range[int, 1, 999] | None = None,
+    ) -> None:
+        learner_of(interaction)
+        await post_quiz(interaction, number, module)
+
+
+async def setup(bot: CourseBot) -> None:
+    await bot.add_cog(Quizzes(bot))

@@ -1,0 +1,96 @@
+"""The Discord bot: ``CourseBot`` (a ``commands.Bot``) and ``run_discord``, which ``bot.serve`` runs.
+
+Slash commands live in cogs (``bot/cogs``); every message the bot sends uses
+``AllowedMentions.none()``, so neither course content nor model output can ping anyone. One
+:class:`~bot.core.streaming.pacing.Pacer` per connection paces every progressive edit and coalesced
+message update under Discord's limits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.core.streaming.pacing import DISCORD_LIMITS, Pacer
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.cogs.errors",
+    "bot.cogs.lessons",
+    "bot.cogs.quizzes",
+    "bot.cogs.module_test",
+    "bot.cogs.labs",
+    "bot.cogs.progress",
+    "bot.cogs.instructor",
+)
+DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
+RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
+
+
+class CourseBot(commands.Bot):
+    """The course in a Discord server. ``runtime`` holds the settings, the course and the lab assistant."""
+
+    guild_ready_seconds = 2.0  # how long discord.py waits for GUILD_CREATEs after READY (tests lower it)
+
+    def __init__(self, runtime: Runtime) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_ratelimit_timeout=RATE_LIMIT_WAIT_MAX,
+            guild_ready_timeout=self.guild_ready_seconds,
+        )
+        self.runtime = runtime
+        self.pacer = Pacer(DISCORD_LIMITS)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except Exception:
+                log.exception("could not load %s; the bot runs without it", extension)
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        guild_id = self.runtime.settings.discord_guild_id
+        if guild_id is None:
+            synced = await self.tree.sync()
+            log.info("synced %d slash commands globally (new commands can take a while to appear)", len(synced))
+            return
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d slash commands to guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("Discord: logged in as %s in %d server(s)", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Lab threads handle their messages in the labs cog; there are no prefix commands."""
+
+
+def _point_at(settings_api_base: str, gateway_url: str | None) -> None:
+    """Use DISCORD_API_BASE and DISCORD_GATEWAY_URL (an emulator, a proxy) instead of discord.com."""
+    discord.http.Route.BASE = settings_api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url) if gateway_url else DEFAULT_GATEWAY
+
+
+async def run_discord(runtime: Runtime) -> None:
+    """Log in and serve until cancelled; the connection is closed cleanly either way."""
+    settings = runtime.settings
+    if settings.discord_token is None:
+        raise RuntimeError("DISCORD_TOKEN is not set")
+    _point_at(settings.discord_api_base, settings.discord_gateway_url)
+    bot = CourseBot(runtime)
+    try:
+        await bot.start(settings.discord_token.get_secret_value())
+    finally:
+        await bot.close()

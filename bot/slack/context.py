@@ -1,0 +1,111 @@
+"""What every Slack listener shares: the runtime, the Web API client, the rate limits, running answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.course import CourseError
+from bot.core.store.base import LearnerRef
+from bot.core.tasks import spawn
+from bot.runtime import Runtime
+from bot.slack.pacing import SlackPacing
+
+log = logging.getLogger(__name__)
+
+FALLBACK_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+class UsageError(CourseError):
+    """A command was typed with arguments it does not take."""
+
+
+@dataclass
+class SlackContext:
+    runtime: Runtime
+    client: AsyncWebClient
+    pacing: SlackPacing = field(default_factory=SlackPacing)
+    stops: dict[str, asyncio.Event] = field(default_factory=dict)  # lab thread key -> its running answer's stop
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def course(self):  # noqa: ANN201 - CourseService; typed through Runtime
+        return self.runtime.course
+
+    @property
+    def settings(self):  # noqa: ANN201 - Settings; typed through Runtime
+        return self.runtime.settings
+
+    @staticmethod
+    def learner(team_id: str, user_id: str, name: str = "") -> LearnerRef:
+        return LearnerRef("slack", team_id, user_id, name)
+
+    async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]] | None = None,
+                   thread_ts: str | None = None) -> str:
+        """Post a message (paced per channel) and return its ts."""
+        await self.pacing.post(channel)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+        )
+        return str(response["ts"])
+
+    async def ephemeral(self, team_id: str, channel: str, user: str, *, text: str,
+                        blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None) -> None:
+        """Show ``user`` a message only they can see (paced per workspace)."""
+        await self.pacing.call("chat.postEphemeral", team_id)
+        await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts)
+
+    def background(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run slow work after the ack; cancelled when the app stops."""
+        task = spawn(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        for event in self.stops.values():
+            event.set()
+        tasks = list(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=5.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def parse_numbers(text: str, usage: str, *, most: int = 2, least: int = 1) -> list[int]:
+    """The whole-number arguments of a command (``/lesson 2 5``); ``UsageError`` with ``usage`` otherwise."""
+    words = (text or "").split()
+    if not least <= len(words) <= most or not all(word.isdigit() and len(word) <= 6 for word in words):
+        raise UsageError(f"Usage: {usage}")
+    return [int(word) for word in words]
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def friendly_errors(handler: Handler) -> Handler:
+    """Turn a ``CourseError`` into an ephemeral reply with its message, and anything else into an apology.
+
+    The wrapped handler must take ``respond``; it is expected to have acked already.
+    """
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> None:
+        respond: AsyncRespond = kwargs["respond"]
+        try:
+            await handler(*args, **kwargs)
+        except CourseError as exc:
+            await respond(text=str(exc), response_type="ephemeral", replace_original=False)
+        except Exception:
+            log.exception("slack handler %s failed", handler.__name__)
+            await respond(text=FALLBACK_ERROR, response_type="ephemeral", replace_original=False)
+
+    return wrapper

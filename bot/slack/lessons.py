@@ -1,0 +1,75 @@
+"""``/lesson N [module]``: the lesson as Block Kit in the channel, with "Take the quiz" / "Open the lab"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.content.model import Lesson, Module
+from bot.slack import blocks
+from bot.slack.blocks import Block
+from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.mrkdwn import escape, inline, to_mrkdwn
+
+USAGE = "`/lesson <number> [module]`, e.g. `/lesson 1`"
+QUIZ_ACTION = "lesson:quiz"
+LAB_ACTION = "lesson:lab"
+
+
+def lesson_blocks(lesson: Lesson, module: Module) -> list[Block]:
+    """The whole lesson: title, summary, opening question, sections, key terms, then the buttons."""
+    out = [blocks.header(f"Lesson {lesson.number}: {lesson.title}")]
+    out += blocks.context([f"Module {module.number}: {escape(module.title)}"])
+    out += blocks.sections(inline(lesson.summary))
+    if lesson.opening_question:
+        out += blocks.sections(f"> *{inline(lesson.opening_question)}*")
+    for part in lesson.sections:
+        out.append(blocks.divider())
+        out += blocks.sections(f"*{inline(part.heading)}*\n" + to_mrkdwn(part.markdown))
+    if lesson.key_terms:
+        out.append(blocks.divider())
+        out += blocks.sections("*Key terms*")
+        out += blocks.context(f"*{escape(k.term)}*: {escape(k.definition)}" for k in lesson.key_terms)
+    buttons = []
+    if lesson.number in module.quizzes:
+        buttons.append(blocks.button("Take the quiz", QUIZ_ACTION, f"{module.number}:{lesson.number}", style="primary"))
+    for lab in module.labs.values():
+        if lab.lesson == lesson.number:
+            buttons.append(blocks.button("Open the lab", LAB_ACTION, f"{module.number}:{lab.number}"))
+    if buttons:
+        out.append(blocks.actions(buttons, block_id=f"lesson:{module.number}:{lesson.number}"))
+    return out
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    from bot.slack.labs import start_lab
+    from bot.slack.quizzes import post_quiz
+
+    @app.command("/lesson")
+    @friendly_errors
+    async def lesson_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        numbers = parse_numbers(command.get("text", ""), USAGE)
+        module = ctx.course.module(numbers[1] if len(numbers) > 1 else None)
+        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
+        lesson = await ctx.course.view_lesson(learner, numbers[0], module.number)
+        title = escape(f"Lesson {lesson.number}: {lesson.title}")
+        for page in blocks.paginate(lesson_blocks(lesson, module)):
+            await ctx.post(command["channel_id"], text=title, blocks=page)
+
+    @app.action(QUIZ_ACTION)
+    @friendly_errors
+    async def quiz_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        module, lesson = (int(part) for part in action["value"].split(":"))
+        await post_quiz(ctx, body["channel"]["id"], lesson, module)
+
+    @app.action(LAB_ACTION)
+    @friendly_errors
+    async def lab_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        module, lab = (int(part) for part in action["value"].split(":"))
+        user = body["user"]
+        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
+        await start_lab(ctx, learner, body["channel"]["id"], lab, module, respond)

@@ -1,0 +1,126 @@
+"""Text that is safe to put in Slack: escaping, and lesson Markdown converted to mrkdwn.
+
+Slack reads ``<...>`` as a control sequence (``<!channel>``, ``<@U123>``, ``<url|label>``) and ``&`` as the
+start of an entity, so every piece of learner or model text goes through :func:`escape` before it is put in
+a message. Only the links this module builds itself (http, https and mailto URLs from lesson Markdown) are
+emitted as ``<url|label>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+_QUOTE = re.compile(r"^>\s?(.*)$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# Inline Markdown, in priority order: code spans first (nothing inside them is formatting).
+_INLINE = re.compile(
+    r"(?P<code>`+)(?P<code_text>.+?)(?P=code)"
+    r"|\[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)"
+    r"|(?P<bold>\*\*|__)(?P<bold_text>\S(?:.*?\S)?)(?P=bold)"
+    r"|(?<![\w*])\*(?P<em_text>[^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])"
+    r"|(?<!\w)_(?P<em2_text>[^_\s](?:[^_\n]*?[^_\s])?)_(?!\w)"
+)
+_SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s<>|]+$", re.IGNORECASE)
+
+
+def escape(text: str) -> str:
+    """Escape ``&``, ``<`` and ``>`` so ``text`` cannot ping anyone or break the message's markup."""
+    return text.translate(_ESCAPES)
+
+
+def plain(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (for plain_text fields like headers and buttons)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def inline(markdown: str) -> str:
+    """One line of Markdown as mrkdwn: bold, italics, code spans and links; everything else escaped."""
+    out: list[str] = []
+    position = 0
+    for match in _INLINE.finditer(markdown):
+        out.append(escape(markdown[position : match.start()]))
+        position = match.end()
+        if match["code"]:
+            out.append(f"`{escape(match['code_text'].strip())}`")
+        elif match["url"]:
+            out.append(_link(match["label"], match["url"]))
+        elif match["bold"]:
+            out.append(f"*{inline(match['bold_text'])}*")
+        else:
+            out.append(f"_{inline(match['em_text'] or match['em2_text'])}_")
+    out.append(escape(markdown[position:]))
+    return "".join(out)
+
+
+def _link(label: str, url: str) -> str:
+    text = escape(label).replace("|", "¦")
+    if not _SAFE_URL.match(url):
+        return text
+    return f"<{escape(url)}|{text}>"
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Convert a Markdown document (lesson text) to Slack mrkdwn.
+
+    Code blocks stay preformatted (the language tag is dropped: mrkdwn has none), tables become aligned
+    preformatted text, headings become bold lines, bullets become "•" and block quotes stay quotes.
+    """
+    lines = markdown.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if fence := _FENCE.match(line):
+            body: list[str] = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(fence.group(1)):
+                body.append(lines[i])
+                i += 1
+            out.append("```\n" + escape("\n".join(body)) + "\n```")
+        elif _is_table_start(lines, i):
+            rows = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                if not _TABLE_RULE.match(lines[i]):
+                    rows.append(_cells(lines[i]))
+                i += 1
+            out.append("```\n" + escape(_table(rows)) + "\n```")
+            continue
+        elif heading := _HEADING.match(line):
+            out.append(f"*{inline(heading.group(2))}*")
+        elif bullet := _BULLET.match(line):
+            out.append(f"{bullet.group(1)}• {inline(bullet.group(2))}")
+        elif quote := _QUOTE.match(line):
+            out.append(f"> {inline(quote.group(1))}")
+        else:
+            out.append(inline(line))
+        i += 1
+    return "\n".join(out)
+
+
+def _is_table_start(lines: list[str], i: int) -> bool:
+    return lines[i].strip().startswith("|") and i + 1 < len(lines) and bool(_TABLE_RULE.match(lines[i + 1]))
+
+
+def _cells(line: str) -> list[str]:
+    cells = line.strip().strip("|").split("|")
+    return [_strip_inline(cell.strip()) for cell in cells]
+
+
+def _strip_inline(text: str) -> str:
+    """Table cells are preformatted: keep their words, drop Markdown emphasis and code marks."""
+    return re.sub(r"(\*\*|__|`)", "", text)
+
+
+def _table(rows: list[list[str]]) -> str:
+    width = max(len(row) for row in rows)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    sizes = [max(len(row[c]) for row in rows) for c in range(width)]
+    lines = [" | ".join(cell.ljust(size) for cell, size in zip(row, sizes)).rstrip() for row in rows]
+    if len(lines) > 1:
+        lines.insert(1, "-+-".join("-" * size for size in sizes))
+    return "\n".join(lines)

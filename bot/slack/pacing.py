@@ -1,0 +1,57 @@
+"""Slack's rate limits, kept by the bot itself so a busy workspace never sees a 429.
+
+Slack limits each Web API method per app per workspace ("tiers"), shared by every channel and thread:
+``chat.update`` Tier 3 (~50/min), ``chat.startStream`` and ``chat.stopStream`` Tier 2 (~20/min),
+``chat.appendStream`` Tier 4 (~100/min); ``chat.postMessage`` about one per second per channel.
+
+:attr:`SlackPacing.stream` is the one :class:`~bot.core.streaming.pacing.Pacer` of the connection that every
+streaming answer and every message post shares (edits under the workspace, posts under the channel or, for
+native streams, the workspace). The other methods the bot calls get one small Pacer per method
+(:meth:`SlackPacing.call`). Every window is a minute plus a second of headroom, so requests granted at the
+edge of a window cannot land inside Slack's previous one.
+"""
+
+from __future__ import annotations
+
+from bot.core.streaming.pacing import Pacer, RateLimits
+
+MINUTE = 61.0
+
+STREAM_LIMITS = RateLimits(
+    per_bucket=(50, MINUTE),  # chat.update, per workspace
+    global_=None,
+    per_kind={
+        "post": (20, MINUTE),  # chat.startStream per workspace (Tier 2); chat.postMessage per channel
+        "append": (100, MINUTE),  # chat.appendStream, per workspace (Tier 4)
+        "stop": (20, MINUTE),  # chat.stopStream, per workspace (Tier 2)
+    },
+)
+
+METHOD_LIMITS: dict[str, int] = {  # requests per minute per workspace
+    "chat.postEphemeral": 100,
+    "assistant.threads.setStatus": 50,
+    "views.publish": 100,
+    "users.info": 100,
+    "conversations.open": 50,
+    "files.getUploadURLExternal": 100,
+    "files.completeUploadExternal": 100,
+}
+
+
+class SlackPacing:
+    """Every rate limit of one Slack connection (one app in one workspace)."""
+
+    def __init__(self) -> None:
+        self.stream = Pacer(STREAM_LIMITS)
+        self._methods = {
+            method: Pacer(RateLimits(per_bucket=(count, MINUTE), global_=None))
+            for method, count in METHOD_LIMITS.items()
+        }
+
+    async def post(self, channel: str) -> None:
+        """Wait for a slot to post one message (chat.postMessage) in ``channel``."""
+        await self.stream.acquire(channel, urgent=True, kind="post")
+
+    async def call(self, method: str, team_id: str) -> None:
+        """Wait for a slot to call ``method`` (one of ``METHOD_LIMITS``) in workspace ``team_id``."""
+        await self._methods[method].acquire(team_id, urgent=True)

@@ -1,0 +1,70 @@
+"""The learner's progress: on the app's Home tab (``app_home_opened`` -> ``views.publish``) and ``/progress``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.course import ModuleProgress
+from bot.slack import blocks
+from bot.slack.blocks import Block
+from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.mrkdwn import escape
+
+USAGE = "`/progress [module]`, e.g. `/progress`"
+COMMANDS = "`/lesson N` · `/quiz N` · `/lab N` · `/test` · `/progress`"
+
+
+def progress_blocks(progress: ModuleProgress) -> list[Block]:
+    module = progress.module
+    viewed = sorted(progress.lessons_viewed)
+    lessons = f"*Lessons*: {len(viewed)} of {len(module.lessons)} read"
+    if viewed:
+        lessons += f" ({', '.join(str(n) for n in viewed)})"
+    quiz_lines = [
+        f"• Lesson {lesson}: {progress.quiz_correct.get(lesson, 0)}/{len(quiz.questions)} correct"
+        f" ({progress.quiz_answered.get(lesson, 0)} answered)"
+        for lesson, quiz in sorted(module.quizzes.items())
+    ]
+    lab_lines = [
+        f"• Lab {number}: " + (
+            "✅ complete" if lab.complete else f"{lab.asked}/{lab.lab.questions_to_complete} questions asked"
+        )
+        for number, lab in sorted(progress.labs.items())
+    ]
+    if progress.best_test_percent is None:
+        test = "*Module test*: not taken yet (`/test`)"
+    else:
+        verdict = "✅ passed" if progress.test_passed else "not passed yet"
+        attempts = f"{progress.test_attempts} attempt{'s' if progress.test_attempts != 1 else ''}"
+        test = f"*Module test*: best {progress.best_test_percent}%, {verdict} ({attempts})"
+    out = [blocks.header(f"Your progress: Module {module.number}: {module.title}")]
+    out += blocks.sections(lessons)
+    if quiz_lines:
+        out += blocks.sections("*Quizzes*\n" + "\n".join(quiz_lines))
+    if lab_lines:
+        out += blocks.sections("*Labs*\n" + "\n".join(lab_lines))
+    out += blocks.sections(test)
+    out += blocks.context([escape(module.summary), COMMANDS])
+    return out
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.command("/progress")
+    @friendly_errors
+    async def progress_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        numbers = parse_numbers(command.get("text", ""), USAGE, most=1, least=0)
+        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
+        progress = await ctx.course.progress(learner, numbers[0] if numbers else None)
+        await respond(text="Your progress", blocks=progress_blocks(progress), response_type="ephemeral",
+                      replace_original=False)
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], context: Any) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        progress = await ctx.course.progress(ctx.learner(context.team_id, event["user"]))
+        await ctx.pacing.call("views.publish", context.team_id)
+        await ctx.client.views_publish(user_id=event["user"], view={"type": "home", "blocks": progress_blocks(progress)})

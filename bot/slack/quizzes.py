@@ -1,0 +1,122 @@
+"""``/quiz N [module]``: a quiz anyone in the channel can answer, each learner privately.
+
+The quiz is one channel message: a section and a row of option buttons per question, and a line with how
+many learners answered. A click is recorded once per learner and question (the first answer counts; the
+event id is the action's ``action_ts`` with the user, so a redelivered click is not a second answer) and
+answered with an ephemeral message. The answered count is refreshed with ``chat.update`` through the shared
+pacer: clicks that arrive while a refresh waits for its slot are folded into it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.content.model import Quiz
+from bot.core.course import QuizOutcome
+from bot.slack import blocks
+from bot.slack.blocks import Block
+from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.mrkdwn import escape, inline
+
+USAGE = "`/quiz <lesson number> [module]`, e.g. `/quiz 1`"
+ANSWER_ACTION = re.compile(r"^quiz:answer:\d+$")
+
+
+def quiz_blocks(quiz: Quiz, module: int, respondents: int) -> list[Block]:
+    out = [blocks.header(f"Quiz: {quiz.title}")]
+    out += blocks.context([f"Lesson {quiz.lesson} · Module {module} · your answers are only shown to you"])
+    for number, question in enumerate(quiz.questions, start=1):
+        out += blocks.sections(f"*{number}.* {inline(question.prompt)}")
+        out.append(blocks.actions(
+            [
+                blocks.button(f"{option.letter}. {option.label}", f"quiz:answer:{option.index}",
+                              f"{module}:{quiz.lesson}:{question.id}:{option.index}")
+                for option in question.options
+            ],
+            block_id=f"quiz:{module}:{quiz.lesson}:{question.id}",
+        ))
+    learners = "learner" if respondents == 1 else "learners"
+    out += blocks.context([f"✍️ Answered by {respondents} {learners}"])
+    return out
+
+
+def feedback(outcome: QuizOutcome) -> str:
+    chosen = f"*{outcome.chosen.letter}. {escape(outcome.chosen.label)}*"
+    if outcome.already_answered:
+        verdict = "✅ correct" if outcome.correct else "❌ not correct"
+        lines = [f"You already answered this question; your first answer counts: {chosen} ({verdict})."]
+    else:
+        lines = [f"{'✅ *Correct!*' if outcome.correct else '❌ *Not quite.*'} You chose {chosen}."]
+    if outcome.chosen.feedback:
+        lines.append(inline(outcome.chosen.feedback))
+    if outcome.question.explanation:
+        lines.append(f"_Why:_ {inline(outcome.question.explanation)}")
+    return "\n".join(lines)
+
+
+async def post_quiz(ctx: SlackContext, channel: str, lesson: int, module: int | None = None) -> None:
+    quiz = ctx.course.quiz(lesson, module)
+    number = ctx.course.module(module).number
+    respondents = await ctx.course.quiz_respondents(lesson, number)
+    await ctx.post(channel, text=escape(f"Quiz: {quiz.title}"), blocks=quiz_blocks(quiz, number, respondents))
+
+
+class QuizTally:
+    """Keeps each quiz message's answered count current with as few ``chat.update`` calls as it takes."""
+
+    def __init__(self, ctx: SlackContext) -> None:
+        self._ctx = ctx
+        self._dirty: dict[tuple[str, str], bool] = {}
+
+    def bump(self, team_id: str, channel: str, ts: str, module: int, lesson: int) -> None:
+        key = (channel, ts)
+        running = key in self._dirty
+        self._dirty[key] = True
+        if not running:
+            self._ctx.background(self._refresh(team_id, key, module, lesson), name=f"quiz-tally:{channel}:{ts}")
+
+    async def _refresh(self, team_id: str, key: tuple[str, str], module: int, lesson: int) -> None:
+        ctx = self._ctx
+        try:
+            while self._dirty[key]:
+                self._dirty[key] = False
+                await ctx.pacing.stream.acquire(team_id, kind="edit")
+                quiz = ctx.course.quiz(lesson, module)
+                respondents = await ctx.course.quiz_respondents(lesson, module)
+                await ctx.client.chat_update(
+                    channel=key[0], ts=key[1], text=escape(f"Quiz: {quiz.title}"),
+                    blocks=quiz_blocks(quiz, module, respondents),
+                )
+        finally:
+            del self._dirty[key]
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    tally = QuizTally(ctx)
+
+    @app.command("/quiz")
+    @friendly_errors
+    async def quiz_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()
+        numbers = parse_numbers(command.get("text", ""), USAGE)
+        await post_quiz(ctx, command["channel_id"], numbers[0], numbers[1] if len(numbers) > 1 else None)
+
+    @app.action(ANSWER_ACTION)
+    @friendly_errors
+    async def answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        module_text, lesson_text, rest = action["value"].split(":", 2)
+        question_id, option_text = rest.rsplit(":", 1)
+        module, lesson = int(module_text), int(lesson_text)
+        user = body["user"]
+        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
+        outcome = await ctx.course.answer_quiz(
+            learner, lesson, question_id, int(option_text), f"{action['action_ts']}:{user['id']}", module
+        )
+        await respond(text=feedback(outcome), response_type="ephemeral", replace_original=False)
+        container = body.get("container", {})
+        if not outcome.already_answered and not container.get("is_ephemeral") and container.get("message_ts"):
+            tally.bump(context.team_id, container["channel_id"], container["message_ts"], module, lesson)

@@ -1,0 +1,111 @@
+"""``coursebot ask`` as a learner runs it: a subprocess, configured by environment variables, against the fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.core.content.loader import load_course
+from bot.core.labs import CUT_NOTICE, UNAVAILABLE_MESSAGE
+from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Reply
+
+pytestmark = pytest.mark.e2e
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+FOOTER = r"TTFT \d+\.\d\d s · \d+ tokens · \d+ tok/s"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def coursebot_ask(tmp_path: Path, *args: str, env: dict[str, str]) -> Run:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "COURSEBOT_", "DISCORD_", "SLACK_"))}
+    base.update(
+        COURSEBOT_DB=str(tmp_path / "course.db"),
+        COURSEBOT_CONTENT=str(CONTENT),
+        COURSEBOT_LOG_LEVEL="WARNING",
+        PYTHONIOENCODING="utf-8",
+    )
+    base.update(env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ask", *args,
+        env=base, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+def api_env(fake: FakeAnthropic) -> dict[str, str]:
+    return {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": fake.api_key, "COURSEBOT_READ_TIMEOUT": "2"}
+
+
+async def test_complete_answer_exits_0(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    fake_anthropic.reply = Reply(text=lambda body: f"You asked: {body['messages'][-1]['content']}")
+    run = await coursebot_ask(tmp_path, "What is TTFT?", "--lab", "2", env=api_env(fake_anthropic))
+
+    assert run.code == 0, run.err
+    assert re.fullmatch(rf"You asked: What is TTFT\?\n\n{FOOTER}\n", run.out)
+    assert fake_anthropic.request_count == 1
+    course = load_course(CONTENT)
+    lab = course.modules[course.default_module].labs[2]
+    lesson = course.modules[course.default_module].lessons[lab.lesson]
+    system = fake_anthropic.requests[0].system_blocks
+    assert lab.assistant_name in system[0]["text"] and lesson.text in system[-1]["text"]
+    assert system[-1]["cache_control"] == {"type": "ephemeral"}
+
+
+async def test_retry_then_success_exits_0(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    fake_anthropic.script(Failure(429, retry_after=0.01))
+    run = await coursebot_ask(tmp_path, "Why stream?", env=api_env(fake_anthropic))
+
+    assert run.code == 0, run.err
+    assert run.out.startswith(fake_anthropic.reply.text)  # type: ignore[arg-type]
+    assert fake_anthropic.request_count == 2
+
+
+async def test_cut_answer_exits_3_and_keeps_the_text(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    fake_anthropic.reply = Reply(text="Partial answers stay on screen.", chunk_chars=4, cut=Cut("drop", after=2))
+    run = await coursebot_ask(tmp_path, "Why stream?", env=api_env(fake_anthropic))
+
+    assert run.code == 3, run.err
+    notice = CUT_NOTICE.format(reason="the connection dropped")
+    assert re.fullmatch(rf"Partial \n\n{re.escape(notice)}\n\n{FOOTER}\n", run.out)
+    assert fake_anthropic.request_count == 1
+
+
+async def test_rejected_key_exits_2_with_operator_hint(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    env = dict(api_env(fake_anthropic), ANTHROPIC_API_KEY="sk-ant-wrong-key")
+    run = await coursebot_ask(tmp_path, "Why stream?", env=env)
+
+    assert run.code == 2
+    assert run.out == UNAVAILABLE_MESSAGE + "\n"
+    assert "ANTHROPIC_API_KEY was rejected (401)" in run.err
+    assert "sk-ant-wrong-key" not in run.err + run.out
+    assert fake_anthropic.request_count == 1
+
+
+async def test_missing_key_exits_2_and_says_how_to_set_it(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = await coursebot_ask(tmp_path, "Why stream?", env={"ANTHROPIC_BASE_URL": fake_anthropic.url})
+
+    assert run.code == 2
+    assert "ANTHROPIC_API_KEY is not set" in run.err and "export ANTHROPIC_API_KEY=" in run.err
+    assert run.out == "" and fake_anthropic.request_count == 0
+
+
+async def test_unknown_lab_exits_2(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    run = await coursebot_ask(tmp_path, "Why stream?", "--lab", "9", env=api_env(fake_anthropic))
+
+    assert run.code == 2
+    assert "There is no lab 9" in run.err
+    assert fake_anthropic.request_count == 0

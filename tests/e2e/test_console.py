@@ -1,0 +1,290 @@
+"""``coursebot console`` driven as a user would script it: a subprocess fed through a pipe.
+
+Each test runs ``python -m bot console`` with its own database and the real ``content/``; the expected
+answers, titles and feedback are read from that content with the loader, so the tests follow the course as
+it is edited. Piped output must be plain text: no ANSI escape codes, no box drawing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from bot.core.content.loader import load_course
+from bot.core.content.model import Course, Module, Question
+from tests.emulators.anthropic import FakeAnthropic, Reply
+
+pytestmark = pytest.mark.e2e
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+RUN_TIMEOUT = 60.0  # seconds one console session may take before the test fails
+BOX_DRAWING = re.compile("[\u2500-\u257f]")
+
+
+@dataclass
+class Session:
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+@pytest.fixture(scope="module")
+def course() -> Course:
+    return load_course(CONTENT)
+
+
+@pytest.fixture
+def module(course: Course) -> Module:
+    return course.modules[course.default_module]
+
+
+@pytest.fixture
+def console(tmp_path: Path):
+    """Run one console session over a pipe; every session of a test shares the test's database."""
+
+    async def run(*lines: str, env: dict[str, str] | None = None) -> Session:
+        environment = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(("ANTHROPIC_", "DISCORD_", "SLACK_", "COURSEBOT_"))
+        }
+        environment |= {
+            "COURSEBOT_DB": str(tmp_path / "course.db"),
+            "COURSEBOT_CONTENT": str(CONTENT),
+            "FORCE_COLOR": "1",  # a pipe stays plain even when colour is forced
+            **(env or {}),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "console",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,  # no developer .env is read
+            env=environment,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(
+                process.communicate("".join(f"{line}\n" for line in lines).encode()), RUN_TIMEOUT
+            )
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        session = Session(stdout.decode(), stderr.decode(), process.returncode or 0)
+        assert "\x1b" not in session.stdout, "piped output must not contain ANSI escape codes"
+        assert not BOX_DRAWING.search(session.stdout), "piped output must not contain box drawing"
+        return session
+
+    return run
+
+
+def answer(question: Question, *, correct: bool) -> str:
+    """The line that picks the correct option, or the first wrong one (options are numbered from 1)."""
+    option = question.correct_option if correct else next(o for o in question.options if not o.correct)
+    return str(option.index + 1)
+
+
+def first_code_line(markdown: str) -> str:
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif in_code and line.strip():
+            return line
+    return ""
+
+
+def first_table_cell(markdown: str) -> str:
+    for line in markdown.splitlines():
+        if line.startswith("|") and not set(line) <= set("|-: "):
+            return next(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+    return ""
+
+
+async def test_lesson_is_rendered_as_plain_text_with_code_and_tables(console, module: Module) -> None:
+    lesson = module.lessons[module.lesson_numbers[0]]
+    code = next(line for s in lesson.sections if (line := first_code_line(s.markdown)))
+    cell = next(cell for s in lesson.sections if (cell := first_table_cell(s.markdown)))
+    second = module.lessons[module.lesson_numbers[1]]
+
+    session = await console(f"/lesson {lesson.number}", f"lesson {second.number}")
+
+    assert session.returncode == 0, session.stderr
+    out = session.stdout
+    assert f"Lesson {lesson.number}: {lesson.title}" in out
+    assert lesson.opening_question in out
+    assert code in out
+    assert cell in out
+    assert all(term.term in out and term.definition in out for term in lesson.key_terms)
+    assert f"Lesson {second.number}: {second.title}" in out  # the slash is optional
+
+
+async def test_quiz_gives_feedback_and_keeps_the_first_answer(console, module: Module) -> None:
+    quiz = module.quizzes[module.lesson_numbers[0]]
+    first, second, third = quiz.questions[:3]
+    wrong = next(o for o in second.options if not o.correct)
+
+    session = await console(
+        f"/quiz {quiz.lesson}",
+        answer(first, correct=True),
+        answer(second, correct=False),
+        "x", "9", "",  # bad answers are refused; the question waits
+        answer(third, correct=True),
+    )
+
+    out = session.stdout
+    assert session.returncode == 0, session.stderr
+    assert f"Question 1/{len(quiz.questions)}" in out and first.prompt in out
+    assert f"Correct! {first.correct_option.feedback}" in out
+    assert f"Not quite. {wrong.feedback}" in out
+    assert f"The answer: {second.correct_option.index + 1}) {second.correct_option.label}" in out
+    assert out.count(f"Please type a number from 1 to {len(third.options)}") == 2
+    assert f"Quiz score: 2/{len(quiz.questions)} correct" in out
+
+    again = await console(f"/quiz {quiz.lesson}", answer(second, correct=True), "/progress")
+
+    out = again.stdout
+    assert out.count("You answered this one already") == len(quiz.questions)
+    assert f"Not quite. {wrong.feedback}" in out  # the first (wrong) answer still counts
+    assert f"Quiz score: 2/{len(quiz.questions)} correct" in out
+    assert f"L{quiz.lesson} 2/{len(quiz.questions)}" in out  # /progress
+    assert "Please type a number" not in out and "A number on its own is an answer" in out  # nothing was asked
+
+
+def expected_result(score: int, total: int, pass_mark: float) -> tuple[str, bool]:
+    passed = Fraction(score, total) >= Fraction(str(pass_mark))
+    return f"Score: {score}/{total} ({score * 100 // total}%)", passed
+
+
+async def test_module_test_passes_at_the_pass_mark_and_fails_below(console, module: Module) -> None:
+    test = module.test
+    assert test is not None
+    total = len(test.questions)
+    at_mark = math.ceil(Fraction(str(test.pass_mark)) * total)  # the least passing score
+    below = at_mark - 1
+
+    def lines(score: int) -> list[str]:
+        return ["/test"] + [answer(q, correct=i < score) for i, q in enumerate(test.questions)]
+
+    session = await console(*lines(at_mark), *lines(below), "/progress")
+
+    out = session.stdout
+    assert session.returncode == 0, session.stderr
+    for number in range(1, total + 1):
+        assert out.count(f"Question {number}/{total}") == 2
+    passing, passed = expected_result(at_mark, total, test.pass_mark)
+    failing, failed_passes = expected_result(below, total, test.pass_mark)
+    assert passed and not failed_passes
+    assert f"{passing} Passed!" in out
+    assert f"{failing} Not passed yet." in out
+    review = out.split(failing)[1]
+    for question in test.questions[below:]:  # every missed question is reviewed, with its explanation
+        assert question.prompt in review
+        assert (question.explanation or question.correct_option.feedback) in review
+    assert test.questions[0].prompt not in review
+    best = at_mark * 100 // total
+    assert f"best {best}% · passed ✓ · 2 attempts" in out
+
+
+async def test_test_resumes_in_a_new_session_after_quitting_midway(console, module: Module) -> None:
+    test = module.test
+    assert test is not None
+    total = len(test.questions)
+    answers = [answer(q, correct=True) for q in test.questions]
+
+    first = await console("/test", *answers[:5], "/quit", "/progress")
+
+    assert first.returncode == 0, first.stderr
+    assert f"Test paused at question 6/{total}. Type /test to resume." in first.stdout
+    assert "Your progress" not in first.stdout  # /quit ended the session
+
+    second = await console("/test", *answers[5:], "/progress")
+
+    out = second.stdout
+    assert f"Resuming your test at question 6/{total}." in out
+    assert f"Question 5/{total}" not in out
+    assert f"Score: {total}/{total} (100%) Passed!" in out
+    assert "best 100% · passed ✓ · 1 attempt" in out
+
+
+async def test_end_of_input_mid_test_exits_cleanly_and_keeps_the_answers(console, module: Module) -> None:
+    test = module.test
+    assert test is not None
+    first = await console("/test", answer(test.questions[0], correct=False))
+
+    assert first.returncode == 0, first.stderr
+    second = await console("/test")
+    assert f"Resuming your test at question 2/{len(test.questions)}." in second.stdout
+
+
+async def test_bad_input_gets_a_friendly_message_and_changes_nothing(console, course: Course, module: Module) -> None:
+    missing_lesson = max(module.lesson_numbers) + 1
+    missing_module = max(course.module_numbers) + 1
+    session = await console(
+        "/dance", "hello there", f"/lesson {missing_lesson}", "/lesson two", "/quiz", "/lesson 1 2 3",
+        f"/lesson 1 {missing_module}", f"/lab {max(module.lab_numbers) + 1}", "3", "/back", "/progress",
+    )
+
+    out = session.stdout
+    assert session.returncode == 0, session.stderr
+    assert "I don't know the command '/dance'" in out
+    assert "I don't know the command '/hello'" in out
+    assert f"There is no lesson {missing_lesson} in Module {module.number}" in out
+    assert "'two' is not a number. Usage: /lesson N [module]" in out
+    assert "Which one? Usage: /quiz N [module]" in out
+    assert "Too many words after /lesson" in out
+    assert f"There is no Module {missing_module}" in out
+    assert f"There is no lab {max(module.lab_numbers) + 1}" in out
+    assert "A number on its own is an answer" in out
+    assert "You are not in a lab" in out
+    assert f"0/{len(module.lessons)} read" in out
+    quiz_total = sum(len(quiz.questions) for quiz in module.quizzes.values())
+    assert re.search(rf"Quizzes\s+░+\s+0/{quiz_total} correct", out)
+    assert "not taken yet" in out
+
+
+async def test_lab_without_an_api_key_says_how_to_set_one(console, module: Module) -> None:
+    lab = module.labs[module.lab_numbers[0]]
+    session = await console(f"/lab {lab.number}", "/lesson 1")
+
+    out = session.stdout
+    assert session.returncode == 0, session.stderr
+    assert "ANTHROPIC_API_KEY is not set" in out
+    assert "export ANTHROPIC_API_KEY=" in out and ".env" in out
+    assert lab.greeting not in out
+    assert f"Lesson 1: {module.lessons[1].title}" in out  # still in the course
+
+
+async def test_lab_streams_answers_from_claude_and_completes(
+    console, module: Module, fake_anthropic: FakeAnthropic
+) -> None:
+    lab = module.labs[module.lab_numbers[0]]
+    reply = "Streaming shows the first words at once; TTFT is what the learner feels."
+    fake_anthropic.reply = Reply(text=reply, chunk_chars=5)
+    own = "How do I measure TTFT myself?"
+    asked = [lab.suggested_questions[0], own, lab.suggested_questions[1]]
+    env = {"ANTHROPIC_API_KEY": fake_anthropic.api_key, "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    assert lab.questions_to_complete <= len(asked)
+
+    session = await console(
+        f"/lab {lab.number}", "1", own, f"{len(lab.suggested_questions) + 1}", "2", "/back", "/progress", env=env,
+    )
+
+    out = session.stdout
+    assert session.returncode == 0, session.stderr
+    assert lab.greeting in out and lab.assistant_name in out
+    assert all(f"{n}) {q}" in out for n, q in enumerate(lab.suggested_questions, start=1))
+    assert [request.question for request in fake_anthropic.requests] == asked
+    assert out.count(reply) == 3  # each answer printed once: streamed pieces are appended, not repeated
+    needed = lab.questions_to_complete
+    for count in range(len(asked) + 1):
+        assert f"Questions asked: {count}/{needed}" in out
+    assert "Lab complete!" in out
+    assert f"There are {len(lab.suggested_questions)} suggested questions" in out
+    assert "Left lab" in out
+    assert f"1/{len(module.labs)} complete" in out

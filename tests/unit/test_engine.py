@@ -1,0 +1,298 @@
+"""The progressive-edit engine against sinks that enforce Discord's and Slack's limits (windows shrunk ~50x)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimits
+from tests.limit_sinks import EmulatedPlatform, PlatformLimits, rejoin
+
+CURSOR = " ▌"
+# Discord's and Slack's windows, 50 times faster, enforced by the emulator and known to the pacer.
+FAST_DISCORD = PlatformLimits(limit=2000, edit=(5, 0.1), post=(5, 0.1), global_=(50, 0.02))
+FAST_SLACK = PlatformLimits(limit=4000, edit=(50, 1.2), post=(1, 0.02), append=(100, 1.2), stop=(20, 1.2))
+
+
+def _pacer_for(limits: PlatformLimits) -> Pacer:
+    per_kind = {"post": limits.post}
+    if limits.append:
+        per_kind["append"] = limits.append
+    if limits.stop:
+        per_kind["stop"] = limits.stop
+    return Pacer(RateLimits(per_bucket=limits.edit, global_=limits.global_, per_kind=per_kind, margin=0.002))
+
+
+def _small(limit: int = 120) -> PlatformLimits:
+    return PlatformLimits(limit=limit, edit=(5, 0.05), post=(5, 0.05), global_=None)
+
+
+_PIECES = ["word", "漢字かな", "😀", "👩\u200d💻", "e\u0301", "<@42>", "**bold it**", "https://x.io/a"]
+
+
+def _fuzzed_answer(rng: random.Random, length: int) -> str:
+    parts: list[str] = []
+    size = 0
+    while size < length:
+        if rng.random() < 0.03:
+            body = "".join(f"x_{n} = {rng.choice(_PIECES)!r}\n" for n in range(rng.randint(5, 120)))
+            part = f"```{rng.choice(['', 'python', 'js'])}\n{body}```\n"
+        else:
+            part = rng.choice(_PIECES) + rng.choice([" ", " ", " ", "\n", "\n\n"])
+        parts.append(part)
+        size += len(part)
+    return "".join(parts)
+
+
+async def _stream(message: ProgressiveMessage, text: str, rng: random.Random, *, pause: float = 0.0005) -> None:
+    """Feed ``text`` in random chunks, like tokens arriving."""
+    position = 0
+    while position < len(text):
+        position = min(len(text), position + rng.randint(1, 12))
+        message.update(text[:position])
+        await asyncio.sleep(pause if rng.random() < 0.5 else 0)
+
+
+def _assert_clean(platform: EmulatedPlatform) -> None:
+    assert platform.violations == []
+    assert platform.rejections == []
+
+
+@pytest.mark.parametrize(("limits", "seed"), [(FAST_DISCORD, s) for s in range(6)] + [(FAST_SLACK, 6), (FAST_SLACK, 7)])
+async def test_fuzzed_streams_land_byte_exact_within_the_limits(limits: PlatformLimits, seed: int) -> None:
+    rng = random.Random(seed)
+    platform = EmulatedPlatform(limits, latency=0.001)
+    pacer = _pacer_for(limits)
+    answers = {}
+
+    async def one(number: int) -> None:
+        sink = platform.sink(f"channel{number}" if limits is FAST_DISCORD else "workspace")
+        message = ProgressiveMessage(sink, pacer, cursor=CURSOR)
+        text = _fuzzed_answer(rng, rng.randint(100, limits.limit * 3))
+        await _stream(message, text, rng)
+        ids = await message.finish(text, footer="312 tokens")
+        assert ids == sink.posted
+        answers[number] = (text, sink.texts())
+
+    await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(3))), timeout=60)
+    _assert_clean(platform)
+    for text, messages in answers.values():
+        assert all(len(message) <= limits.limit for message in messages)
+        assert messages[-1].endswith("\n\n312 tokens")
+        assert rejoin([*messages[:-1], messages[-1].removesuffix("\n\n312 tokens")]) == text
+        assert not any(CURSOR in message for message in messages)
+
+
+async def test_first_text_is_posted_at_once_and_edits_follow_with_the_latest_text() -> None:
+    platform = EmulatedPlatform(_small(2000), latency=0.01)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    text = "".join(f"token{i} " for i in range(200))  # one message
+    await _stream(message, text, random.Random(1), pause=0.001)
+    await message.finish(text)
+    history = platform.history(sink.posted[0])
+    assert history[0].endswith(CURSOR) and len(history[0]) < 40  # the first words, not a batch
+    visible = [len(shown.removesuffix(CURSOR)) for shown in history]
+    assert visible == sorted(set(visible))  # every request showed more; nothing stale, nothing repeated
+    assert len(sink.posted) == 1
+    assert len(history) < 200 / 3  # updates were coalesced, not queued
+    assert history[-1] == text
+    _assert_clean(platform)
+
+
+async def test_status_is_shown_until_the_first_text_replaces_it() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message.status("Claude is busy, retrying…")
+    await asyncio.sleep(0.02)
+    message.update("Hello")
+    await message.finish("Hello there")
+    history = platform.history(sink.posted[0])
+    assert history[0] == "Claude is busy, retrying…"
+    assert history[-1] == "Hello there"
+    assert len(sink.posted) == 1
+
+
+async def test_finish_without_text_replaces_the_status_with_the_notice() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message.status("thinking…")
+    await asyncio.sleep(0.01)
+    await message.finish("", notice="⏹️ Stopped.")
+    assert sink.texts() == ["⏹️ Stopped."]
+
+
+async def test_finish_works_after_the_producer_was_cancelled() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    sent: list[str] = []
+
+    async def produce() -> None:
+        for i in range(10_000):
+            sent.append(f"w{i} ")
+            message.update("".join(sent))
+            await asyncio.sleep(0.001)
+
+    producer = asyncio.create_task(produce())
+    await asyncio.sleep(0.15)
+    producer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await producer
+    so_far = "".join(sent)
+    await message.finish(so_far, notice="⏹️ Stopped.")
+    messages = sink.texts()
+    assert len(messages) > 1  # the answer overflowed 120 characters into more messages
+    assert messages[-1].endswith("\n\n⏹️ Stopped.")
+    assert rejoin([*messages[:-1], messages[-1].removesuffix("\n\n⏹️ Stopped.")]) == so_far
+    _assert_clean(platform)
+
+
+async def test_overflow_moves_on_and_earlier_messages_are_final() -> None:
+    platform = EmulatedPlatform(_small(100), latency=0.002)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    text = "Intro line.\n```python\n" + "".join(f"value_{i} = {i}\n" for i in range(60)) + "```\nThat is all."
+    await _stream(message, text, random.Random(3))
+    await message.finish(text)
+    messages = sink.texts()
+    assert len(messages) > 3
+    assert all(len(m) <= 100 for m in messages)
+    assert messages[1].startswith("```python\n")
+    assert rejoin(messages) == text
+    for index, message_id in enumerate(sink.posted[:-1]):
+        history = platform.history(message_id)
+        assert history[-1] == messages[index]
+        # Once the next message exists, this one got its final text at most once more.
+        next_posted = next(r.at for r in platform.requests if r.message_id == sink.posted[index + 1])
+        later = [r for r in platform.requests if r.message_id == message_id and r.at > next_posted]
+        assert len(later) <= 1
+    _assert_clean(platform)
+
+
+async def test_footer_without_room_gets_its_own_message() -> None:
+    platform = EmulatedPlatform(_small(100), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    text = "x " * 45
+    await message.finish(text, notice="⚠️ The answer was cut off: the token limit was reached.", footer="TTFT 0.4 s")
+    assert sink.texts() == [text, "⚠️ The answer was cut off: the token limit was reached.\n\nTTFT 0.4 s"]
+
+
+async def test_an_open_code_block_is_closed_before_the_notice() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    await message.finish("```python\nx = 1", notice="⚠️ cut off")
+    assert sink.texts() == ["```python\nx = 1\n```\n\n⚠️ cut off"]
+
+
+async def test_the_final_edit_lands_after_429s() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message.update("partial")
+    await asyncio.sleep(0.02)
+    platform.inject_429 = 4
+    await asyncio.wait_for(message.finish("partial and complete"), timeout=10)
+    assert len(platform.rejections) == 4
+    assert sink.texts() == ["partial and complete"]
+    assert platform.violations == []
+
+
+async def test_a_failed_request_keeps_its_text_for_the_next_slot() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    platform.inject_failures = 2  # the first post fails twice
+    message.update("first")
+    await asyncio.wait_for(message.finish("first words"), timeout=10)
+    assert sink.texts() == ["first words"]
+
+
+async def test_persistent_failure_gives_up_with_a_clear_error() -> None:
+    platform = EmulatedPlatform(_small(), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(50, 0.05), global_=None, margin=0)))
+    platform.inject_failures = 1000
+    with pytest.raises(DeliveryError) as caught:
+        await asyncio.wait_for(message.finish("never lands"), timeout=10)
+    assert isinstance(caught.value.__cause__, ConnectionError)
+    message.update("ignored now")  # does not start sending again
+    assert platform.inject_failures == 1000 - 5
+
+
+async def test_streams_sharing_a_workspace_get_fair_turns() -> None:
+    platform = EmulatedPlatform(PlatformLimits(limit=4000, edit=(20, 0.2), post=(10, 0.01)), latency=0.001)
+    pacer = Pacer(RateLimits(per_bucket=(20, 0.2), global_=None, per_kind={"post": (10, 0.01)}, margin=0.001))
+    sinks = [platform.sink("workspace", post_bucket=f"channel{n}") for n in range(10)]
+    stop = asyncio.Event()
+
+    async def one(sink) -> None:  # type: ignore[no-untyped-def]
+        message = ProgressiveMessage(sink, pacer)
+        words: list[str] = []
+        while not stop.is_set():
+            words.append("word ")
+            message.update("".join(words))
+            await asyncio.sleep(0.001)
+        await message.finish("".join(words))
+
+    tasks = [asyncio.create_task(one(sink)) for sink in sinks]
+    await asyncio.sleep(0.6)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=20)
+    edits = [sum(1 for r in platform.requests if r.kind == "edit" and r.message_id == s.posted[0]) for s in sinks]
+    assert min(edits) >= 3
+    assert max(edits) - min(edits) <= 2
+    _assert_clean(platform)
+
+
+async def test_native_streaming_appends_deltas_and_stops() -> None:
+    platform = EmulatedPlatform(FAST_SLACK, latency=0.001)
+    sink = platform.sink("workspace", native=True)
+    message = ProgressiveMessage(sink, _pacer_for(FAST_SLACK))
+    text = "".join(f"piece{i} " for i in range(300))
+    await _stream(message, text, random.Random(5), pause=0.002)
+    await message.finish(text, footer="done")
+    kinds = [r.kind for r in platform.requests]
+    assert kinds[0] == "post" and kinds[-1] == "stop"
+    assert "append" in kinds and "edit" not in kinds
+    assert sink.texts() == [text + "\n\ndone"]
+    assert sink.streaming == {}
+    _assert_clean(platform)
+
+
+async def test_native_streaming_falls_back_to_edits_when_the_stream_expires() -> None:
+    platform = EmulatedPlatform(FAST_SLACK, latency=0.001)
+    sink = platform.sink("workspace", native=True)
+    sink.expire_after = 2
+    message = ProgressiveMessage(sink, _pacer_for(FAST_SLACK))
+    text = "".join(f"piece{i} " for i in range(300))
+    await _stream(message, text, random.Random(6), pause=0.003)
+    await message.finish(text)
+    kinds = [r.kind for r in platform.requests]
+    assert kinds.count("append") == 2
+    assert kinds[-1] == "edit"
+    assert sink.texts() == [text]
+    _assert_clean(platform)
+
+
+async def test_native_streaming_replaces_a_status_with_an_edit() -> None:
+    platform = EmulatedPlatform(FAST_SLACK, latency=0.001)
+    sink = platform.sink("workspace", native=True)
+    message = ProgressiveMessage(sink, _pacer_for(FAST_SLACK))
+    message.status("retrying…")
+    await asyncio.sleep(0.05)
+    await message.finish("the answer")
+    assert [r.kind for r in platform.requests] == ["post", "edit"]
+    assert sink.texts() == ["the answer"]
+
+
+def test_a_limit_too_small_is_refused() -> None:
+    platform = EmulatedPlatform(_small(20))
+    with pytest.raises(ValueError):
+        ProgressiveMessage(platform.sink("c"), Pacer())

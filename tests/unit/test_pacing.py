@@ -1,0 +1,134 @@
+"""The shared pacer: windows respected, urgent first, fair turns, penalties. Small windows keep it fast."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.core.streaming.pacing import Pacer, RateLimits
+
+
+def _within(stamps: list[float], count: int, period: float) -> bool:
+    """No ``count + 1`` grants inside any window of ``period`` seconds."""
+    ordered = sorted(stamps)
+    return all(later - earlier >= period for earlier, later in zip(ordered, ordered[count:]))
+
+
+async def _grant_times(pacer: Pacer, buckets: list[str], *, urgent: bool = False) -> list[tuple[str, float]]:
+    loop = asyncio.get_running_loop()
+    granted: list[tuple[str, float]] = []
+
+    async def one(bucket: str) -> None:
+        await pacer.acquire(bucket, urgent=urgent)
+        granted.append((bucket, loop.time()))
+
+    await asyncio.wait_for(asyncio.gather(*(one(bucket) for bucket in buckets)), timeout=10)
+    return granted
+
+
+async def test_a_bucket_never_exceeds_its_window() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(3, 0.1), global_=None, margin=0))
+    granted = await _grant_times(pacer, ["a"] * 12, urgent=True)
+    assert len(granted) == 12
+    assert _within([at for _, at in granted], 3, 0.1)
+
+
+async def test_ordinary_requests_are_spread_evenly() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(4, 0.2), global_=None, margin=0))
+    stamps = [at for _, at in await _grant_times(pacer, ["a"] * 6)]
+    # Not a burst of 4 then a pause: each grant waits for its share of the window.
+    assert all(later - earlier >= 0.05 - 1e-3 for earlier, later in zip(stamps, stamps[1:]))
+
+
+async def test_the_global_budget_spans_buckets() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(5, 1.0), global_=(4, 0.1), margin=0))
+    granted = await _grant_times(pacer, [f"b{i}" for i in range(16)], urgent=True)
+    assert _within([at for _, at in granted], 4, 0.1)
+
+
+async def test_urgent_requests_go_first() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(1, 0.05), global_=None, margin=0))
+    order: list[str] = []
+
+    async def one(name: str, urgent: bool) -> None:
+        await pacer.acquire("a", urgent=urgent)
+        order.append(name)
+
+    await pacer.acquire("a")  # fills the window: everyone below has to wait
+    waiting = [asyncio.create_task(one(f"normal{i}", False)) for i in range(3)]
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(one("urgent", True)))
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+    assert order[0] == "urgent"
+    assert order[1:] == ["normal0", "normal1", "normal2"]
+
+
+async def test_streams_sharing_a_bucket_take_turns() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(10, 0.05), global_=None, margin=0))
+    order: list[int] = []
+
+    async def stream(number: int) -> None:
+        for _ in range(6):
+            await pacer.acquire("workspace")
+            order.append(number)
+            await asyncio.sleep(0)  # the request itself
+
+    await asyncio.wait_for(asyncio.gather(*(stream(n) for n in range(4))), timeout=10)
+    rounds = [sorted(order[i : i + 4]) for i in range(0, len(order), 4)]
+    assert rounds == [[0, 1, 2, 3]] * 6
+
+
+async def test_penalize_holds_the_bucket_only() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(10, 0.01), global_=None, margin=0))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    pacer.penalize("slow", 0.2)
+    granted = dict(await _grant_times(pacer, ["slow", "other"]))
+    assert granted["slow"] >= start + 0.2
+    assert granted["other"] < granted["slow"]
+
+
+async def test_a_global_penalty_holds_every_bucket() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(10, 0.01), global_=(100, 1.0), margin=0))
+    start = asyncio.get_running_loop().time()
+    pacer.penalize("any", 0.15, is_global=True)
+    granted = await _grant_times(pacer, ["x", "y"], urgent=True)
+    assert all(at >= start + 0.15 for _, at in granted)
+
+
+async def test_headers_with_nothing_remaining_hold_the_bucket() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(10, 0.01), global_=None, margin=0))
+    start = asyncio.get_running_loop().time()
+    pacer.observe("a", remaining=3, reset_after=5.0)  # still room: no wait
+    pacer.observe("b", remaining=0, reset_after=0.1)
+    granted = dict(await _grant_times(pacer, ["a", "b"]))
+    assert granted["a"] < granted["b"]
+    assert granted["b"] >= start + 0.1
+
+
+async def test_a_caller_that_gives_up_does_not_block_the_queue() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(1, 0.05), global_=None, margin=0))
+    await pacer.acquire("a")
+    quitter = asyncio.create_task(pacer.acquire("a"))
+    await asyncio.sleep(0)
+    quitter.cancel()
+    await asyncio.wait_for(pacer.acquire("a"), timeout=2)
+    assert quitter.cancelled()
+
+
+async def test_posts_have_their_own_window_when_configured() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(1, 10.0), global_=None, per_kind={"post": (5, 1.0)}, margin=0))
+    await pacer.acquire("a")  # the only edit for ten seconds
+    await asyncio.wait_for(pacer.acquire("a", kind="post", urgent=True), timeout=1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pacer.acquire("a"), timeout=0.1)
+
+
+def test_invalid_limits_are_refused() -> None:
+    with pytest.raises(ValueError):
+        RateLimits(per_bucket=(0, 1.0))
+    with pytest.raises(ValueError):
+        RateLimits(global_=(5, 0.0))
+    with pytest.raises(ValueError):
+        RateLimits(margin=-1)
