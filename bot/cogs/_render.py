@@ -35,6 +35,7 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _HEADING = re.compile(r"^(#{3,6})\s+(.*)$")
 _INLINE = re.compile(r"\*\*|__|`")
+_BLOCK_START = re.compile(r"^\s*([-*+] |\d+[.)] |>|\||#)")
 
 
 def clip(text: str, limit: int) -> str:
@@ -86,7 +87,12 @@ def discord_markdown(markdown: str) -> str:
             out.append(render_table(table))
             table.clear()
 
+    joinable = False  # the previous line is paragraph text that the next one continues
     for line in markdown.splitlines():
+        if joinable and line.strip() and not _FENCE.match(line) and not _BLOCK_START.match(line):
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"  # source line breaks would show in Discord
+            continue
+        joinable = False
         if _FENCE.match(line):
             flush()
             in_code = not in_code
@@ -99,6 +105,7 @@ def discord_markdown(markdown: str) -> str:
             flush()
             heading = _HEADING.match(line)
             out.append(f"**{heading.group(2).strip()}**" if heading else line)
+            joinable = bool(line.strip()) and not heading
     flush()
     return "\n".join(out).strip()
 

@@ -8,6 +8,7 @@ engine backs off that thread's bucket.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -20,7 +21,33 @@ from bot.core.streaming.sink import RateLimited
 log = logging.getLogger(__name__)
 
 DISCORD_MESSAGE_LIMIT = 2000
+TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for about 10 s per request
 T = TypeVar("T")
+_unique = itertools.count()
+
+
+async def global_slot(pacer: Pacer) -> None:
+    """Wait for room under the connection-wide limit (50 requests/s) for a request with no paced route.
+
+    Thread creation, typing and role grants have no per-channel window worth pacing, but they count
+    against the global limit like every edit; a key of their own leaves only the global window in play.
+    """
+    await pacer.acquire(f"unpaced:{next(_unique)}", urgent=True)
+
+
+async def typing_until(channel: discord.Thread, shown: asyncio.Event, pacer: Pacer) -> None:
+    """Show "typing…" in ``channel`` until ``shown`` is set (re-sent while the wait lasts)."""
+    while not shown.is_set():
+        await global_slot(pacer)
+        try:
+            await channel.typing()
+        except discord.HTTPException:
+            log.debug("typing indicator failed in %s", channel.id, exc_info=True)
+            return
+        try:
+            await asyncio.wait_for(shown.wait(), TYPING_REFRESH_SECONDS)
+        except TimeoutError:
+            continue
 
 
 async def _call(request: Awaitable[T]) -> T:
@@ -65,6 +92,8 @@ class ThreadSink:
             message_id = self._with_stop.pop()
             await pacer.acquire(self.bucket, urgent=True)
             try:
-                await self.channel.get_partial_message(message_id).edit(view=None)
+                await self.channel.get_partial_message(message_id).edit(
+                    view=None, allowed_mentions=discord.AllowedMentions.none()
+                )
             except discord.HTTPException:
                 log.warning("could not remove the Stop button from message %s", message_id, exc_info=True)

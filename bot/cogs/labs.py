@@ -11,7 +11,6 @@ completion message. Only the thread's learner triggers the model, one answer at 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import COLOUR, clip
-from bot.cogs._sink import ThreadSink
+from bot.cogs._sink import ThreadSink, global_slot, typing_until
 from bot.cogs._ui import CourseButton, bot_of, label, learner_for, learner_of, runtime_of, view_of
 from bot.cogs.errors import APOLOGY
 from bot.core.content.model import Lab
@@ -169,8 +168,8 @@ class Labs(commands.Cog):
         for streaming in self.streaming.values():
             streaming.stop.set()
 
-    @property
     def assistant(self) -> LabAssistant:
+        """The lab assistant; a friendly error when Claude is not configured."""
         if self.bot.runtime.labs is None:
             raise CourseError(UNAVAILABLE)
         return self.bot.runtime.labs
@@ -190,7 +189,7 @@ class Labs(commands.Cog):
 
     async def open_lab(self, interaction: discord.Interaction, number: int, module: int | None) -> None:
         learner = learner_of(interaction)
-        self.assistant  # noqa: B018 - fails early, before a thread exists, when Claude is not configured
+        self.assistant()  # fail before a thread exists when Claude is not configured
         course = self.bot.runtime.course
         found = course.module(module)
         lab = course.lab(number, found.number)
@@ -202,6 +201,7 @@ class Labs(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = clip(f"Lab {lab.number}: {lab.title} · {interaction.user.display_name}", THREAD_NAME_MAX)
         thread = await self._create_thread(channel, name)
+        await global_slot(self.bot.pacer)
         await thread.add_user(interaction.user)
         await course.open_lab(learner, lab.number, PLATFORM, str(thread.id), found.number)
         suggestions = [SuggestedQuestionButton(i, q) for i, q in enumerate(lab.suggested_questions[:10])]
@@ -212,8 +212,8 @@ class Labs(commands.Cog):
         )
         await interaction.followup.send(f"Your lab is ready: {thread.mention}", ephemeral=True)
 
-    @staticmethod
-    async def _create_thread(channel: discord.TextChannel, name: str) -> discord.Thread:
+    async def _create_thread(self, channel: discord.TextChannel, name: str) -> discord.Thread:
+        await global_slot(self.bot.pacer)
         try:
             return await channel.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False,
@@ -223,6 +223,7 @@ class Labs(commands.Cog):
             if exc.status not in (400, 403):
                 raise
             log.info("private threads not allowed in #%s (%s); opening a public thread", channel.name, exc.text)
+        await global_slot(self.bot.pacer)
         return await channel.create_thread(
             name=name, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES,
             reason="Lab thread",
@@ -268,7 +269,7 @@ class Labs(commands.Cog):
 
     def _check_can_ask(self, lab_thread: LabThread, question: str) -> None:
         limit = self.bot.runtime.settings.max_question_chars
-        if self.assistant.busy(lab_thread) or int(lab_thread.thread_key) in self.streaming:
+        if self.assistant().busy(lab_thread) or int(lab_thread.thread_key) in self.streaming:
             raise LabBusy(BUSY)
         if not question.strip():
             raise CourseError("Please type a question for the lab assistant.")
@@ -307,13 +308,13 @@ class Labs(commands.Cog):
         self, thread: discord.Thread, lab_thread: LabThread, user: discord.abc.User, question: str, event_id: str
     ) -> None:
         """Stream the assistant's answer into the thread; one answer at a time per thread."""
-        assistant = self.assistant
+        assistant = self.assistant()
         if thread.id in self.streaming:
             raise LabBusy(BUSY)
         stop = asyncio.Event()
         self.streaming[thread.id] = _Streaming(user.id, stop)
         sink = ThreadSink(thread, stop_view=lambda: view_of(StopButton(thread.id)))
-        typing = spawn(self._typing_until(thread, sink.first_text), name=f"typing:{thread.id}")
+        typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
         try:
             outcome = await assistant.ask(
                 lab_thread, question, event_id=event_id, message=ProgressiveMessage(sink, self.bot.pacer), stop=stop
@@ -325,12 +326,6 @@ class Labs(commands.Cog):
         if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
             await self.bot.pacer.acquire(sink.bucket, urgent=True, kind="post")
             await thread.send(line)
-
-    @staticmethod
-    async def _typing_until(thread: discord.Thread, shown: asyncio.Event) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            async with thread.typing():
-                await shown.wait()
 
 
 async def setup(bot: CourseBot) -> None:

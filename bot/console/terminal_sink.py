@@ -81,22 +81,30 @@ class TerminalSink:
         self._committed = text
 
     def _erase_tail(self) -> None:
-        """Move the cursor back to where the tail starts and clear from there to the end of the screen."""
+        """Move the cursor back to where the tail starts and clear from there to the end of the screen.
+
+        Terminals wrap lazily: after a character in the last column the cursor waits at the edge, and only
+        the next character moves it to a new row. Columns here count the same way (``columns`` = waiting).
+        """
         if not self._tail:
             return
         columns = max(shutil.get_terminal_size().columns, 1)
-        start = len(self._committed) - (self._committed.rfind("\n") + 1)
-        column, rows = start % columns, 0
+        line = len(self._committed) - (self._committed.rfind("\n") + 1)
+        start = (line - 1) % columns + 1 if line else 0
+        column, rows = start, 0
         for char in self._tail:
             if char == "\n":
                 column, rows = 0, rows + 1
             else:
-                column += 1
                 if column >= columns:
                     column, rows = 0, rows + 1
+                column += 1
+        redraw = ""
+        if start == columns:  # clearing from the edge would keep the wait: clear the last cell and redraw it
+            start, redraw = columns - 1, self._committed[-1]
         up = f"\x1b[{rows}A" if rows else ""
-        right = f"\x1b[{start % columns}C" if start % columns else ""
-        self._write("\r" + up + right + CLEAR_TO_END)
+        right = f"\x1b[{start}C" if start else ""
+        self._write("\r" + up + right + CLEAR_TO_END + redraw)
         self._tail = ""
 
     def _write(self, data: str) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic import APIRequest, AsyncAnthropic, AsyncAPIResponse, Middleware
+from anthropic import APIRequest, AsyncAnthropic, AsyncAPIResponse, AsyncCallNext, Middleware
 from anthropic.types import MessageParam, TextBlockParam
 
 from bot.config import Settings
@@ -54,13 +54,11 @@ class RetryNotifier(Middleware):
     def __init__(self, max_retries: int) -> None:
         self._max_retries = max_retries
 
-    async def handle_async(
-        self, request: APIRequest, call_next: Callable[[APIRequest], Any]
-    ) -> AsyncAPIResponse[Any]:
+    async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
         max_retries = request.max_retries if isinstance(request.max_retries, int) else self._max_retries
         retries_left = request.retries_taken < max_retries
         try:
-            response: AsyncAPIResponse[Any] = await call_next(request)
+            response = await call_next(request)
         except anthropic.APIConnectionError:
             if retries_left:
                 _notify_retry()

@@ -26,7 +26,8 @@ def lesson_blocks(lesson: Lesson, module: Module) -> list[Block]:
         out += blocks.sections(f"> *{inline(lesson.opening_question)}*")
     for part in lesson.sections:
         out.append(blocks.divider())
-        out += blocks.sections(f"*{inline(part.heading)}*\n" + to_mrkdwn(part.markdown))
+        heading = f"*{inline(part.heading)}*\n" if part.heading else ""
+        out += blocks.sections(heading + to_mrkdwn(part.markdown))
     if lesson.key_terms:
         out.append(blocks.divider())
         out += blocks.sections("*Key terms*")

@@ -67,15 +67,25 @@ def _link(label: str, url: str) -> str:
 def to_mrkdwn(markdown: str) -> str:
     """Convert a Markdown document (lesson text) to Slack mrkdwn.
 
-    Code blocks stay preformatted (the language tag is dropped: mrkdwn has none), tables become aligned
-    preformatted text, headings become bold lines, bullets become "•" and block quotes stay quotes.
+    Paragraphs are re-joined onto one line (Slack shows every newline), code blocks stay preformatted (the
+    language tag is dropped: mrkdwn has none), tables become aligned preformatted text, headings become bold
+    lines, bullets become "•" and block quotes stay quotes.
     """
     lines = markdown.splitlines()
     out: list[str] = []
+    paragraph: list[str] = []
+    prefix = ""
+
+    def flush() -> None:
+        if paragraph:
+            out.append(prefix + inline(" ".join(paragraph)))
+            paragraph.clear()
+
     i = 0
     while i < len(lines):
         line = lines[i]
         if fence := _FENCE.match(line):
+            flush()
             body: list[str] = []
             i += 1
             while i < len(lines) and not lines[i].strip().startswith(fence.group(1)):
@@ -83,6 +93,7 @@ def to_mrkdwn(markdown: str) -> str:
                 i += 1
             out.append("```\n" + escape("\n".join(body)) + "\n```")
         elif _is_table_start(lines, i):
+            flush()
             rows = []
             while i < len(lines) and lines[i].strip().startswith("|"):
                 if not _TABLE_RULE.match(lines[i]):
@@ -90,16 +101,27 @@ def to_mrkdwn(markdown: str) -> str:
                 i += 1
             out.append("```\n" + escape(_table(rows)) + "\n```")
             continue
+        elif not line.strip():
+            flush()
+            out.append("")
         elif heading := _HEADING.match(line):
+            flush()
             out.append(f"*{inline(heading.group(2))}*")
         elif bullet := _BULLET.match(line):
-            out.append(f"{bullet.group(1)}• {inline(bullet.group(2))}")
-        elif quote := _QUOTE.match(line):
-            out.append(f"> {inline(quote.group(1))}")
+            flush()
+            prefix = f"{bullet.group(1)}• "
+            paragraph.append(bullet.group(2))
+        elif (quote := _QUOTE.match(line)) and not (paragraph and prefix == "> "):
+            flush()
+            prefix = "> "
+            paragraph.append(quote.group(1))
         else:
-            out.append(inline(line))
+            if not paragraph:
+                prefix = ""
+            paragraph.append(quote.group(1) if quote else line.strip())
         i += 1
-    return "\n".join(out)
+    flush()
+    return "\n".join(out).strip("\n")
 
 
 def _is_table_start(lines: list[str], i: int) -> bool:

@@ -112,10 +112,11 @@ async def running_slack_bot(slack: SlackEmulator, db: Path, *, mode: Mode, anthr
             slack.add_user(user, name, is_admin=admin)
     settings = slack_settings(slack, db, mode=mode, anthropic=anthropic, **overrides)
     port = free_port()
+    connections = slack.socket_connections
     task = asyncio.create_task(serve(settings, platforms=("slack",), slack_port=port))
     try:
         if mode == "socket":
-            await asyncio.wait_for(slack.wait_connected(), 10.0)
+            await slack.wait_for(lambda: slack.socket_connections > connections, 10.0)
             slack.bot_url = None
         else:
             await _wait_listening(port, task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ class Run:
     err: str
 
 
-async def coursebot_ask(tmp_path: Path, *args: str, env: dict[str, str]) -> Run:
+async def start_ask(tmp_path: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "COURSEBOT_", "DISCORD_", "SLACK_"))}
     base.update(
         COURSEBOT_DB=str(tmp_path / "course.db"),
@@ -37,13 +38,20 @@ async def coursebot_ask(tmp_path: Path, *args: str, env: dict[str, str]) -> Run:
         PYTHONIOENCODING="utf-8",
     )
     base.update(env)
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "ask", *args,
         env=base, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def finished(process: asyncio.subprocess.Process) -> Run:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
+
+
+async def coursebot_ask(tmp_path: Path, *args: str, env: dict[str, str]) -> Run:
+    return await finished(await start_ask(tmp_path, *args, env=env))
 
 
 def api_env(fake: FakeAnthropic) -> dict[str, str]:
@@ -82,6 +90,22 @@ async def test_cut_answer_exits_3_and_keeps_the_text(fake_anthropic: FakeAnthrop
     notice = CUT_NOTICE.format(reason="the connection dropped")
     assert re.fullmatch(rf"Partial \n\n{re.escape(notice)}\n\n{FOOTER}\n", run.out)
     assert fake_anthropic.request_count == 1
+
+
+async def test_ctrl_c_stops_the_answer_and_exits_3(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    fake_anthropic.reply = Reply(text="Stopping keeps what arrived.", chunk_chars=9, cut=Cut("stall", after=1))
+    process = await start_ask(tmp_path, "Why stream?", env=dict(api_env(fake_anthropic), COURSEBOT_READ_TIMEOUT="60"))
+    for _ in range(3000):  # bounded: until the first delta is on the wire (then the answer is streaming)
+        if fake_anthropic.requests and fake_anthropic.requests[0].text_sent:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    run = await finished(process)
+
+    assert run.code == 3, run.err
+    # Piped output shows text once confirmed; the delta may or may not have been read before the stop.
+    assert re.fullmatch(rf"(Stopping \n\n)?⏹️ Stopped\.(\n\n{FOOTER})?\n", run.out)
+    assert [r.outcome for r in await fake_anthropic.settled()] == ["client_closed"]
 
 
 async def test_rejected_key_exits_2_with_operator_hint(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:

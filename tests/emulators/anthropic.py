@@ -114,6 +114,7 @@ class RecordedRequest:
     headers: dict[str, str]
     auth: Literal["bearer", "x-api-key", "none"]
     outcome: Outcome = "pending"
+    text_sent: str = ""  # the answer text written to the stream so far
 
     @property
     def system_blocks(self) -> list[dict[str, Any]]:
@@ -231,7 +232,7 @@ class FakeAnthropic:
             if isinstance(scripted, Replay):
                 recorded.outcome = await self._replay(response, scripted)
             else:
-                recorded.outcome = await self._stream(request, response, body, scripted)
+                recorded.outcome = await self._stream(request, response, recorded, scripted)
         except ConnectionResetError:  # the client closed the connection before the end (stop, read timeout)
             recorded.outcome = "client_closed"
         return response
@@ -246,20 +247,20 @@ class FakeAnthropic:
         return "complete"
 
     async def _stream(
-        self, request: web.Request, response: web.StreamResponse, body: dict[str, Any], reply: Reply
+        self, request: web.Request, response: web.StreamResponse, recorded: RecordedRequest, reply: Reply
     ) -> Outcome:
         delay = 1 / reply.tokens_per_second if reply.tokens_per_second else 0.0
         text_deltas = 0
-        for event, data in self._events(body, reply):
+        for event, data in self._events(recorded.body, reply):
             if reply.cut is not None and text_deltas >= reply.cut.after:
                 await self._cut(request, response, reply.cut)
                 return "cut"
-            if event == "content_block_delta":
-                if data["delta"]["type"] == "text_delta":
-                    text_deltas += 1
-                if delay:
-                    await asyncio.sleep(delay)
+            if event == "content_block_delta" and delay:
+                await asyncio.sleep(delay)
             await response.write(sse(event, data))
+            if event == "content_block_delta" and data["delta"]["type"] == "text_delta":
+                text_deltas += 1
+                recorded.text_sent += data["delta"]["text"]
         await response.write_eof()
         return "complete"
 

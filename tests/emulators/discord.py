@@ -37,7 +37,7 @@ SEND_MESSAGES = 1 << 11
 CREATE_PRIVATE_THREADS = 1 << 36
 BASIC_PERMISSIONS = (1 << 10) | SEND_MESSAGES | (1 << 16) | (1 << 38) | (1 << 35) | (1 << 31)
 
-OPTION_TYPES = {"subcommand": 1, "group": 2, "string": 3, "integer": 4, "boolean": 5, "number": 10}
+PAYLOAD = web.RequestKey("payload", object)  # the parsed JSON body, set by the middleware
 
 
 def _now_iso() -> str:
@@ -394,7 +394,7 @@ class DiscordEmulator:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, p + path, handler)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -479,7 +479,7 @@ class DiscordEmulator:
             headers = {"X-RateLimit-Limit": str(bucket.limit), "X-RateLimit-Remaining": str(bucket.remaining),
                        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
                        "X-RateLimit-Reset-After": f"{reset_after:.3f}", "X-RateLimit-Bucket": name}
-        request["payload"] = payload
+        request[PAYLOAD] = payload
         try:
             response = await handler(request)
         except FormError as exc:
@@ -508,7 +508,7 @@ class DiscordEmulator:
     async def _body(self, request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The JSON payload and uploaded files (multipart: payload_json + files[n])."""
         if request.content_type != "multipart/form-data":
-            return request.get("payload") or {}, []
+            return request.get(PAYLOAD) or {}, []
         payload: dict[str, Any] = {}
         files: list[dict[str, Any]] = []
         reader = await request.multipart()
@@ -595,7 +595,7 @@ class DiscordEmulator:
     async def _put_commands(self, request: web.Request) -> web.Response:
         guild = int(request.match_info["guild"]) if "guild" in request.match_info else None
         registered = []
-        for command in request.get("payload") or []:
+        for command in request.get(PAYLOAD) or []:
             if not re.fullmatch(r"[-_\w]{1,32}", command["name"]) or command["name"] != command["name"].lower():
                 raise FormError(_field_error([len(registered), "name"], "APPLICATION_COMMAND_INVALID_NAME",
                                              "Command name is invalid"))
@@ -666,7 +666,8 @@ class DiscordEmulator:
         if message.ephemeral:
             data["flags"] = int(data.get("flags") or 0) | EPHEMERAL
         data["flags"] = int(data.get("flags") or 0) & ~LOADING
-        data.update(self._mentions(data.get("content") or "", payload.get("allowed_mentions")))
+        if "content" in payload:  # mentions are parsed again only when the text changes
+            data.update(self._mentions(data.get("content") or "", payload.get("allowed_mentions")))
         data["edited_timestamp"] = _now_iso()
         message.versions.append(json.loads(json.dumps(data)))
 
@@ -726,7 +727,7 @@ class DiscordEmulator:
             return self._error(404, 10003, "Unknown Channel")
         if parent["type"] != 0:
             return self._error(400, 50024, "Cannot execute action on this channel type")
-        payload = request.get("payload") or {}
+        payload = request.get(PAYLOAD) or {}
         _max_len(["name"], payload.get("name"), 100)
         kind = int(payload.get("type") or 12)
         if kind == 12 and not self.private_threads:

@@ -658,6 +658,7 @@ class SlackEmulator:
         self.socket_connections += 1
         await ws.send_str(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {"host": "emulator"}}))
         self._socket_ready.set()
+        await self._touch()
         try:
             async for frame in ws:
                 if frame.type != aiohttp.WSMsgType.TEXT:

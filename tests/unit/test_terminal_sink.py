@@ -84,33 +84,38 @@ async def test_pipe_gets_exactly_the_final_text() -> None:
     assert out.getvalue() == FINAL + "\n"
 
 
-async def test_terminal_shows_each_edit_and_ends_with_the_final_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", str(COLUMNS))
-    screen = Screen(COLUMNS)
+@pytest.mark.parametrize("columns", [20, 13, 7])
+async def test_terminal_shows_each_edit_in_place(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    screen = Screen(columns)
     out = io.StringIO()
     sink = TerminalSink(out, tty=True)
-    message_id = await sink.post(EDITS[0])
-    for text in EDITS[1:]:
+
+    def shown() -> list[str]:
         screen.feed(out.getvalue())
-        out.seek(0), out.truncate()
-        assert [r for r in screen.text() if r] == [r for r in wrapped(_previous(text), COLUMNS) if r]
-        screen = Screen(COLUMNS)
+        out.seek(0)
+        out.truncate()
+        return screen.text()
+
+    message_id = await sink.post(EDITS[0])
+    assert shown() == wrapped(EDITS[0], columns)
+    for text in EDITS[1:]:
         await sink.edit(message_id, text)
+        assert shown() == wrapped(text, columns)
     sink.end()
-    screen = Screen(COLUMNS)
-    screen.feed(_everything(sink, out))
-    assert screen.text()[: len(wrapped(FINAL, COLUMNS))] == wrapped(FINAL, COLUMNS)
+    assert shown() == [*wrapped(FINAL, columns), ""]
 
 
-_written: dict[int, str] = {}
-
-
-def _previous(text: str) -> str:
-    return EDITS[EDITS.index(text) - 1]
-
-
-def _everything(sink: TerminalSink, out: io.StringIO) -> str:
-    return out.getvalue()
+async def test_terminal_tail_starting_at_the_right_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "5")
+    screen = Screen(5)
+    out = io.StringIO()
+    sink = TerminalSink(out, tty=True)
+    message_id = await sink.post("abcde")
+    for text in ("abcdeX", "abcdeY", "abcdeYZ"):  # "abcde" is committed; the tail starts at the edge
+        await sink.edit(message_id, text)
+    screen.feed(out.getvalue())
+    assert screen.text() == ["abcde", "YZ"]
 
 
 async def test_a_second_message_starts_on_a_new_line() -> None:
@@ -120,7 +125,7 @@ async def test_a_second_message_starts_on_a_new_line() -> None:
     await sink.edit(first, "one two")
     await sink.post("three")
     sink.end()
-    assert out.getvalue() == "one two\nthree\n"
+    assert out.getvalue() == "one two\n\nthree\n"
     with pytest.raises(ValueError):
         await sink.edit(first, "changed")
 

@@ -1,0 +1,241 @@
+"""/lab, lab threads and streamed answers end to end: the real bot, the Discord emulator, the fake Claude."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from bot.core.content.loader import load_course
+from tests.e2e.discord_harness import CONTENT, DiscordHarness
+from tests.emulators.anthropic import Cut, FakeAnthropic, Reply
+from tests.emulators.discord import DiscordEmulator, Message, User
+
+COURSE = load_course(CONTENT)
+LAB = COURSE.modules[COURSE.default_module].labs[1]
+FOOTER = re.compile(r"\n\nTTFT \d+\.\d\d s · \d+ tokens · \d+ tok/s$")
+
+
+async def open_lab(emu: DiscordEmulator, learner: User, number: int = 1) -> tuple[int, Message]:
+    """Run /lab as ``learner``; return the new thread id and its greeting message."""
+    command = await emu.slash(learner, "lab", number=number)
+    (ready,) = await emu.responded(command)
+    assert ready.ephemeral
+    thread_id = int(re.search(r"<#(\d+)>", ready.content)[1])  # type: ignore[index]
+    greeting = (await emu.wait_until(lambda: emu.channel_messages(thread_id)))[0]
+    return thread_id, greeting
+
+
+def answers(emu: DiscordEmulator, thread_id: int) -> list[Message]:
+    """The bot's messages in a thread after the greeting, without the progress lines."""
+    return [m for m in emu.channel_messages(thread_id)[1:]
+            if m.data["author"]["id"] == str(emu.bot.id) and not m.content.startswith(("Questions asked", "🎉"))]
+
+
+async def ask(emu: DiscordEmulator, learner: User, thread_id: int, question: str) -> Message:
+    """Post ``question`` in the thread and wait until the answer's Stop button is gone (the answer ended)."""
+    before = len(emu.channel_messages(thread_id))
+    await emu.say(learner, thread_id, question)
+
+    def ended() -> Message | None:
+        mine = [m for m in emu.channel_messages(thread_id)[before + 1:] if m.data["author"]["id"] == str(emu.bot.id)]
+        done = mine and not any(m.buttons() for m in mine) and FOOTER.search(mine[-1].content) or \
+            any(m.content.startswith("Questions asked") or m.content.startswith("🎉") for m in mine)
+        return mine[0] if done else None
+
+    return await emu.wait_until(ended, timeout=20)
+
+
+async def test_lab_opens_a_private_thread_with_greeting_and_suggestions(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    thread_id, greeting = await open_lab(emu, alice)
+    thread = emu.channels[thread_id]
+    assert thread["type"] == 12  # private
+    assert thread["name"].startswith(f"Lab 1: {LAB.title}") and "alice" in thread["name"]
+    assert alice.id in emu.thread_members[thread_id]
+    assert LAB.greeting in greeting.text()
+    assert [b["label"] for b in greeting.buttons()] == [q[:80] for q in LAB.suggested_questions]
+
+
+async def test_public_thread_when_private_threads_are_not_allowed(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    emu.private_threads = False
+    thread_id, _ = await open_lab(emu, emu.add_user("alice"))
+    assert emu.channels[thread_id]["type"] == 11
+
+
+async def test_answer_streams_into_one_message_byte_exact(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    text = "Streaming shows the first words at once. " * 12 + "`code` and **bold** survive."
+    fake_anthropic.reply = Reply(text=text, tokens_per_second=400)
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    first = await ask(emu, alice, thread_id, "Why does streaming feel faster?")
+    assert fake_anthropic.requests[-1].question == "Why does streaming feel faster?"
+    final = first.content
+    assert final.startswith(text) and FOOTER.search(final[len(text):]), final
+    assert len(first.versions) > 2  # it was edited progressively, not posted once
+    assert any(v.endswith(" ▌") for v in first.contents)
+    assert not first.buttons()  # the Stop button is gone at the end
+    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    assert emu.typing_count >= 1
+    assert emu.rate_limited == 0
+
+
+async def test_long_answer_continues_in_new_messages_within_2000(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    text = "\n\n".join(f"Paragraph {i}: " + "streaming text " * 30 for i in range(12))
+    fake_anthropic.reply = Reply(text=text, tokens_per_second=3000, chunk_chars=40)
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    await ask(emu, alice, thread_id, "Tell me everything.")
+    parts = answers(emu, thread_id)
+    assert len(parts) >= 3
+    assert all(len(v) <= 2000 for m in parts for v in m.contents)
+    joined = "".join(m.content for m in parts)
+    assert FOOTER.sub("", joined).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+async def test_three_questions_complete_the_lab(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    thread_id, greeting = await open_lab(emu, alice)
+    click = await emu.click(alice, greeting, greeting.buttons()[0]["custom_id"])
+    (echo,) = await emu.responded(click)
+    assert LAB.suggested_questions[0] in echo.content and not echo.ephemeral
+    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    await ask(emu, alice, thread_id, "Second question?")
+    await ask(emu, alice, thread_id, "Third question?")
+    final = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if m.content.startswith("🎉")])
+    assert "3/3" in final[0].content and "complete" in final[0].content
+    assert fake_anthropic.request_count == 3
+
+
+async def test_only_the_learner_triggers_the_model(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
+    emu = discord_bot.emulator
+    alice, mallory = emu.add_user("alice"), emu.add_user("mallory")
+    thread_id, greeting = await open_lab(emu, alice)
+    await emu.say(mallory, thread_id, "Answer me instead!")
+    click = await emu.click(mallory, greeting, greeting.buttons()[0]["custom_id"])
+    (note,) = await emu.responded(click)
+    assert note.ephemeral and "belongs to another learner" in note.content
+    slash = await emu.slash(mallory, "ask", channel_id=thread_id, question="And me?")
+    (note,) = await emu.responded(slash)
+    assert note.ephemeral and "belongs to another learner" in note.content
+    await ask(emu, alice, thread_id, "My own question")  # the thread still works for its learner
+    assert [r.question for r in fake_anthropic.requests] == ["My own question"]
+
+
+async def test_ask_command_and_long_question(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    too_long = "why " * 600
+    (note,) = await emu.responded(await emu.slash(alice, "ask", channel_id=thread_id, question=too_long))
+    assert note.ephemeral and "please keep it under 1500 characters" in note.content
+    await emu.say(alice, thread_id, too_long)
+    reply = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if "keep it under" in m.content])
+    assert reply[0].data["message_reference"]["message_id"]
+    (echo,) = await emu.responded(await emu.slash(alice, "ask", channel_id=thread_id, question="What is TTFT?"))
+    assert "What is TTFT?" in echo.content
+    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    assert [r.question for r in fake_anthropic.requests] == ["What is TTFT?"]
+    (outside,) = await emu.responded(await emu.slash(alice, "ask", question="Outside a thread?"))
+    assert outside.ephemeral and "inside your lab thread" in outside.content
+
+
+async def test_one_answer_at_a_time_and_stop_button(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    fake_anthropic.reply = Reply(text="slow words " * 400, tokens_per_second=40)
+    alice, bob = emu.add_user("alice"), emu.add_user("bob")
+    thread_id, _ = await open_lab(emu, alice)
+    await emu.say(alice, thread_id, "A slow question")
+    streaming = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if m.buttons()])
+    await emu.say(alice, thread_id, "A second question meanwhile")
+    busy = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if "still answering" in m.content])
+    assert busy
+    stop = streaming[0].button("Stop")["custom_id"]
+    (denied,) = await emu.responded(await emu.click(bob, streaming[0], stop))
+    assert denied.ephemeral and "Only the learner" in denied.content
+    pressed = await emu.click(alice, streaming[0], stop)
+    assert (await emu.acknowledged(pressed))["type"] == 6
+    await emu.wait_until(lambda: "⏹️ Stopped." in streaming[0].content and not streaming[0].buttons())
+    kept = streaming[0].content.split("\n\n⏹️ Stopped.")[0]
+    assert kept and ("slow words " * 400).startswith(kept) and len(kept) < len("slow words " * 400)
+    assert len(fake_anthropic.requests) == 1
+
+
+async def test_mid_stream_drop_keeps_the_partial_text(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    fake_anthropic.reply = Reply(text="Partial answers stay visible. " * 10, chunk_chars=10, cut=Cut("drop", after=8))
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    await emu.say(alice, thread_id, "Will this survive a drop?")
+    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "cut off" in m.content])
+    await emu.wait_until(lambda: not answer.buttons())
+    assert answer.content.startswith("Partial answers stay visible. Partial answers stay visible.")
+    assert "⚠️ The answer was cut off" in answer.content
+
+
+async def test_model_output_pings_nobody(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
+    emu = discord_bot.emulator
+    staff = emu.add_role("staff", 0)
+    alice = emu.add_user("alice", roles=(staff,))
+    text = f"@everyone @here look: <@&{staff}> and <@{alice.id}> were mentioned."
+    fake_anthropic.reply = Reply(text=text)
+    thread_id, _ = await open_lab(emu, alice)
+    await ask(emu, alice, thread_id, "Ping everyone please")
+    (answer,) = answers(emu, thread_id)
+    assert answer.content.startswith(text)
+    for version in answer.versions:
+        assert not version["mention_everyone"] and not version["mentions"] and not version["mention_roles"]
+    payloads = discord_bot.message_payloads()
+    assert payloads and all(p.get("allowed_mentions") == {"parse": []} for p in payloads)
+
+
+async def test_twenty_concurrent_labs_stream_without_429s(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    text = "Each lab gets its own paced stream of edits. " * 20
+    fake_anthropic.reply = Reply(text=text, tokens_per_second=150, chunk_chars=12)
+    learners = [emu.add_user(f"learner{i}") for i in range(20)]
+    threads = [await open_lab(emu, learner) for learner in learners]
+    finals = await asyncio.gather(*(ask(emu, learner, thread_id, f"Question from {learner.name}")
+                                    for learner, (thread_id, _) in zip(learners, threads, strict=True)))
+    for message in finals:
+        await emu.wait_until(lambda m=message: FOOTER.search(m.content))
+        assert message.content.startswith(text)
+        assert FOOTER.fullmatch(message.content[len(text):].rstrip() and "\n\n" + message.content.split("\n\n")[-1])
+    assert emu.rate_limited == 0
+
+
+async def test_lab_without_claude_says_unavailable(
+    discord_emulator: DiscordEmulator, tmp_path, fast_discord: None
+) -> None:
+    from tests.e2e.discord_harness import discord_settings
+
+    harness = DiscordHarness(discord_emulator, discord_settings(discord_emulator, None, tmp_path / "db.sqlite"))
+    await harness.start()
+    try:
+        emu = discord_emulator
+        (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "lab", number=1))
+        assert reply.ephemeral and "unavailable" in reply.content
+        assert not emu.threads()
+    finally:
+        await harness.stop()
+
+
+async def test_unknown_lab_lists_the_labs(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "lab", number=9))
+    assert reply.ephemeral and "There is no lab 9" in reply.content and "Labs: 1, 2" in reply.content
+    assert not emu.threads()

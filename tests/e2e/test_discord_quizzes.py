@@ -1,0 +1,69 @@
+"""/quiz end to end: option buttons for every learner, first answer counts, a paced respondent count."""
+
+from __future__ import annotations
+
+from bot.core.content.loader import load_course
+from tests.e2e.discord_harness import CONTENT, DiscordHarness
+from tests.emulators.discord import Message
+
+COURSE = load_course(CONTENT)
+QUIZ = COURSE.modules[COURSE.default_module].quizzes[1]
+
+
+def option_id(message: Message, question: int, option: int) -> str:
+    question_id = QUIZ.questions[question].id
+    return next(b["custom_id"] for b in message.buttons() if b["custom_id"].endswith(f":{question_id}:{option}"))
+
+
+async def test_quiz_answers_are_private_first_answer_counts_and_count_is_shown(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    learners = [emu.add_user(name) for name in ("alice", "bob", "carol")]
+    posted = await emu.slash(learners[0], "quiz", number=1)
+    (quiz,) = await emu.responded(posted)
+    assert not quiz.ephemeral
+    assert len(quiz.embeds) == len(QUIZ.questions)
+    assert "No answers yet" in quiz.content
+
+    first = QUIZ.questions[0]
+    right = first.correct_option.index
+    wrong = (right + 1) % len(first.options)
+    answers = []
+    for learner, option in zip(learners, (right, wrong, right), strict=True):
+        answers.append(await emu.click(learner, quiz, option_id(quiz, 0, option)))
+    replies = [(await emu.responded(click))[0] for click in answers]
+    assert all(reply.ephemeral for reply in replies)
+    assert replies[0].content.startswith("✅ Correct!")
+    assert first.correct_option.feedback in replies[0].content
+    assert replies[1].content.startswith("❌ Not quite.")
+    assert first.options[wrong].feedback in replies[1].content
+
+    again = await emu.click(learners[1], quiz, option_id(quiz, 0, right))
+    (repeat,) = await emu.responded(again)
+    assert repeat.ephemeral and "already answered" in repeat.content
+    assert first.options[wrong].label in repeat.content  # the first answer stands, not the new one
+
+    await emu.wait_until(lambda: "3 learners answered" in quiz.content)
+    assert all("learners answered" in v or "learner answered" in v or "No answers" in v for v in quiz.contents)
+    assert len(quiz.versions) <= 4  # coalesced: not one edit per click beyond the first few
+    assert emu.rate_limited == 0
+
+
+async def test_quiz_buttons_work_after_restart(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
+    await discord_bot.restart()
+    question = QUIZ.questions[1]
+    click = await emu.click(alice, quiz, option_id(quiz, 1, question.correct_option.index))
+    (reply,) = await emu.responded(click)
+    assert reply.content.startswith("✅ Correct!")
+    await emu.wait_until(lambda: "1 learner answered" in quiz.content)
+
+
+async def test_unknown_quiz_is_an_ephemeral_error_and_posts_nothing(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    before = len(emu.channel_messages(emu.general))
+    (reply,) = await emu.responded(await emu.slash(emu.add_user("dave"), "quiz", number=42))
+    assert reply.ephemeral
+    assert "no quiz for lesson 42" in reply.content
+    assert len(emu.channel_messages(emu.general)) == before

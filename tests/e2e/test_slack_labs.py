@@ -1,0 +1,215 @@
+"""Lab threads in Slack, end to end: the real bot, the Slack emulator, the fake Anthropic API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, SlackBot, running_slack_bot
+from tests.emulators.anthropic import Cut, FakeAnthropic, Reply
+from tests.emulators.slack import Message, SlackEmulator, buttons
+
+pytestmark = pytest.mark.e2e
+
+ANSWER = "Streaming sends **tokens** as they are generated, so the first words arrive in well under a second."
+
+
+async def open_lab(bot: SlackBot, number: int = 1, user: str = ALICE) -> Message:
+    """``/lab N`` and wait for the lab's parent message."""
+    before = len(bot.slack.channel_messages(CHANNEL))
+    status, _ = await bot.slash("/lab", str(number), user=user)
+    assert status == 200
+    return (await bot.wait_for(lambda: bot.slack.channel_messages(CHANNEL)[before:]))[0]
+
+
+async def answer_in(bot: SlackBot, parent: Message, count: int = 1, timeout: float = 15.0) -> list[Message]:
+    """Wait until ``count`` answers in the thread stopped changing (stream stopped, footer shown)."""
+    def done() -> list[Message] | None:
+        replies = [m for m in bot.slack.bot_replies(CHANNEL, parent.ts) if not m.text.startswith("❓")]
+        finished = [m for m in replies if not m.streaming and "TTFT" in m.shown or "⚠️" in m.shown]
+        return replies if len(finished) >= count else None
+
+    try:
+        return await bot.wait_for(done, timeout)
+    except BaseException:
+        print("DEBUG", [(m.text[:80], m.streaming) for m in bot.slack.bot_replies(CHANNEL, parent.ts)], [(c.method, c.error) for c in bot.slack.calls], [e.shown for e in bot.slack.ephemerals])
+        raise
+
+
+async def test_lab_question_streams_into_one_message(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=5, tokens_per_second=200))
+    parent = await open_lab(slack_bot)
+    assert "Lab 1" in parent.shown
+    assert any(b["action_id"].startswith("lab:suggest:") for b in buttons(parent.blocks))
+
+    await slack_bot.say("Why does streaming feel faster?", thread_ts=parent.ts)
+    [reply] = await answer_in(slack_bot, parent)
+
+    assert reply.shown.startswith(ANSWER + "\n\n")
+    assert "TTFT" in reply.shown
+    assert len(reply.versions) > 2, "the answer grew in place instead of arriving at once"
+    assert all(ANSWER.startswith(v.markdown[: len(ANSWER)].rstrip()) for v in reply.versions[:-1])
+    assert fake_anthropic.requests[-1].question == "Why does streaming feel faster?"
+    assert slack_bot.slack.statuses[-1]["status"] == "is thinking…"
+    notes = await slack_bot.wait_for(lambda: [e for e in slack_bot.slack.ephemerals_for(ALICE)
+                                              if "Questions asked: 1/3" in e.shown])
+    assert notes[0].thread_ts == parent.ts
+    assert sum(slack_bot.slack.throttled.values()) == 0
+
+
+async def test_three_questions_complete_the_lab(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    parent = await open_lab(slack_bot)
+    for n in range(1, 4):
+        await slack_bot.say(f"Question number {n}?", thread_ts=parent.ts)
+        await answer_in(slack_bot, parent, count=n)
+    complete = await slack_bot.wait_for(
+        lambda: [e for e in slack_bot.slack.ephemerals_for(ALICE) if "Lab complete" in e.shown])
+    assert "3 questions" in complete[0].shown
+    assert [q.question for q in fake_anthropic.requests] == [f"Question number {n}?" for n in range(1, 4)]
+
+
+async def test_suggested_question_button_asks_it(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    parent = await open_lab(slack_bot)
+    first = buttons(parent.blocks)[0]
+    await slack_bot.click(parent, action_id=first["action_id"])
+    await answer_in(slack_bot, parent)
+    assert fake_anthropic.requests[-1].question.startswith(first["text"]["text"].rstrip("…"))
+
+
+async def test_only_the_labs_learner_gets_answers(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    parent = await open_lab(slack_bot, user=ALICE)
+    await slack_bot.say("Can I ask too?", thread_ts=parent.ts, user=BOB)
+    note = await slack_bot.new_ephemeral(BOB, 0)
+    assert "belongs to another learner" in note.shown
+    await slack_bot.click(parent, user=BOB, action_id="lab:suggest:0")
+    await slack_bot.wait_for(lambda: len(slack_bot.slack.ephemerals_for(BOB)) == 2)
+    assert fake_anthropic.request_count == 0
+    assert slack_bot.slack.bot_replies(CHANNEL, parent.ts) == []
+
+
+async def test_bot_ignores_its_own_messages_and_edits(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    """The emulator echoes every bot post and edit back as events (as Slack does); none reaches Claude."""
+    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=3, tokens_per_second=300))
+    parent = await open_lab(slack_bot)
+    await slack_bot.say("One question", thread_ts=parent.ts)
+    await answer_in(slack_bot, parent)
+    await slack_bot.click(parent, action_id="lab:suggest:0")  # the bot posts the question in the thread itself
+    await answer_in(slack_bot, parent, count=2)
+    await asyncio.sleep(0.3)  # let the echoed events arrive
+    assert fake_anthropic.request_count == 2
+    assert any(kind == "events_api" for kind, _ in slack_bot.slack.deliveries[2:])
+
+
+async def test_too_long_question_gets_a_clear_reply(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    parent = await open_lab(slack_bot)
+    limit = slack_bot.settings.max_question_chars
+    await slack_bot.say("x" * (limit + 1), thread_ts=parent.ts)
+    note = await slack_bot.new_ephemeral(ALICE, 0)
+    assert f"{limit + 1} characters" in note.shown and str(limit) in note.shown
+    assert fake_anthropic.request_count == 0
+
+
+async def test_model_text_cannot_ping_anyone(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    hostile = "Hey <!channel> and <!here> <!everyone>, ask <@U123> & <#C1|x> <https://evil.example|click>"
+    fake_anthropic.script(Reply(text=hostile, chunk_chars=4))
+    parent = await open_lab(slack_bot)
+    await slack_bot.say("Say something rude", thread_ts=parent.ts)
+    [reply] = await answer_in(slack_bot, parent)
+    for version in reply.versions:
+        raw = version.markdown + version.text
+        assert "<!" not in raw and "<@" not in raw and "<#" not in raw and "<http" not in raw
+    assert reply.shown.startswith(hostile), "escaped text still reads the same"
+
+
+async def test_mid_stream_drop_keeps_the_partial_text(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=10, cut=Cut("drop", after=3)))
+    parent = await open_lab(slack_bot)
+    await slack_bot.say("Tell me about drops", thread_ts=parent.ts)
+    [reply] = await answer_in(slack_bot, parent)
+    assert reply.shown.startswith(ANSWER[:30])
+    assert "cut off" in reply.shown
+    assert not reply.streaming
+
+
+async def test_stop_button_stops_the_answer(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.script(Reply(text="word " * 400, chunk_chars=5, tokens_per_second=40))
+    parent = await open_lab(slack_bot)
+    await slack_bot.say("Talk for a long time", thread_ts=parent.ts)
+    stop = await slack_bot.wait_for(
+        lambda: [e for e in slack_bot.slack.ephemerals_for(ALICE) if buttons(e.blocks)])
+    await slack_bot.wait_for(lambda: slack_bot.slack.bot_replies(CHANNEL, parent.ts))
+    await slack_bot.click(stop[0], action_id="lab:stop")
+    reply = await slack_bot.wait_for(
+        lambda: next((m for m in slack_bot.slack.bot_replies(CHANNEL, parent.ts) if "Stopped" in m.shown), None))
+    assert len(reply.shown) < len("word " * 400)
+    assert "Stopped" in stop[0].shown
+
+
+async def test_native_stream_expiry_falls_back_to_chat_update(
+    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    text = " ".join(f"w{i}" for i in range(120))
+    fake_anthropic.script(Reply(text=text, chunk_chars=4, tokens_per_second=150))
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
+        parent = await open_lab(bot)
+        await bot.say("Stream for a while", thread_ts=parent.ts)
+        [streaming] = await bot.wait_for(lambda: [m for m in bot.slack.bot_replies(CHANNEL, parent.ts)
+                                                  if m.streaming and len(m.versions) > 1])
+        assert bot.slack.expire_streams() == 1
+        [reply] = await answer_in(bot, parent)
+    assert reply is streaming
+    assert reply.shown.startswith(text + "\n\n")
+    assert bot.slack.call_count("chat.update") >= 1
+    assert any(c.error == "message_not_in_streaming_state" for c in bot.slack.calls)
+
+
+async def test_chat_update_streaming_when_native_is_off(
+    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=5, tokens_per_second=100))
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="http", anthropic=fake_anthropic,
+                                 slack_native_streaming=False) as bot:
+        parent = await open_lab(bot)
+        await bot.say("Explain without native streams", thread_ts=parent.ts)
+        [reply] = await answer_in(bot, parent)
+    assert bot.slack.call_count("chat.startStream") == 0
+    assert bot.slack.call_count("chat.update") >= 1
+    assert reply.shown.startswith(ANSWER + "\n\n")
+    assert "▌" in "".join(v.markdown for v in reply.versions[:-1]) and "▌" not in reply.shown
+
+
+async def test_without_claude_the_lab_says_it_is_unavailable(
+    slack_emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=None) as bot:
+        await bot.slash("/lab", "1")
+        note = await bot.new_ephemeral(ALICE, 0)
+    assert "unavailable" in note.shown
+    assert bot.slack.channel_messages(CHANNEL) == []
+
+
+async def test_twenty_concurrent_labs_in_one_workspace(
+    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """20 learners ask at once: no 429 from Slack and every final text is exactly the model's answer."""
+    learners = [f"ULEARN{n:02d}" for n in range(20)]
+    for n, user in enumerate(learners):
+        slack_emulator.add_user(user, f"learner{n}")
+    answers = {f"Question from learner {n}": f"Answer {n}: " + " ".join(f"tok{n}-{i}" for i in range(60))
+               for n in range(20)}
+    fake_anthropic.reply = Reply(text=lambda body: answers[body["messages"][-1]["content"]],
+                                 chunk_chars=6, tokens_per_second=120)
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
+        parents = [await open_lab(bot, user=user) for user in learners]
+        await asyncio.gather(*(
+            bot.say(f"Question from learner {n}", thread_ts=parent.ts, user=user)
+            for n, (user, parent) in enumerate(zip(learners, parents))
+        ))
+        replies = await asyncio.gather(*(answer_in(bot, parent, timeout=60) for parent in parents))
+    assert sum(slack_emulator.throttled.values()) == 0, slack_emulator.throttled
+    for n, [reply] in enumerate(replies):
+        final = reply.shown
+        assert final.split("\n\n")[0] == answers[f"Question from learner {n}"]
+        assert final.startswith(answers[f"Question from learner {n}"] + "\n\nTTFT ")
