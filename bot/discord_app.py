@@ -8,6 +8,7 @@ message update under Discord's limits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import discord
@@ -29,6 +30,10 @@ EXTENSIONS = (
     "bot.cogs.instructor",
 )
 DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
+# Discord's documented windows with room to spare: a wider margin than the preset, because a request granted
+# by the pacer can wait a while in a busy event loop before it reaches Discord and must still land in its
+# window; and 5 of the 50 global requests a second left to what discord.py sends unpaced (login, command sync).
+PACING = dataclasses.replace(DISCORD_LIMITS, global_=(45, 1.0), margin=0.25)
 RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
 
 
@@ -36,6 +41,7 @@ class CourseBot(commands.Bot):
     """The course in a Discord server. ``runtime`` holds the settings, the course and the lab assistant."""
 
     guild_ready_seconds = 2.0  # how long discord.py waits for GUILD_CREATEs after READY (tests lower it)
+    count_edit_seconds = 3.0  # the least time between two updates of a quiz message's respondent count
 
     def __init__(self, runtime: Runtime) -> None:
         intents = discord.Intents.default()
@@ -49,7 +55,7 @@ class CourseBot(commands.Bot):
             guild_ready_timeout=self.guild_ready_seconds,
         )
         self.runtime = runtime
-        self.pacer = Pacer(DISCORD_LIMITS)
+        self.pacer = Pacer(PACING)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -50,6 +50,9 @@ class Request:
 class EmulatedPlatform:
     limits: PlatformLimits
     latency: float = 0.0
+    record: bool = True  # keep every request (tests); the bench only counts them
+    request_count: int = 0
+    rejected_count: int = 0
     requests: list[Request] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
@@ -86,7 +89,8 @@ class EmulatedPlatform:
             self.inject_429 -= 1
             retry_after = 0.01
         if retry_after is not None:
-            self.requests.append(Request(now, kind, bucket, message_id, text, rejected=True))
+            self.rejected_count += 1
+            self._record(Request(now, kind, bucket, message_id, text, rejected=True))
             raise RateLimited(retry_after)
         if self.inject_failures:
             self.inject_failures -= 1
@@ -98,7 +102,12 @@ class EmulatedPlatform:
         finally:
             self._in_flight.discard(message_id)
         self.messages[message_id] = text
-        self.requests.append(Request(now, kind, bucket, message_id, text))
+        self._record(Request(now, kind, bucket, message_id, text))
+
+    def _record(self, request: Request) -> None:
+        self.request_count += 1
+        if self.record:
+            self.requests.append(request)
 
     def _over_limit(self, kind: RequestKind, bucket: str, now: float) -> float | None:
         """Count the request; the seconds until it would have been allowed if it is over a window."""

@@ -3,7 +3,8 @@
 Lessons become a header embed, one embed per section (continued over several when a section is longer
 than an embed description) and a key-terms embed; the embeds are packed into messages of at most
 10 embeds and 6000 characters. Markdown tables, which Discord does not draw, become an aligned code
-block when narrow and a list of rows otherwise; ``###`` headings become bold lines.
+block when narrow and a list of rows otherwise; ``###`` headings become bold lines; paragraphs wrapped
+in the source are joined (Discord shows every line break).
 """
 
 from __future__ import annotations
@@ -148,13 +149,13 @@ def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
     embeds = [header]
     for section in lesson.sections:
         embeds += _section_embeds(section.heading, section.markdown)
-    terms = list(lesson.key_terms)
-    for start in range(0, len(terms), FIELDS_MAX):
-        embed = discord.Embed(title="Key terms" if start == 0 else "Key terms (continued)", colour=COLOUR)
-        for term in terms[start : start + FIELDS_MAX]:
-            embed.add_field(name=clip(term.term, FIELD_NAME_MAX), value=clip(term.definition, FIELD_VALUE_MAX),
-                            inline=False)
-        embeds.append(embed)
+    terms: discord.Embed | None = None
+    for term in lesson.key_terms:
+        name, value = clip(term.term, FIELD_NAME_MAX), clip(term.definition, FIELD_VALUE_MAX)
+        if terms is None or len(terms.fields) == FIELDS_MAX or len(terms) + len(name) + len(value) > CHARS_PER_MESSAGE:
+            terms = discord.Embed(title="Key terms" if terms is None else "Key terms (continued)", colour=COLOUR)
+            embeds.append(terms)
+        terms.add_field(name=name, value=value, inline=False)
     embeds[-1].set_footer(text=f"Module {module.number} · Lesson {lesson.number} of {len(module.lessons)}")
     return embeds
 
@@ -213,8 +214,9 @@ def review_text(result: TestResult, limit: int = 4000) -> str:
     size = 0
     for shown, (question, chosen) in enumerate(result.missed):
         right = question.correct_option
+        why = question.explanation or right.feedback
         part = (f"**{question.prompt}**\nYou chose {chosen.letter}. {chosen.label}\n"
-                f"Answer: {right.letter}. {right.label}" + (f"\n{question.explanation}" if question.explanation else ""))
+                f"Answer: {right.letter}. {right.label}" + (f"\n{why}" if why else ""))
         if size + len(part) + 2 > limit - 120:
             parts.append(f"…and {len(result.missed) - shown} more: revisit the lessons, then retake the test.")
             break
@@ -264,6 +266,9 @@ def stats_messages(stats: Sequence[QuestionStats], module: Module) -> list[list[
     lines = []
     for entry in stats:
         scope = f"Lesson {entry.scope} quiz" if entry.kind == "quiz" else "Test"
+        if not entry.answered:
+            lines.append(f"`{scope} · {entry.question.id}` no answers yet")
+            continue
         share = round(entry.share_correct * 100)
         lines.append(f"`{scope} · {entry.question.id}` {bar(share, 100, 8)} {share}% correct of {entry.answered}")
     parts = split_message("\n".join(lines) or "No questions.", DESCRIPTION_MAX)

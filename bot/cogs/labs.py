@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
@@ -122,10 +122,11 @@ class LabStartButton(
 
 
 def _labs_cog(interaction: discord.Interaction) -> Labs:
-    cog = bot_of(interaction).get_cog(Labs.__cog_name__)
-    if not isinstance(cog, Labs):
+    # looked up by name, not isinstance: discord.py loads each extension as a fresh module
+    cog = bot_of(interaction).get_cog("Labs")
+    if cog is None:
         raise CourseError("Labs are not available right now.")
-    return cog
+    return cast(Labs, cog)
 
 
 def greeting_embed(lab: Lab, learner: discord.abc.User) -> discord.Embed:
@@ -167,6 +168,11 @@ class Labs(commands.Cog):
         self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
         for streaming in self.streaming.values():
             streaming.stop.set()
+
+    @staticmethod
+    def start_button(module: int, lab: int, *, numbered: bool = False) -> discord.ui.Item[discord.ui.View]:
+        """The "Open the lab" button other cogs put on their messages (lessons)."""
+        return LabStartButton(module, lab, numbered=numbered)
 
     def assistant(self) -> LabAssistant:
         """The lab assistant; a friendly error when Claude is not configured."""
@@ -288,8 +294,7 @@ class Labs(commands.Cog):
             return
         if not await self._is_learner(lab_thread, message.guild.id, message.author):
             return
-        try:
-            self._check_can_ask(lab_thread, message.content)
+        try:  # the assistant refuses empty and over-long questions with a CourseError
             await self.answer(message.channel, lab_thread, message.author, message.content, str(message.id))
         except CourseError as exc:
             await self._reply(message, str(exc))

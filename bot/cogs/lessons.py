@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -10,22 +10,28 @@ from discord.ext import commands
 
 from bot.cogs._render import lesson_embeds, pack
 from bot.cogs._ui import learner_of, runtime_of, view_of
-from bot.cogs.labs import LabStartButton
-from bot.cogs.quizzes import QuizStartButton
 from bot.core.content.model import Lesson, Module
 
 if TYPE_CHECKING:
+    from bot.cogs.labs import Labs
+    from bot.cogs.quizzes import Quizzes
     from bot.discord_app import CourseBot
 
 
-def lesson_buttons(module: Module, lesson: Lesson) -> list[discord.ui.Item[Any]]:
-    """"Take the quiz" when the lesson has one; "Open the lab" for each lab that practises it."""
+def lesson_buttons(bot: CourseBot, module: Module, lesson: Lesson) -> list[discord.ui.Item[Any]]:
+    """"Take the quiz" when the lesson has one; "Open the lab" for each lab that practises it.
+
+    The buttons come from their cogs (found by name): each extension is loaded as its own module, and
+    the button classes must be the ones those cogs registered.
+    """
     items: list[discord.ui.Item[Any]] = []
-    if lesson.number in module.quizzes:
-        items.append(QuizStartButton(module.number, lesson.number))
+    quizzes = cast("Quizzes | None", bot.get_cog("Quizzes"))
+    if quizzes is not None and lesson.number in module.quizzes:
+        items.append(quizzes.start_button(module.number, lesson.number))
+    labs_cog = cast("Labs | None", bot.get_cog("Labs"))
     labs = [lab for lab in module.labs.values() if lab.lesson == lesson.number]
-    for lab in labs:
-        items.append(LabStartButton(module.number, lab.number, numbered=len(labs) > 1))
+    if labs_cog is not None:
+        items += [labs_cog.start_button(module.number, lab.number, numbered=len(labs) > 1) for lab in labs]
     return items
 
 
@@ -46,7 +52,7 @@ class Lessons(commands.Cog):
         found = course.module(module)
         lesson = await course.view_lesson(learner_of(interaction), number, found.number)
         messages = pack(lesson_embeds(found, lesson))
-        items = lesson_buttons(found, lesson)
+        items = lesson_buttons(self.bot, found, lesson)
         view = view_of(*items) if items else discord.utils.MISSING
         first, *rest = messages
         await interaction.response.send_message(embeds=first, view=view if not rest else discord.utils.MISSING)

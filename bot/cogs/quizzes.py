@@ -2,7 +2,7 @@
 
 Each press is answered ephemerally (correct or not, with the option's feedback); the first answer counts
 and a repeat press shows it again. The quiz message shows how many learners answered; that line is
-updated at most once per ``COUNT_EDIT_SECONDS`` per message, through the shared pacer.
+updated at most once per ``CourseBot.count_edit_seconds`` per message, through the shared pacer.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COUNT_EDIT_SECONDS = 3.0
 ROWS_PER_MESSAGE = 5  # one action row of option buttons per question
 
 
@@ -95,9 +94,9 @@ class QuizOptionButton(
         )
         await interaction.response.send_message(feedback(outcome), ephemeral=True)
         if not outcome.already_answered and interaction.message is not None:
-            cog = bot_of(interaction).get_cog(Quizzes.__cog_name__)
-            if isinstance(cog, Quizzes):
-                cog.refresh_count(interaction.message.channel.id, interaction.message.id, self.module, self.lesson)
+            cog = bot_of(interaction).get_cog("Quizzes")  # by name: extensions load as fresh modules
+            if cog is not None:
+                cast(Quizzes, cog).refresh_count(interaction.message.channel.id, interaction.message.id, self.module, self.lesson)
 
 
 def feedback(outcome: QuizOutcome) -> str:
@@ -163,7 +162,7 @@ async def post_quiz(interaction: discord.Interaction, lesson: int, module: int |
 class Quizzes(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
-        self.counts = CoalescedEdits(bot.pacer, COUNT_EDIT_SECONDS)
+        self.counts = CoalescedEdits(bot.pacer, bot.count_edit_seconds)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(QuizOptionButton, QuizStartButton)
@@ -171,6 +170,11 @@ class Quizzes(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(QuizOptionButton, QuizStartButton)
         self.counts.close()
+
+    @staticmethod
+    def start_button(module: int, lesson: int) -> discord.ui.Item[discord.ui.View]:
+        """The "Take the quiz" button other cogs put on their messages (lessons)."""
+        return QuizStartButton(module, lesson)
 
     def refresh_count(self, channel_id: int, message_id: int, module: int, lesson: int) -> None:
         """Schedule the quiz message's respondent line to be brought up to date (coalesced)."""

@@ -12,6 +12,7 @@ which is what lets Ctrl-C cancel the call in flight, or stop a streaming lab ans
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -24,15 +25,16 @@ from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.render import Screen
 from bot.console.terminal_sink import TerminalSink
 from bot.core.content.loader import ContentError
-from bot.core.content.model import Lab, Module, Question
+from bot.core.content.model import Lab, Question
 from bot.core.course import CourseError, LabProgress, QuizOutcome
-from bot.core.store.base import LabThread, StoreError
+from bot.core.store.base import LabThread, StoredAnswer, StoreError
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import setup_logging
 from bot.runtime import Runtime
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 # A terminal takes redraws as fast as we like; the pacer only keeps them from being wasted work.
@@ -100,7 +102,6 @@ class LabSession:
     """The lab the learner is in: its thread is keyed per learner and lab, so /lab N resumes it."""
 
     lab: Lab
-    module: Module
     thread: LabThread
     progress: LabProgress
 
@@ -157,6 +158,11 @@ class ConsoleApp:
         except KeyboardInterrupt:
             print()
             self.screen.hint("Interrupted.")
+        except LeaveFlow:
+            raise
+        except Exception:  # a bug or a broken database must not end the session; everything saved stays saved
+            log.exception("console command failed: %s", line)
+            self.screen.error("Something went wrong with that command (the details were logged). Please try again.")
         return True
 
     def _dispatch(self, command: Command) -> bool:
@@ -200,14 +206,18 @@ class ConsoleApp:
         self.screen.say()
         self.screen.say(f"Quiz: {quiz.title} (lesson {quiz.lesson}, {len(quiz.questions)} questions)", style="bold")
         if not earlier:
-            self.screen.hint("Type the number of your answer. Your first answer to each question is the one that counts.")
+            self.screen.hint("Type the number of your answer. Your first answer to each question is the one "
+                             "that counts.")
         correct = 0
         total = len(quiz.questions)
         for position, question in enumerate(quiz.questions, start=1):
             self.screen.question(question, f"Question {position}/{total}")
             if question.id in earlier:
                 stored = earlier[question.id]
-                outcome = QuizOutcome(question, question.option(stored.option_index), stored.correct, True)
+                outcome = QuizOutcome(
+                    question=question, chosen=question.option(stored.option_index), correct=stored.correct,
+                    already_answered=True,
+                )
             else:
                 try:
                     index = self._ask_option(question)
@@ -221,7 +231,7 @@ class ConsoleApp:
             correct += outcome.correct
         self.screen.quiz_summary(correct, total, quiz.lesson, module)
 
-    async def _quiz_answers(self, module: int, lesson: int) -> dict[str, Any]:
+    async def _quiz_answers(self, module: int, lesson: int) -> dict[str, StoredAnswer]:
         """The learner's first answers to one quiz, by question id."""
         store = self.course.store
         answers = await store.quiz_answers(await store.learner_id(self.learner), module)
@@ -254,8 +264,9 @@ class ConsoleApp:
             state = self._run(self.course.start_test(self.learner, module.number))
             assert module.test is not None  # start_test raised NoTest otherwise
             self.screen.say()
-            self.screen.say(f"{module.test.title}: {state.total} questions, one at a time. "
-                            f"You pass with {round(module.test.pass_mark * 100)}% or more.", style="bold")
+            self.screen.say(module.test.title, style="bold")
+            self.screen.say(f"{state.total} questions, one at a time. "
+                            f"You pass with {round(module.test.pass_mark * 100)}% or more.")
             self.screen.hint("Type the number of your answer. A command pauses the test; /test resumes it.")
         else:
             self.screen.say()
@@ -286,7 +297,7 @@ class ConsoleApp:
         thread_key = f"{self.learner.user_id}:module-{module.number}:lab-{lab.number}"
         thread = self._run(self.course.open_lab(self.learner, lab.number, PLATFORM, thread_key, module.number))
         progress = self._run(self.course.lab_progress(thread))
-        self.lab_session = LabSession(lab, module, thread, progress)
+        self.lab_session = LabSession(lab, thread, progress)
         self.screen.lab_intro(lab, progress)
 
     def _back(self) -> None:

@@ -25,7 +25,7 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("lesson", "/lesson N [module]", "read lesson N", takes_number=True, takes_module=True),
-    Spec("quiz", "/quiz N [module]", "answer the 3-question quiz of lesson N", takes_number=True, takes_module=True),
+    Spec("quiz", "/quiz N [module]", "answer the quiz of lesson N", takes_number=True, takes_module=True),
     Spec("lab", "/lab N [module]", "ask lab N's Claude assistant (/back leaves the lab)", takes_number=True,
          takes_module=True),
     Spec("test", "/test [module]", "take the module test (resumes where you stopped)", takes_module=True),

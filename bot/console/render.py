@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rich import box
 from rich.console import Console, Group
 from rich.markdown import Markdown
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +25,7 @@ from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult
 
 CODE_THEME = "monokai"
 BAR_WIDTH = 20
+PLAIN_WIDTH = 1000  # piped output is never wrapped (tables included): the reader's viewer wraps it
 
 
 class Screen:
@@ -43,15 +45,24 @@ class Screen:
             return cls(Console(highlight=False, markup=False), rich=True)
         plain = Console(
             force_terminal=False, no_color=True, color_system=None, highlight=False, markup=False, emoji=False,
-            soft_wrap=True, force_jupyter=False,
+            soft_wrap=True, force_jupyter=False, width=PLAIN_WIDTH,
         )
         return cls(plain, rich=False)
 
     # -- small messages -----------------------------------------------------------------------------
 
-    def say(self, text: str | Text = "", style: str = "") -> None:
-        """One line (or paragraph) of text; ``text`` is never parsed as markup."""
-        self.console.print(text if isinstance(text, Text) else Text(text, style=style))
+    def say(self, text: str | Text = "", style: str = "", *, indent: int = 0) -> None:
+        """One line (or paragraph) of text; ``text`` is never parsed as markup.
+
+        ``indent`` holds for every wrapped line on a terminal (piped output is never wrapped).
+        """
+        line = text if isinstance(text, Text) else Text(text, style=style)
+        if not indent:
+            self.console.print(line)
+        elif self.rich:
+            self.console.print(Padding(line, (0, 0, 0, indent)))
+        else:
+            self.console.print(Text(" " * indent) + line)
 
     def error(self, text: str) -> None:
         self.say(Text.assemble(("✗ ", "bold red"), text))
@@ -63,7 +74,8 @@ class Screen:
         title = f"{course.title} · Module {module.number}: {module.title}"
         body = Text.assemble(
             (f"Welcome, {learner}! ", "bold"), module.summary, "\n\n",
-            ("Start with /lesson 1, or type /help to see every command.", "dim"),
+            (f"Start with /lesson {module.lesson_numbers[0] if module.lessons else 1}, "
+             "or type /help to see every command.", "dim"),
         )
         self._panel(title, body)
 
@@ -74,7 +86,7 @@ class Screen:
         for spec in specs:
             table.add_row(spec.usage, spec.help)
         self._heading("Commands")
-        self.console.print(table)
+        self._table(table)
         note = ("In a lab, type a question (or the number of a suggested one); commands still work."
                 if in_lab else "The slash is optional: 'lesson 2' works too.")
         self.hint(note)
@@ -93,8 +105,8 @@ class Screen:
                 f"{len(module.test.questions)} questions" if module.test else "none",
             )
         self._heading(course.title)
-        self.console.print(table)
-        self.hint("Add a module number to a command to use another module, e.g. /lesson 1 4.")
+        self._table(table)
+        self.hint(f"A module number after a command picks the module, e.g. /lesson 1 {current}.")
 
     # -- lessons --------------------------------------------------------------------------------------
 
@@ -139,16 +151,17 @@ class Screen:
         table.add_column("Definition")
         for term in lesson.key_terms:
             table.add_row(term.term, term.definition)
-        self.console.print(table)
+        self._table(table)
 
     # -- quizzes and the test ---------------------------------------------------------------------------
 
     def question(self, question: Question, label: str) -> None:
         """A question with its options numbered from 1 (``label``: "Question 2/3")."""
         self.say()
-        self.say(Text.assemble((label, "bold magenta"), "  ", (question.prompt, "bold")))
+        self.say(label, style="bold magenta")
+        self.say(question.prompt, style="bold")
         for option in question.options:
-            self.say(Text.assemble((f"  {option.index + 1}) ", "cyan"), option.label))
+            self.say(Text.assemble((f"{option.index + 1}) ", "cyan"), option.label), indent=2)
 
     def quiz_outcome(self, outcome: QuizOutcome) -> None:
         if outcome.already_answered:
@@ -157,12 +170,13 @@ class Screen:
             ))
         self._verdict(outcome.correct, outcome.chosen.feedback)
         if not outcome.correct:
-            self.say(Text.assemble(("  The answer: ", "bold"), _option(outcome.question.correct_option)))
+            self.say(Text.assemble(("The answer: ", "bold"), _option(outcome.question.correct_option)), indent=2)
         if outcome.question.explanation:
-            self.hint("  " + outcome.question.explanation)
+            self.say(outcome.question.explanation, style="dim", indent=2)
 
     def _verdict(self, correct: bool, feedback: str) -> None:
-        mark = ("✓ Correct! ", "bold green") if correct else ("✗ Not quite. ", "bold red")
+        # The mark carries the verdict: feedback usually opens with its own "Correct." / "Not quite."
+        mark = ("✓ ", "bold green") if correct else ("✗ ", "bold red")
         self.say(Text.assemble(mark, feedback))
 
     def quiz_summary(self, correct: int, total: int, lesson: int, module: Module) -> None:
@@ -191,9 +205,9 @@ class Screen:
             for question, chosen in result.missed:
                 self.say()
                 self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"), question.prompt))
-                self.say(Text.assemble(("  You chose: ", "red"), _option(chosen)))
-                self.say(Text.assemble(("  Correct:   ", "green"), _option(question.correct_option)))
-                self.say("  " + (question.explanation or question.correct_option.feedback), style="dim")
+                self.say(Text.assemble(("You chose: ", "red"), _option(chosen)), indent=2)
+                self.say(Text.assemble(("Correct:   ", "green"), _option(question.correct_option)), indent=2)
+                self.say(question.explanation or question.correct_option.feedback, style="dim", indent=2)
         if not result.passed:
             self.hint("Review the lessons and type /test to try again.")
 
@@ -234,7 +248,7 @@ class Screen:
                 test_note = f"best {best}% · {status} · {tries}"
             table.add_row("Test", self._bar(best or 0, 100), test_note)
         self._heading(f"Your progress · Module {module.number}: {module.title}")
-        self.console.print(table)
+        self._table(table)
 
     def _bar(self, done: int, total: int) -> Text:
         filled = round(BAR_WIDTH * done / total) if total else 0
@@ -249,7 +263,7 @@ class Screen:
         self._panel(title, body, style="green")
         self.say("Suggested questions (type the number to ask one):", style="bold")
         for number, question in enumerate(lab.suggested_questions, start=1):
-            self.say(Text.assemble((f"  {number}) ", "cyan"), question))
+            self.say(Text.assemble((f"{number}) ", "cyan"), question), indent=2)
         self.lab_progress(progress)
         self.hint("Type your question and press Enter. /back returns to the course; Ctrl-C stops an answer.")
 
@@ -286,6 +300,14 @@ class Screen:
         else:
             self.say(title)
             self.say("=" * len(title))
+
+    def _table(self, table: Table) -> None:
+        if self.rich:
+            self.console.print(table)
+            return
+        with self.console.capture() as captured:  # cells are padded to the column width: trim the line ends
+            self.console.print(table)
+        self.console.out("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
     def _panel(self, title: str, body: Text | Group, *, style: str = "cyan") -> None:
         if self.rich:

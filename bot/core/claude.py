@@ -140,7 +140,8 @@ class Answer:
             return ""
         end = self.ended_at if self.ended_at is not None else time.monotonic()
         generating = end - self.first_text_at
-        rate = self.output_tokens / (generating if generating > 0 else end - self.started)
+        elapsed = generating if generating > 0 else end - self.started
+        rate = self.output_tokens / elapsed if elapsed > 0 else 0.0
         ttft = self.first_text_at - self.started
         return f"TTFT {ttft:.2f} s · {self.output_tokens} tokens · {rate:.0f} tok/s"
 

@@ -64,7 +64,7 @@ def build_app(ctx: SlackContext) -> AsyncApp:
 async def run_slack(runtime: Runtime, *, port: int) -> None:
     """Run the Slack app until cancelled, then disconnect and stop the answers still streaming."""
     settings = runtime.settings
-    ctx = SlackContext(runtime, make_client(settings))
+    ctx = SlackContext(runtime, make_client(settings), native_streaming=settings.slack_native_streaming)
     app = build_app(ctx)
     try:
         if settings.slack_app_token is not None:

@@ -12,7 +12,8 @@ from typing import Any
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.course import CourseError
+from bot.config import Settings
+from bot.core.course import CourseError, CourseService
 from bot.core.store.base import LearnerRef
 from bot.core.tasks import spawn
 from bot.runtime import Runtime
@@ -33,14 +34,16 @@ class SlackContext:
     client: AsyncWebClient
     pacing: SlackPacing = field(default_factory=SlackPacing)
     stops: dict[str, asyncio.Event] = field(default_factory=dict)  # lab thread key -> its running answer's stop
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    lab_openings: dict[str, set[asyncio.Event]] = field(default_factory=dict)  # channel -> labs being recorded
+    native_streaming: bool = True  # SLACK_NATIVE_STREAMING, until Slack says the workspace lacks it
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
 
     @property
-    def course(self):  # noqa: ANN201 - CourseService; typed through Runtime
+    def course(self) -> CourseService:
         return self.runtime.course
 
     @property
-    def settings(self):  # noqa: ANN201 - Settings; typed through Runtime
+    def settings(self) -> Settings:
         return self.runtime.settings
 
     @staticmethod

@@ -16,6 +16,7 @@ import asyncio
 import html
 import logging
 import re
+from collections import OrderedDict
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -25,6 +26,7 @@ from bot.core.content.model import Lab
 from bot.core.course import CourseError, LabProgress
 from bot.core.store.base import LabThread, LearnerRef
 from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.streaming.sink import DeliveryError
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, parse_numbers
@@ -39,6 +41,9 @@ STOP_ACTION = "lab:stop"
 THINKING = "is thinking…"
 UNAVAILABLE = "The lab assistant is unavailable right now (Claude is not configured for this course bot)."
 NOT_YOURS = "This lab thread belongs to another learner. Start your own with `/lab {number}`."
+BUSY = "I'm still answering your previous question here. Wait for it to finish (or stop it), then ask again."
+UNDELIVERED = "Slack did not accept the rest of the answer. It is saved; ask again to see it in full."
+SEEN_EVENTS = 2048  # recent message ids remembered to drop Slack's redeliveries
 
 
 def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
@@ -84,9 +89,18 @@ async def start_lab(ctx: SlackContext, learner: LearnerRef, channel: str, number
     if ctx.runtime.labs is None:
         await respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
         return
-    ts = await ctx.post(channel, text=escape(f"Lab {lab.number}: {lab.title}"),
-                        blocks=parent_blocks(lab, found.number, learner.display_name))
-    await ctx.course.open_lab(learner, lab.number, "slack", f"{channel}:{ts}", found.number)
+    # Until the thread is recorded, events in it must wait (see LabConversations.owned_thread).
+    opening = asyncio.Event()
+    ctx.lab_openings.setdefault(channel, set()).add(opening)
+    try:
+        ts = await ctx.post(channel, text=escape(f"Lab {lab.number}: {lab.title}"),
+                            blocks=parent_blocks(lab, found.number, learner.display_name))
+        await ctx.course.open_lab(learner, lab.number, "slack", f"{channel}:{ts}", found.number)
+    finally:
+        opening.set()
+        ctx.lab_openings[channel].discard(opening)
+        if not ctx.lab_openings[channel]:
+            del ctx.lab_openings[channel]
 
 
 class LabConversations:
@@ -94,9 +108,21 @@ class LabConversations:
 
     def __init__(self, ctx: SlackContext) -> None:
         self.ctx = ctx
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first_delivery(self, event_id: str) -> bool:
+        """False for an event already handled (Slack redelivers events it thinks were missed)."""
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        if len(self._seen) > SEEN_EVENTS:
+            self._seen.popitem(last=False)
+        return True
 
     async def owned_thread(self, team_id: str, user: str, channel: str, thread_ts: str) -> LabThread | None:
         """The lab thread if ``user`` owns it; None (after telling them why) for someone else's lab."""
+        if openings := self.ctx.lab_openings.get(channel):  # a click can beat the database write
+            await asyncio.gather(*(opening.wait() for opening in list(openings)))
         thread = await self.ctx.course.lab_thread("slack", f"{channel}:{thread_ts}")
         if thread is None:
             return None
@@ -120,9 +146,8 @@ class LabConversations:
                 f"That question is {len(question)} characters long; please keep it under {limit} characters."
             ))
             return
-        if labs.busy(thread):
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts,
-                                text="I'm still answering your previous question here. Wait for it or stop it first.")
+        if thread_key in ctx.stops or labs.busy(thread):  # checked and claimed with no await in between
+            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=BUSY)
             return
         stop = ctx.stops[thread_key] = asyncio.Event()
         try:
@@ -130,8 +155,9 @@ class LabConversations:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text="Answering… (Stop)",
                                 blocks=stop_blocks(thread_key))
             sink = (
-                NativeThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user)
-                if ctx.settings.slack_native_streaming
+                NativeThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
+                                 on_unavailable=self._native_unavailable)
+                if ctx.native_streaming
                 else ThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id)
             )
             outcome = await labs.ask(thread, question, event_id=event_id,
@@ -139,11 +165,18 @@ class LabConversations:
         except CourseError as exc:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=escape(str(exc)))
             return
+        except DeliveryError:
+            log.exception("lab answer in %s could not be delivered", thread_key)
+            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=UNDELIVERED)
+            return
         finally:
             if ctx.stops.get(thread_key) is stop:
                 del ctx.stops[thread_key]
         if outcome.recorded:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=progress_text(outcome.progress))
+
+    def _native_unavailable(self) -> None:
+        self.ctx.native_streaming = False
 
     async def _thinking(self, team_id: str, channel: str, thread_ts: str) -> None:
         """Show "is thinking…" under the thread; Slack refuses it outside assistant threads: that is fine."""
@@ -179,14 +212,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-        if not is_learner_message(event):
+        event_id = event.get("client_msg_id") or body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        if not is_learner_message(event) or not conversations.first_delivery(event_id):
             return
         channel, thread_ts, user = event["channel"], event["thread_ts"], event["user"]
         thread = await conversations.owned_thread(context.team_id, user, channel, thread_ts)
         if thread is None:
             return
         question = html.unescape(event.get("text", "")).strip()
-        event_id = event.get("client_msg_id") or body.get("event_id") or f"{channel}:{event['ts']}"
         ctx.background(
             conversations.ask(thread, question, team_id=context.team_id, user=user, channel=channel,
                               thread_ts=thread_ts, event_id=f"slack:{event_id}"),

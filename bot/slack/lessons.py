@@ -10,7 +10,9 @@ from bot.core.content.model import Lesson, Module
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.labs import start_lab
 from bot.slack.mrkdwn import escape, inline, to_mrkdwn
+from bot.slack.quizzes import post_quiz
 
 USAGE = "`/lesson <number> [module]`, e.g. `/lesson 1`"
 QUIZ_ACTION = "lesson:quiz"
@@ -44,9 +46,6 @@ def lesson_blocks(lesson: Lesson, module: Module) -> list[Block]:
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
-    from bot.slack.labs import start_lab
-    from bot.slack.quizzes import post_quiz
-
     @app.command("/lesson")
     @friendly_errors
     async def lesson_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:

@@ -5,10 +5,12 @@ Slack limits each Web API method per app per workspace ("tiers"), shared by ever
 ``chat.appendStream`` Tier 4 (~100/min); ``chat.postMessage`` about one per second per channel.
 
 :attr:`SlackPacing.stream` is the one :class:`~bot.core.streaming.pacing.Pacer` of the connection that every
-streaming answer and every message post shares (edits under the workspace, posts under the channel or, for
-native streams, the workspace). The other methods the bot calls get one small Pacer per method
-(:meth:`SlackPacing.call`). Every window is a minute plus a second of headroom, so requests granted at the
-edge of a window cannot land inside Slack's previous one.
+streaming answer shares (edits, appends and stops under the workspace; a native stream's start under the
+workspace, a ``chat.update`` answer's first post under its channel). The bot's other posts (lessons,
+quizzes, lab messages) are paced per channel by :meth:`SlackPacing.post`, leaving the rest of the channel's
+minute to answers; the other methods get one small Pacer each (:meth:`SlackPacing.call`). Every window is
+a minute plus a second of headroom, so requests granted at the edge of a window cannot land inside Slack's
+previous one.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ STREAM_LIMITS = RateLimits(
     per_bucket=(50, MINUTE),  # chat.update, per workspace
     global_=None,
     per_kind={
-        "post": (20, MINUTE),  # chat.startStream per workspace (Tier 2); chat.postMessage per channel
+        "post": (20, MINUTE),  # chat.startStream per workspace (Tier 2); an answer's chat.postMessage per channel
         "append": (100, MINUTE),  # chat.appendStream, per workspace (Tier 4)
         "stop": (20, MINUTE),  # chat.stopStream, per workspace (Tier 2)
     },
 )
+
+POSTS_PER_CHANNEL = 40  # chat.postMessage: ~60/min per channel, less what answers may post there
 
 METHOD_LIMITS: dict[str, int] = {  # requests per minute per workspace
     "chat.postEphemeral": 100,
@@ -43,6 +47,7 @@ class SlackPacing:
 
     def __init__(self) -> None:
         self.stream = Pacer(STREAM_LIMITS)
+        self._posts = Pacer(RateLimits(per_bucket=(POSTS_PER_CHANNEL, MINUTE), global_=None))
         self._methods = {
             method: Pacer(RateLimits(per_bucket=(count, MINUTE), global_=None))
             for method, count in METHOD_LIMITS.items()
@@ -50,7 +55,7 @@ class SlackPacing:
 
     async def post(self, channel: str) -> None:
         """Wait for a slot to post one message (chat.postMessage) in ``channel``."""
-        await self.stream.acquire(channel, urgent=True, kind="post")
+        await self._posts.acquire(channel, urgent=True)
 
     async def call(self, method: str, team_id: str) -> None:
         """Wait for a slot to call ``method`` (one of ``METHOD_LIMITS``) in workspace ``team_id``."""

@@ -67,4 +67,5 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             return
         progress = await ctx.course.progress(ctx.learner(context.team_id, event["user"]))
         await ctx.pacing.call("views.publish", context.team_id)
-        await ctx.client.views_publish(user_id=event["user"], view={"type": "home", "blocks": progress_blocks(progress)})
+        view = {"type": "home", "blocks": progress_blocks(progress)}
+        await ctx.client.views_publish(user_id=event["user"], view=view)

@@ -34,11 +34,10 @@ async def slack_bot(
 @pytest.fixture
 def fast_discord(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shorten the bot's waits that only exist for real Discord (guild readiness, count-edit spacing)."""
-    from bot import discord_app
-    from bot.cogs import quizzes
+    from bot.discord_app import CourseBot
 
-    monkeypatch.setattr(discord_app.CourseBot, "guild_ready_seconds", 0.05)
-    monkeypatch.setattr(quizzes, "COUNT_EDIT_SECONDS", 0.3)
+    monkeypatch.setattr(CourseBot, "guild_ready_seconds", 0.05)
+    monkeypatch.setattr(CourseBot, "count_edit_seconds", 0.3)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, load_settings
+from bot.discord_app import CourseBot
 from bot.serve import serve
 from tests.emulators.anthropic import FakeAnthropic
 from tests.emulators.discord import DiscordEmulator, Message
@@ -37,6 +38,8 @@ class DiscordHarness:
             return self.emulator.identified > identified and bool(self.emulator.commands)
 
         await self.emulator.wait_until(ready, timeout=15)
+        # let discord.py finish its guild-ready wait, so that stopping right away does not race it
+        await asyncio.sleep(2 * CourseBot.guild_ready_seconds)
 
     async def stop(self) -> None:
         if self._task is None:
@@ -62,7 +65,7 @@ class DiscordHarness:
                 continue
             if path.endswith("/callback"):
                 payload = payload.get("data") or {}
-            elif method not in ("POST", "PATCH") or "/messages" not in path and "/webhooks/" not in path:
+            elif method not in ("POST", "PATCH") or ("/messages" not in path and "/webhooks/" not in path):
                 continue
             if {"content", "embeds", "components"} & payload.keys():
                 bodies.append(payload)

@@ -214,7 +214,7 @@ async def test_twenty_concurrent_labs_stream_without_429s(
     for message in finals:
         await emu.wait_until(lambda m=message: FOOTER.search(m.content))
         assert message.content.startswith(text)
-        assert FOOTER.fullmatch(message.content[len(text):].rstrip() and "\n\n" + message.content.split("\n\n")[-1])
+        assert FOOTER.fullmatch(message.content[len(text):])
     assert emu.rate_limited == 0
 
 
@@ -239,3 +239,27 @@ async def test_unknown_lab_lists_the_labs(discord_bot: DiscordHarness) -> None:
     (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "lab", number=9))
     assert reply.ephemeral and "There is no lab 9" in reply.content and "Labs: 1, 2" in reply.content
     assert not emu.threads()
+
+
+async def test_lab_thread_survives_a_restart(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    thread_id, greeting = await open_lab(emu, alice)
+    await discord_bot.restart()
+    click = await emu.click(alice, greeting, greeting.buttons()[1]["custom_id"])
+    (echo,) = await emu.responded(click)
+    assert LAB.suggested_questions[1] in echo.content
+    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    await ask(emu, alice, thread_id, "And after the restart?")
+    assert [r.question for r in fake_anthropic.requests] == [LAB.suggested_questions[1], "And after the restart?"]
+
+
+async def test_bot_messages_in_a_lab_thread_are_ignored(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    alice, other_bot = emu.add_user("alice"), emu.add_user("helper-bot", bot=True)
+    thread_id, _ = await open_lab(emu, alice)
+    await emu.say(other_bot, thread_id, "I am a bot, answer me")
+    await ask(emu, alice, thread_id, "A real question")
+    assert [r.question for r in fake_anthropic.requests] == ["A real question"]

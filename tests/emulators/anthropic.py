@@ -18,9 +18,10 @@ Each test scripts what the next requests get (``script(...)``, consumed in order
   recordings are never copied into the project).
 
 Both authentication headers are accepted (``authorization: Bearer`` from SDK 2.x, ``x-api-key`` from 0.x);
-a wrong key gets the API's 401. Requests are counted and their bodies recorded, and ``open_connections``
-record how each response ended (``outcome``: ``client_closed`` when the client closed the connection of a
-stream before its end, as stopping or a read timeout must).
+a wrong key gets the API's 401. Every request is recorded (``requests``: body, headers, the text streamed so
+far, and how the response ended: ``outcome`` is ``client_closed`` when the client closed the connection of a
+stream before its end, as stopping or a read timeout must); ``open_connections`` counts the client's open
+HTTP connections.
 """
 
 from __future__ import annotations
@@ -118,8 +119,7 @@ class RecordedRequest:
 
     @property
     def system_blocks(self) -> list[dict[str, Any]]:
-        system = self.body.get("system", [])
-        return [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+        return _system_blocks(self.body)
 
     @property
     def question(self) -> str:
@@ -156,11 +156,8 @@ class FakeAnthropic:
         app.router.add_post("/v1/messages", self._messages)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server  # the asyncio server: the only place the bound port is known
-        assert server is not None and server.sockets
-        self._port = server.sockets[0].getsockname()[1]
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._port = self._runner.addresses[0][1]
         return self
 
     async def close(self) -> None:
@@ -337,8 +334,7 @@ class FakeAnthropic:
 
     def _input_usage(self, body: dict[str, Any]) -> dict[str, int]:
         """Token counts: 4 characters a token; a ``cache_control`` system prefix is written once, then read."""
-        system = body.get("system", [])
-        blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+        blocks = _system_blocks(body)
         marked = [i for i, block in enumerate(blocks) if block.get("cache_control")]
         split = marked[-1] + 1 if marked else 0
         prefix = json.dumps(blocks[:split], sort_keys=True) if split else ""
@@ -353,6 +349,11 @@ class FakeAnthropic:
             "cache_creation_input_tokens": 0 if hit else cached,
             "cache_read_input_tokens": cached if hit else 0,
         }
+
+
+def _system_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    system = body.get("system", [])
+    return [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
 
 
 def _credentials(request: web.Request) -> tuple[Literal["bearer", "x-api-key", "none"], str]:

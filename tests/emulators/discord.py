@@ -310,8 +310,8 @@ class DiscordEmulator:
         }
         return role_id
 
-    def add_user(self, name: str, *, roles: tuple[int, ...] = ()) -> User:
-        user = User(self.snowflake(), name, roles=list(roles))
+    def add_user(self, name: str, *, roles: tuple[int, ...] = (), bot: bool = False) -> User:
+        user = User(self.snowflake(), name, bot=bot, roles=list(roles))
         self.users[user.id] = user
         return user
 

@@ -119,8 +119,9 @@ class Message:
 
     @property
     def shown(self) -> str:
-        """What a person reads: the message's text (or its blocks' text) with entities decoded."""
-        return html.unescape(self.text or blocks_text(self.latest.blocks))
+        """What a person reads, entities decoded: the blocks' text when there are blocks (``text`` is then
+        only the notification fallback), else the text, then any blocks a stream ended with."""
+        return _shown(self.latest)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -142,8 +143,7 @@ class Ephemeral:
 
     @property
     def shown(self) -> str:
-        latest = self.versions[-1]
-        return html.unescape(latest.markdown or latest.text or blocks_text(latest.blocks))
+        return _shown(self.versions[-1])
 
 
 @dataclass
@@ -175,6 +175,7 @@ class ApiCall:
     args: dict[str, Any]
     status: int
     error: str | None = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -196,6 +197,12 @@ def blocks_text(blocks: list[dict[str, Any]]) -> str:
                 elif isinstance(obj.get("text"), dict):
                     lines.append(obj["text"].get("text", ""))
     return "\n".join(lines)
+
+
+def _shown(version: Version) -> str:
+    if version.blocks and not version.markdown:
+        return html.unescape(blocks_text(version.blocks))
+    return html.unescape(version.markdown or version.text)
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -304,6 +311,7 @@ class SlackEmulator:
         rate_scale: float = 1.0,
         rate_limits: dict[str, Window] | None = None,
         echo_bot_events: bool = True,
+        native_streaming: bool = True,
     ) -> None:
         self.team_id = TEAM_ID
         self.bot_user_id = BOT_USER_ID
@@ -312,6 +320,7 @@ class SlackEmulator:
         self.signing_secret = signing_secret
         self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
         self.echo_bot_events = echo_bot_events
+        self.native_streaming = native_streaming  # False: a workspace without chat.*Stream (unknown_method)
         self.users: dict[str, User] = {BOT_USER_ID: User(BOT_USER_ID, "coursebot")}
         self.messages: dict[tuple[str, str], Message] = {}
         self.ephemerals: list[Ephemeral] = []
@@ -321,6 +330,7 @@ class SlackEmulator:
         self.calls: list[ApiCall] = []
         self.throttled: Counter[str] = Counter()  # method -> 429s answered
         self.deliveries: list[tuple[str, int]] = []  # (type, HTTP status or 0 for socket acks)
+        self.message_events: dict[tuple[str, str], dict[str, Any]] = {}  # a person's message -> its event
         self.bot_url: str | None = None  # HTTP mode: the bot's /slack/events URL
         self.socket_connections = 0
         self._limiter = _RateLimiter(rate_scale)
@@ -436,7 +446,7 @@ class SlackEmulator:
             self.calls.append(ApiCall(method, args, 429, "ratelimited"))
             return response
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-        if handler is None:
+        if handler is None or (method.endswith("Stream") and not self.native_streaming):
             return self._record(method, args, 200, {"ok": False, "error": "unknown_method"})
         try:
             body = await handler(args)
@@ -782,7 +792,8 @@ class SlackEmulator:
         self.messages[(channel, message.ts)] = message
         event = {"type": "message", **self._event_message(message),
                  "client_msg_id": f"client-{next(self._ids)}", "channel_type": "channel"}
-        await self.deliver("events_api", self._event_callback(event), mode=mode)
+        self.message_events[(channel, message.ts)] = payload = self._event_callback(event)
+        await self.deliver("events_api", payload, mode=mode)
         await self._touch()
         return message
 

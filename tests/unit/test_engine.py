@@ -11,6 +11,7 @@ from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLim
 from tests.limit_sinks import EmulatedPlatform, PlatformLimits, rejoin
 
 CURSOR = " ▌"
+JITTER = 0.02  # pacer margin: the emulator counts requests when they arrive, a little after the grant
 # Discord's and Slack's windows, 50 times faster, enforced by the emulator and known to the pacer.
 FAST_DISCORD = PlatformLimits(limit=2000, edit=(5, 0.1), post=(5, 0.1), global_=(50, 0.02))
 FAST_SLACK = PlatformLimits(limit=4000, edit=(50, 1.2), post=(1, 0.02), append=(100, 1.2), stop=(20, 1.2))
@@ -22,7 +23,11 @@ def _pacer_for(limits: PlatformLimits) -> Pacer:
         per_kind["append"] = limits.append
     if limits.stop:
         per_kind["stop"] = limits.stop
-    return Pacer(RateLimits(per_bucket=limits.edit, global_=limits.global_, per_kind=per_kind, margin=0.002))
+    return Pacer(RateLimits(per_bucket=limits.edit, global_=limits.global_, per_kind=per_kind, margin=JITTER))
+
+
+def _simple_pacer(window: tuple[int, float] = (5, 0.05)) -> Pacer:
+    return Pacer(RateLimits(per_bucket=window, global_=None, margin=JITTER))
 
 
 def _small(limit: int = 120) -> PlatformLimits:
@@ -88,7 +93,7 @@ async def test_fuzzed_streams_land_byte_exact_within_the_limits(limits: Platform
 async def test_first_text_is_posted_at_once_and_edits_follow_with_the_latest_text() -> None:
     platform = EmulatedPlatform(_small(2000), latency=0.01)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     text = "".join(f"token{i} " for i in range(200))  # one message
     await _stream(message, text, random.Random(1), pause=0.001)
     await message.finish(text)
@@ -107,7 +112,7 @@ async def test_first_text_is_posted_at_once_and_edits_follow_with_the_latest_tex
 async def test_status_is_shown_until_the_first_text_replaces_it() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     message.status("Claude is busy, retrying…")
     await asyncio.sleep(0.02)
     message.update("Hello")
@@ -121,7 +126,7 @@ async def test_status_is_shown_until_the_first_text_replaces_it() -> None:
 async def test_finish_without_text_replaces_the_status_with_the_notice() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     message.status("thinking…")
     await asyncio.sleep(0.01)
     await message.finish("", notice="⏹️ Stopped.")
@@ -131,7 +136,7 @@ async def test_finish_without_text_replaces_the_status_with_the_notice() -> None
 async def test_finish_works_after_the_producer_was_cancelled() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     sent: list[str] = []
 
     async def produce() -> None:
@@ -157,7 +162,7 @@ async def test_finish_works_after_the_producer_was_cancelled() -> None:
 async def test_overflow_moves_on_and_earlier_messages_are_final() -> None:
     platform = EmulatedPlatform(_small(100), latency=0.002)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     text = "Intro line.\n```python\n" + "".join(f"value_{i} = {i}\n" for i in range(60)) + "```\nThat is all."
     await _stream(message, text, random.Random(3))
     await message.finish(text)
@@ -179,7 +184,7 @@ async def test_overflow_moves_on_and_earlier_messages_are_final() -> None:
 async def test_footer_without_room_gets_its_own_message() -> None:
     platform = EmulatedPlatform(_small(100), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     text = "x " * 45
     await message.finish(text, notice="⚠️ The answer was cut off: the token limit was reached.", footer="TTFT 0.4 s")
     assert sink.texts() == [text, "⚠️ The answer was cut off: the token limit was reached.\n\nTTFT 0.4 s"]
@@ -188,7 +193,7 @@ async def test_footer_without_room_gets_its_own_message() -> None:
 async def test_an_open_code_block_is_closed_before_the_notice() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     await message.finish("```python\nx = 1", notice="⚠️ cut off")
     assert sink.texts() == ["```python\nx = 1\n```\n\n⚠️ cut off"]
 
@@ -196,7 +201,7 @@ async def test_an_open_code_block_is_closed_before_the_notice() -> None:
 async def test_the_final_edit_lands_after_429s() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     message.update("partial")
     await asyncio.sleep(0.02)
     platform.inject_429 = 4
@@ -209,7 +214,7 @@ async def test_the_final_edit_lands_after_429s() -> None:
 async def test_a_failed_request_keeps_its_text_for_the_next_slot() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(5, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer())
     platform.inject_failures = 2  # the first post fails twice
     message.update("first")
     await asyncio.wait_for(message.finish("first words"), timeout=10)
@@ -219,7 +224,7 @@ async def test_a_failed_request_keeps_its_text_for_the_next_slot() -> None:
 async def test_persistent_failure_gives_up_with_a_clear_error() -> None:
     platform = EmulatedPlatform(_small(), latency=0.001)
     sink = platform.sink("c")
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=(50, 0.05), global_=None, margin=0)))
+    message = ProgressiveMessage(sink, _simple_pacer((50, 0.05)))
     platform.inject_failures = 1000
     with pytest.raises(DeliveryError) as caught:
         await asyncio.wait_for(message.finish("never lands"), timeout=10)
@@ -230,7 +235,7 @@ async def test_persistent_failure_gives_up_with_a_clear_error() -> None:
 
 async def test_streams_sharing_a_workspace_get_fair_turns() -> None:
     platform = EmulatedPlatform(PlatformLimits(limit=4000, edit=(20, 0.2), post=(10, 0.01)), latency=0.001)
-    pacer = Pacer(RateLimits(per_bucket=(20, 0.2), global_=None, per_kind={"post": (10, 0.01)}, margin=0.001))
+    pacer = Pacer(RateLimits(per_bucket=(20, 0.2), global_=None, per_kind={"post": (10, 0.01)}, margin=JITTER))
     sinks = [platform.sink("workspace", post_bucket=f"channel{n}") for n in range(10)]
     stop = asyncio.Event()
 
@@ -298,3 +303,16 @@ def test_a_limit_too_small_is_refused() -> None:
     platform = EmulatedPlatform(_small(20))
     with pytest.raises(ValueError):
         ProgressiveMessage(platform.sink("c"), Pacer())
+
+
+async def test_finish_does_not_wait_out_an_ordinary_slot() -> None:
+    platform = EmulatedPlatform(PlatformLimits(limit=2000, edit=(2, 60.0), post=(2, 60.0)), latency=0.001)
+    sink = platform.sink("c")
+    message = ProgressiveMessage(sink, _simple_pacer((2, 60.0)))  # ordinary edits: one per 30 s
+    message.update("first")
+    await asyncio.sleep(0.02)  # posted (urgent); the next edit waits for an ordinary slot
+    message.update("first and more")
+    await asyncio.sleep(0.02)
+    await asyncio.wait_for(message.finish("first and more, complete"), timeout=5)
+    assert sink.texts() == ["first and more, complete"]
+    assert [r.kind for r in platform.requests] == ["post", "edit"]

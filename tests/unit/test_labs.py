@@ -16,18 +16,22 @@ from bot.config import Settings
 from bot.core.course import CourseService
 from bot.core.labs import (
     CUT_NOTICE,
+    LENGTH_NOTICE,
+    NO_TEXT_MESSAGE,
     RETRY_STATUS,
     STOPPED_NOTICE,
     UNAVAILABLE_MESSAGE,
     InvalidQuestion,
     LabAssistant,
     LabBusy,
+    TurnOutcome,
 )
 from bot.core.store.base import LabThread, LabTurn
 from bot.core.store.sqlite import SQLiteStore
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Reply
+from tests.limit_sinks import DISCORD, EmulatedPlatform, rejoin
 from tests.unit.course_factory import learner, make_course
 
 FOOTER = re.compile(r"TTFT \d+\.\d\d s · \d+ tokens · \d+ tok/s")
@@ -64,7 +68,9 @@ class RecordingSink:
 
 
 @dataclass
-class Lab:
+class LabRig:
+    """A lab thread wired to the fake API, a real store and course, and the real streaming engine."""
+
     fake: FakeAnthropic
     settings: Settings
     course: CourseService
@@ -75,9 +81,9 @@ class Lab:
         sink = RecordingSink()
         return ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=None, global_=None))), sink
 
-    async def ask(self, question: str = "What is TTFT?", *, event_id: str = "evt-1", stop: asyncio.Event | None = None):
+    async def ask(self, question: str = "What is TTFT?", *, event_id: str = "evt-1") -> tuple[TurnOutcome, RecordingSink]:
         message, sink = self.message()
-        outcome = await self.assistant.ask(self.thread, question, event_id=event_id, message=message, stop=stop)
+        outcome = await self.assistant.ask(self.thread, question, event_id=event_id, message=message)
         return outcome, sink
 
     async def turns(self) -> list[LabTurn]:
@@ -97,7 +103,7 @@ def make_settings(fake: FakeAnthropic, tmp_path: Path, **overrides: object) -> S
 
 
 @pytest.fixture
-async def lab(fake_anthropic: FakeAnthropic, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Lab]:
+async def lab(fake_anthropic: FakeAnthropic, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[LabRig]:
     overrides = getattr(request, "param", {})
     settings = make_settings(fake_anthropic, tmp_path, **overrides)
     store = SQLiteStore(settings.db)
@@ -107,13 +113,13 @@ async def lab(fake_anthropic: FakeAnthropic, tmp_path: Path, request: pytest.Fix
     thread = await course.open_lab(learner(), 1, "discord", "thread-1")
     fake_anthropic.reply = Reply(text=ANSWER, chunk_chars=CHUNK)
     try:
-        yield Lab(fake_anthropic, settings, course, assistant, thread)
+        yield LabRig(fake_anthropic, settings, course, assistant, thread)
     finally:
         await assistant.close()
         await store.close()
 
 
-async def test_complete_answer_is_shown_with_footer_and_recorded(lab: Lab) -> None:
+async def test_complete_answer_is_shown_with_footer_and_recorded(lab: LabRig) -> None:
     outcome, sink = await lab.ask()
 
     text, footer = sink.final.split("\n\n")
@@ -131,7 +137,7 @@ async def test_complete_answer_is_shown_with_footer_and_recorded(lab: Lab) -> No
     assert [r.outcome for r in await lab.fake.settled()] == ["complete"]
 
 
-async def test_second_turn_reads_the_cached_lesson_and_sends_history(lab: Lab) -> None:
+async def test_second_turn_reads_the_cached_lesson_and_sends_history(lab: LabRig) -> None:
     await lab.ask("First question?", event_id="e1")
     outcome, _ = await lab.ask("Second question?", event_id="e2")
 
@@ -144,7 +150,7 @@ async def test_second_turn_reads_the_cached_lesson_and_sends_history(lab: Lab) -
     ]
 
 
-async def test_system_prompt_is_persona_then_cached_lesson(lab: Lab) -> None:
+async def test_system_prompt_is_persona_then_cached_lesson(lab: LabRig) -> None:
     await lab.ask()
 
     body = lab.fake.requests[0].body
@@ -158,7 +164,7 @@ async def test_system_prompt_is_persona_then_cached_lesson(lab: Lab) -> None:
     assert (body["model"], body["max_tokens"], body["stream"]) == (lab.settings.model, lab.settings.max_tokens, True)
 
 
-async def test_thinking_and_tool_use_blocks_are_not_shown(lab: Lab) -> None:
+async def test_thinking_and_tool_use_blocks_are_not_shown(lab: LabRig) -> None:
     lab.fake.reply = Reply(text=ANSWER, chunk_chars=CHUNK, blocks=("thinking", "text", "tool_use", "text"))
     outcome, sink = await lab.ask()
 
@@ -169,7 +175,7 @@ async def test_thinking_and_tool_use_blocks_are_not_shown(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize("failures", [[429], [529, 429]])
-async def test_retries_show_a_status_then_succeed(lab: Lab, failures: list[int]) -> None:
+async def test_retries_show_a_status_then_succeed(lab: LabRig, failures: list[int]) -> None:
     lab.fake.script(*(Failure(status, retry_after=0.01) for status in failures))
     outcome, sink = await lab.ask()
 
@@ -179,7 +185,7 @@ async def test_retries_show_a_status_then_succeed(lab: Lab, failures: list[int])
     assert len(await lab.turns()) == 1
 
 
-async def test_retries_exhausted_fail_with_a_clear_message(lab: Lab) -> None:
+async def test_retries_exhausted_fail_with_a_clear_message(lab: LabRig) -> None:
     lab.fake.script(*[Failure(529, retry_after=0.01)] * 3)
     outcome, sink = await lab.ask()
 
@@ -193,7 +199,7 @@ async def test_retries_exhausted_fail_with_a_clear_message(lab: Lab) -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_rejected_key_gives_plain_message_and_operator_log(
-    lab: Lab, status: int, caplog: pytest.LogCaptureFixture
+    lab: LabRig, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     lab.fake.script(Failure(status))
     with caplog.at_level(logging.ERROR, logger="bot.core.claude"):
@@ -202,7 +208,7 @@ async def test_rejected_key_gives_plain_message_and_operator_log(
     assert sink.final == UNAVAILABLE_MESSAGE
     assert lab.fake.request_count == 1
     assert outcome.turn.status == "failed"
-    assert f"ANTHROPIC_API_KEY" in caplog.text and f"({status})" in caplog.text
+    assert "ANTHROPIC_API_KEY" in caplog.text and f"({status})" in caplog.text
     assert lab.fake.api_key not in caplog.text
 
 
@@ -216,7 +222,7 @@ CUTS = {
 
 @pytest.mark.parametrize("lab", [{"read_timeout": 0.3}], indirect=True)
 @pytest.mark.parametrize("kind", list(CUTS))
-async def test_cut_stream_keeps_partial_text_with_notice(lab: Lab, kind: str) -> None:
+async def test_cut_stream_keeps_partial_text_with_notice(lab: LabRig, kind: str) -> None:
     lab.fake.reply = Reply(text=ANSWER, chunk_chars=CHUNK, cut=Cut(kind, after=3))  # type: ignore[arg-type]
     outcome, sink = await lab.ask()
 
@@ -244,7 +250,7 @@ async def _connections_closed(fake: FakeAnthropic) -> bool:
     return False
 
 
-async def test_stop_closes_the_stream_and_keeps_the_text(lab: Lab) -> None:
+async def test_stop_closes_the_stream_and_keeps_the_text(lab: LabRig) -> None:
     lab.fake.reply = Reply(text=ANSWER, chunk_chars=CHUNK, cut=Cut("stall", after=2))
     message, sink = lab.message()
     stop = asyncio.Event()
@@ -260,7 +266,7 @@ async def test_stop_closes_the_stream_and_keeps_the_text(lab: Lab) -> None:
     assert await lab.turns() == [outcome.turn]
 
 
-async def test_second_question_while_answering_is_refused(lab: Lab) -> None:
+async def test_second_question_while_answering_is_refused(lab: LabRig) -> None:
     lab.fake.reply = Reply(text=ANSWER, chunk_chars=CHUNK, cut=Cut("stall", after=1))
     message, sink = lab.message()
     stop = asyncio.Event()
@@ -278,7 +284,7 @@ async def test_second_question_while_answering_is_refused(lab: Lab) -> None:
     assert outcome.turn.status == "complete"
 
 
-async def test_same_event_is_recorded_once(lab: Lab) -> None:
+async def test_same_event_is_recorded_once(lab: LabRig) -> None:
     first, _ = await lab.ask(event_id="same")
     second, _ = await lab.ask(event_id="same")
 
@@ -287,14 +293,14 @@ async def test_same_event_is_recorded_once(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 1501])
-async def test_invalid_question_sends_nothing(lab: Lab, question: str) -> None:
+async def test_invalid_question_sends_nothing(lab: LabRig, question: str) -> None:
     with pytest.raises(InvalidQuestion):
         await lab.ask(question)
     assert lab.fake.request_count == 0 and await lab.turns() == []
 
 
 @pytest.mark.parametrize("lab", [{"history_budget_chars": 1000}], indirect=True)
-async def test_history_keeps_newest_turns_within_budget(lab: Lab) -> None:
+async def test_history_keeps_newest_turns_within_budget(lab: LabRig) -> None:
     store = lab.course.store
     old = [LabTurn(question=f"q{n}", answer=f"{n}" * 300, status="complete") for n in range(1, 5)]
     for n, turn in enumerate(old):
@@ -306,3 +312,58 @@ async def test_history_keeps_newest_turns_within_budget(lab: Lab) -> None:
 
     sent = lab.fake.requests[0].body["messages"]
     assert [m["content"] for m in sent] == ["q3", "3" * 300, "q4", "4" * 300, "qp", "4" * 300, "Now?"]
+
+
+async def test_error_event_before_any_text_fails_without_retry(lab: LabRig) -> None:
+    lab.fake.reply = Reply(text=ANSWER, cut=Cut("error", after=0))
+    outcome, sink = await lab.ask()
+
+    assert sink.final == "⚠️ Claude could not answer (Claude is overloaded). Please ask again in a minute."
+    assert outcome.turn.status == "failed" and lab.fake.request_count == 1
+
+
+async def test_length_limit_keeps_the_answer_with_a_notice(lab: LabRig) -> None:
+    lab.fake.reply = Reply(text=ANSWER, stop_reason="max_tokens")
+    outcome, sink = await lab.ask()
+
+    text, notice, footer = sink.final.split("\n\n")
+    assert (text, notice) == (ANSWER, LENGTH_NOTICE) and FOOTER.fullmatch(footer)
+    assert (outcome.turn.status, outcome.turn.stop_reason) == ("complete", "max_tokens")
+
+
+async def test_answer_without_text_fails(lab: LabRig) -> None:
+    lab.fake.reply = Reply(blocks=("thinking", "tool_use"))
+    outcome, sink = await lab.ask()
+
+    assert sink.final == NO_TEXT_MESSAGE
+    assert (outcome.turn.status, outcome.turn.stop_reason) == ("failed", "tool_use")
+
+
+async def test_rejected_request_is_not_retried_and_logged(lab: LabRig, caplog: pytest.LogCaptureFixture) -> None:
+    lab.fake.script(Failure(400, message="prompt is too long"))
+    with caplog.at_level(logging.ERROR, logger="bot.core.claude"):
+        outcome, sink = await lab.ask()
+
+    assert sink.final == "⚠️ Claude could not answer this question (the request was rejected)."
+    assert lab.fake.request_count == 1 and outcome.turn.status == "failed"
+    assert "prompt is too long" in caplog.text and "prompt is too long" in outcome.turn.error
+
+
+async def test_long_answer_lands_byte_exact_across_discord_sized_messages(lab: LabRig) -> None:
+    long = (
+        "Streaming prints tokens as they arrive, so a reader starts at once. " * 25
+        + "\n```python\n"
+        + "".join(f"print('chunk {n}')  # naïve 🚀\n" for n in range(60))
+        + "```\nThat is all."
+    )
+    lab.fake.reply = Reply(text=long, chunk_chars=40, blocks=("thinking", "text"))
+    platform = EmulatedPlatform(DISCORD)
+    sink = platform.sink("thread-1")
+    pacer = Pacer(RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)}))
+    outcome = await lab.assistant.ask(lab.thread, "Long?", event_id="long", message=ProgressiveMessage(sink, pacer))
+
+    assert outcome.turn.answer == long
+    assert len(sink.texts()) >= 2
+    body, footer = rejoin(sink.texts()).rsplit("\n\n", 1)
+    assert body == long and FOOTER.fullmatch(footer)
+    assert platform.violations == [] and platform.rejections == []

@@ -70,6 +70,7 @@ class ProgressiveMessage:
         self._fence: str | None = None  # code block open where they end
         self._suffix: str | None = None  # set by finish(): the answer is complete
         self._pump: asyncio.Task[None] | None = None
+        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary slot
         self._failures = 0
         self._error: Exception | None = None
 
@@ -94,6 +95,8 @@ class ProgressiveMessage:
         """
         self._text = text
         self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
+        if self._hurry is not None and not self._hurry.done():
+            self._hurry.set_result(None)  # the final text is urgent: do not wait out an ordinary slot
         self._wake()
         while (pump := self._pump) is not None:
             await pump
@@ -174,7 +177,7 @@ class ProgressiveMessage:
             while (planned := self._next_request()) is not None:
                 request, _ = planned
                 bucket = self._bucket(request.kind)
-                await self.pacer.acquire(bucket, urgent=request.urgent, kind=request.kind)
+                await self._acquire(bucket, request)
                 current = self._next_request()  # the latest text wins
                 if current is None:
                     break
@@ -184,6 +187,23 @@ class ProgressiveMessage:
                     return
         finally:
             self._pump = None
+
+    async def _acquire(self, bucket: str, request: _Request) -> None:
+        """Wait for a slot; an ordinary wait becomes urgent if finish() is called meanwhile."""
+        if request.urgent:
+            await self.pacer.acquire(bucket, urgent=True, kind=request.kind)
+            return
+        slot = asyncio.ensure_future(self.pacer.acquire(bucket, kind=request.kind))
+        self._hurry = hurry = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((slot, hurry), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._hurry = None
+            if not slot.done():
+                slot.cancel()
+        if slot.done() and not slot.cancelled():
+            return  # granted (acquire returns nothing and raises nothing but cancellation)
+        await self.pacer.acquire(bucket, urgent=True, kind=request.kind)
 
     def _bucket(self, kind: RequestKind) -> str:
         return getattr(self.sink, "post_bucket", self.sink.bucket) if kind == "post" else self.sink.bucket

@@ -1,0 +1,371 @@
+"""Benchmark: many concurrent Claude answers streamed into rate-limited chat messages.
+
+Each case runs in its own process (clean CPU and RSS figures): N answers of ``--tokens`` tokens at ``--rate``
+tokens/s come from the fake Anthropic server (tests/emulators/anthropic.py, run in a separate process and
+read through the real ``anthropic`` SDK) or, with ``--source generator``, from an in-process token clock.
+Each answer goes through a ``ProgressiveMessage`` into a sink that enforces Discord's or Slack's limits
+(tests/limit_sinks.py) with ``--latency`` per request. Answers start spread over a ramp (default: posts use
+half the global budget) so the figures describe steady concurrency rather than one thundering herd.
+
+Measured, per case:
+- added first-visible latency: first delta leaving the source -> the engine issuing the post (p50, p99);
+  the platform's own request latency comes on top and is not the bot's doing.
+- staleness: each delta's send time -> the first request containing it completed (mean), next to the floor
+  the rate limit allows: half the interval between one answer's edits (or half the answer, if longer), plus
+  the request latency. The interval is the bucket's spacing times the answers sharing it, or the global
+  budget shared by all answers, whichever is slower.
+- edits per message, 429s, CPU seconds per 1000 tokens and CPU share of one core, peak RSS, event-loop lag.
+
+    .venv/bin/python bench/bench_streaming.py [--quick] [--streams 1 100 500] [--platform discord slack]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.core.streaming import Pacer, ProgressiveMessage  # noqa: E402
+from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits  # noqa: E402
+from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits  # noqa: E402
+
+CHARS_PER_TOKEN = 4  # one text delta = one token of 4 characters
+CURSOR = " ▌"
+API_KEY = "bench-key"
+PLATFORMS: dict[str, tuple[PlatformLimits, RateLimits]] = {
+    "discord": (DISCORD, DISCORD_LIMITS),
+    "slack": (SLACK, SLACK_LIMITS),
+}
+
+
+def answer_text(tokens: int) -> str:
+    """Prose of ``tokens`` 4-character tokens, with paragraph breaks, like a tutor's answer."""
+    rng = random.Random(7)
+    words = ["the", "stream", "sends", "each", "token", "as", "soon", "as", "it", "is", "ready", "so", "users"]
+    text = []
+    size = 0
+    while size < tokens * CHARS_PER_TOKEN:
+        word = rng.choice(words) + ("\n\n" if rng.random() < 0.03 else " ")
+        text.append(word)
+        size += len(word)
+    return "".join(text)[: tokens * CHARS_PER_TOKEN]
+
+
+# -- the fake Anthropic server, in its own process ---------------------------------------------------------
+
+
+def serve(port_file: Path, stamps_file: Path, tokens: int, rate: float) -> None:
+    """Run the fake server; on SIGTERM write every stream's delta send times (monotonic clock) and exit."""
+    from tests.emulators.anthropic import FakeAnthropic, Reply
+
+    sent: dict[str, list[float]] = {}
+
+    class StampedFake(FakeAnthropic):
+        async def _start_stream(self, request):  # type: ignore[no-untyped-def]
+            response = await super()._start_stream(request)
+            stamps = sent.setdefault((await request.json())["metadata"]["user_id"], [])
+            write = response.write
+
+            async def stamped_write(data: bytes) -> None:
+                if b'"text_delta"' in data:
+                    stamps.append(time.monotonic())
+                await write(data)
+
+            response.write = stamped_write  # type: ignore[method-assign]
+            return response
+
+    async def main() -> None:
+        fake = StampedFake(api_key=API_KEY)
+        fake.reply = Reply(text=answer_text(tokens), chunk_chars=CHARS_PER_TOKEN, tokens_per_second=rate)
+        await fake.start()
+        port_file.write_text(fake.url)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        stamps_file.write_text(json.dumps(sent))
+        await fake.close()
+
+    asyncio.run(main())
+
+
+# -- one case ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """One answer's timeline."""
+
+    deltas: list[float] = field(default_factory=list)  # send time of each token (monotonic)
+    post_called: float | None = None
+    visible: list[tuple[float, int]] = field(default_factory=list)  # (request done, characters shown)
+    messages: int = 0
+    edits: int = 0
+
+
+class TracingSink:
+    """Wraps a limit-enforcing sink and notes when each request completed and how much of the answer it showed."""
+
+    def __init__(self, inner: Any, trace: Trace) -> None:
+        self.inner = inner
+        self.limit = inner.limit
+        self.bucket = inner.bucket
+        self.post_bucket = inner.post_bucket
+        self.trace = trace
+        self._shown: dict[str, int] = {}
+
+    async def post(self, text: str) -> str:
+        if self.trace.post_called is None:
+            self.trace.post_called = time.monotonic()
+        message_id: str = await self.inner.post(text)
+        self.trace.messages += 1
+        self._done(message_id, text)
+        return message_id
+
+    async def edit(self, message_id: str, text: str) -> None:
+        await self.inner.edit(message_id, text)
+        self.trace.edits += 1
+        self._done(message_id, text)
+
+    def _done(self, message_id: str, text: str) -> None:
+        self._shown[message_id] = len(text.removesuffix(CURSOR))
+        self.trace.visible.append((time.monotonic(), sum(self._shown.values())))
+
+
+async def lag_monitor(lags: list[float], stop: asyncio.Event, interval: float = 0.01) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        start = loop.time()
+        await asyncio.sleep(interval)
+        lags.append(loop.time() - start - interval)
+
+
+async def run_case(args: argparse.Namespace) -> dict[str, Any]:
+    limits, rate_limits = PLATFORMS[args.platform]
+    platform = EmulatedPlatform(limits, latency=args.latency, record=False)
+    pacer = Pacer(rate_limits)
+    ramp = args.ramp if args.ramp is not None else args.streams / ramp_rate(args.platform)
+    traces = [Trace() for _ in range(args.streams)]
+    text = answer_text(args.tokens)
+    server: subprocess.Popen[bytes] | None = None
+    workdir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
+    if args.source == "sdk":
+        server, url = await start_server(workdir, args)
+        import anthropic
+
+        client = anthropic.AsyncAnthropic(api_key=API_KEY, base_url=url, max_retries=0)
+        await warm_up(client)
+
+    def sink_for(number: int) -> TracingSink:
+        if args.platform == "discord":  # every answer in its own thread: own bucket, shared global budget
+            inner = platform.sink(f"thread{number}")
+        else:  # one workspace: chat.update is shared, chat.postMessage per channel
+            inner = platform.sink("workspace", post_bucket=f"channel{number}")
+        return TracingSink(inner, traces[number])
+
+    async def from_sdk(number: int, message: ProgressiveMessage) -> str:
+        answer = ""
+        async with open_stream(client, f"s{number}") as stream:
+            async for delta in stream.text_stream:
+                answer += delta
+                message.update(answer)
+        return answer
+
+    async def from_generator(number: int, message: ProgressiveMessage) -> str:
+        trace = traces[number]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for token in range(1, args.tokens + 1):
+            await asyncio.sleep(max(0.0, start + token / args.rate - loop.time()))
+            trace.deltas.append(time.monotonic())
+            message.update(text[: token * CHARS_PER_TOKEN])
+        return text
+
+    async def one(number: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        message = ProgressiveMessage(sink_for(number), pacer, cursor=CURSOR)
+        source = from_sdk if args.source == "sdk" else from_generator
+        answer = await source(number, message)
+        await message.finish(answer)
+
+    rng = random.Random(1)
+    delays = sorted(rng.uniform(0, ramp) for _ in range(args.streams))
+    lags: list[float] = []
+    stop = asyncio.Event()
+    monitor = asyncio.create_task(lag_monitor(lags, stop))
+    cpu_start, wall_start = time.process_time(), time.monotonic()
+    await asyncio.gather(*(one(n, delay) for n, delay in enumerate(delays)))
+    cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
+    stop.set()
+    await monitor
+    if server is not None:
+        await client.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        stamps = json.loads((workdir / "stamps.json").read_text())
+        for number, trace in enumerate(traces):
+            trace.deltas = stamps[f"s{number}"]
+    return summarize(args, traces, platform, ramp, cpu=cpu, wall=wall, lags=lags)
+
+
+def open_stream(client: Any, user: str) -> Any:
+    return client.messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=32000,
+        messages=[{"role": "user", "content": "How does streaming work?"}],
+        metadata={"user_id": user},
+    )
+
+
+async def warm_up(client: Any) -> None:
+    """One answer read up to its first delta, so the SDK's lazy imports and first connection are not measured."""
+    async with open_stream(client, "warm-up") as stream:
+        async for _ in stream.text_stream:
+            break
+
+
+def ramp_rate(platform: str) -> float:
+    """Answers started per second: half of what new messages may use (Discord: the global budget)."""
+    return 25.0 if platform == "discord" else 10.0
+
+
+async def start_server(workdir: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = workdir / "url"
+    command = [sys.executable, __file__, "serve", str(port_file), str(workdir / "stamps.json")]
+    server = subprocess.Popen([*command, str(args.tokens), str(args.rate)], cwd=ROOT)
+    for _ in range(200):
+        if port_file.exists() and port_file.read_text():
+            return server, port_file.read_text()
+        await asyncio.sleep(0.05)
+    server.kill()
+    raise RuntimeError("the fake Anthropic server did not start")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def summarize(
+    args: argparse.Namespace,
+    traces: list[Trace],
+    platform: EmulatedPlatform,
+    ramp: float,
+    *,
+    cpu: float,
+    wall: float,
+    lags: list[float],
+) -> dict[str, Any]:
+    added = [t.post_called - t.deltas[0] for t in traces if t.post_called is not None and t.deltas]
+    staleness = [s for t in traces for s in delta_staleness(t)]
+    tokens = sum(len(t.deltas) for t in traces)
+    limits, rate_limits = PLATFORMS[args.platform]
+    answer_seconds = args.tokens / args.rate
+    floor = staleness_floor(args.platform, rate_limits, args.streams, answer_seconds, args.latency)
+    messages = sum(t.messages for t in traces)
+    return {
+        "platform": args.platform,
+        "source": args.source,
+        "streams": args.streams,
+        "tokens_per_answer": args.tokens,
+        "ramp_s": round(ramp, 1),
+        "added_first_visible_p50_ms": round(percentile(added, 0.5) * 1000, 1),
+        "added_first_visible_p99_ms": round(percentile(added, 0.99) * 1000, 1),
+        "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,
+        "staleness_floor_s": round(floor, 3),
+        "staleness_vs_floor": round(statistics.fmean(staleness) / floor, 2) if staleness else None,
+        "edits_per_message": round(sum(t.edits for t in traces) / messages, 1) if messages else None,
+        "messages_per_answer": round(messages / len(traces), 1),
+        "requests": platform.request_count,
+        "429s": platform.rejected_count,
+        "violations": len(platform.violations),
+        "tokens_delivered": tokens,
+        "cpu_s_per_1000_tokens": round(cpu / (tokens / 1000), 4) if tokens else None,
+        "cpu_share_of_one_core": round(cpu / wall, 3),
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "loop_lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
+    }
+
+
+def delta_staleness(trace: Trace) -> list[float]:
+    """For each token: from its send time to the end of the first request that showed it."""
+    result = []
+    visible = sorted(trace.visible)
+    position = 0  # both send times and characters needed grow, so the answering request never moves back
+    for index, sent in enumerate(trace.deltas):
+        needed = (index + 1) * CHARS_PER_TOKEN
+        while position < len(visible) and (visible[position][0] < sent or visible[position][1] < needed):
+            position += 1
+        if position == len(visible):
+            break
+        result.append(visible[position][0] - sent)
+    return result
+
+
+def staleness_floor(platform: str, limits: RateLimits, streams: int, answer_s: float, latency: float) -> float:
+    per_bucket = limits.per_bucket or (1, 0.0)
+    spacing = (per_bucket[1] + limits.margin) / per_bucket[0]
+    sharing = 1 if platform == "discord" else streams  # Slack: every answer in the workspace bucket
+    interval = spacing * sharing
+    if limits.global_ is not None:
+        interval = max(interval, streams * (limits.global_[1] + limits.margin) / limits.global_[0])
+    return min(interval, answer_s) / 2 + latency
+
+
+# -- driver -----------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 100, 500])
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), nargs="+", default=["discord", "slack"])
+    parser.add_argument("--source", choices=["sdk", "generator"], default="sdk")
+    parser.add_argument("--tokens", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=50.0, help="tokens per second per answer")
+    parser.add_argument("--latency", type=float, default=0.05, help="simulated platform request latency (s)")
+    parser.add_argument("--ramp", type=float, default=None, help="seconds over which answers start")
+    parser.add_argument("--quick", action="store_true", help="300-token answers")
+    parser.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.quick:
+        args.tokens = min(args.tokens, 300)
+    if args.case:
+        args.platform, args.streams = args.platform[0], args.streams[0]
+        print(json.dumps(asyncio.run(run_case(args))))
+        return
+    results = []
+    for platform in args.platform:
+        for streams in args.streams:
+            command = [sys.executable, __file__, "--case", "--platform", platform, "--streams", str(streams)]
+            command += ["--source", args.source, "--tokens", str(args.tokens), "--rate", str(args.rate)]
+            command += ["--latency", str(args.latency)]
+            if args.ramp is not None:
+                command += ["--ramp", str(args.ramp)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+            result = json.loads(output.strip().splitlines()[-1])
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The bot as a whole: command sync, the shared error handler, what every message may mention."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.core.course import CourseService
+from tests.e2e.discord_harness import DiscordHarness, discord_settings
+from tests.emulators.anthropic import FakeAnthropic
+from tests.emulators.discord import DiscordEmulator
+
+COMMANDS = {"lesson", "quiz", "test", "lab", "ask", "progress", "course"}
+
+
+async def test_commands_sync_to_the_configured_guild(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    assert {c["name"] for c in emu.commands[emu.guild_id]} == COMMANDS
+    assert None not in emu.commands
+
+
+async def test_commands_sync_globally_without_a_guild(
+    discord_emulator: DiscordEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path, fast_discord: None
+) -> None:
+    emu = discord_emulator
+    harness = DiscordHarness(emu, discord_settings(emu, fake_anthropic, tmp_path / "db.sqlite", DISCORD_GUILD_ID=None))
+    await harness.start()
+    try:
+        assert {c["name"] for c in emu.commands[None]} == COMMANDS
+        assert emu.guild_id not in emu.commands
+        (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "progress"))
+        assert reply.ephemeral and "progress" in reply.text()
+    finally:
+        await harness.stop()
+
+
+async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(
+    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("bot.cogs.errors").addHandler(handler)
+    monkeypatch.setattr(CourseService, "progress", broken)
+    try:
+        emu = discord_bot.emulator
+        (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "progress"))
+    finally:
+        logging.getLogger("bot.cogs.errors").removeHandler(handler)
+    assert reply.ephemeral and reply.content.startswith("Sorry, something went wrong")
+    assert "database on fire" not in reply.content
+    (record,) = records
+    assert record.exc_info and "database on fire" in str(record.exc_info[1])
+
+
+async def test_every_message_the_bot_sends_mentions_nobody(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    await emu.responded(await emu.slash(alice, "lesson", number=1))
+    (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
+    await emu.responded(await emu.click(alice, quiz, quiz.buttons()[0]["custom_id"]))
+    await emu.responded(await emu.slash(alice, "test"))
+    await emu.responded(await emu.slash(alice, "progress"))
+    payloads = discord_bot.message_payloads()
+    assert len(payloads) >= 5
+    assert all(p.get("allowed_mentions") == {"parse": []} for p in payloads if "content" in p or "embeds" in p)

@@ -1,0 +1,107 @@
+"""Slack text safety and Block Kit layout: escaping, Markdown to mrkdwn, limits on long content."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.core.content.model import KeyTerm, Lesson, Module, Option, Question, Quiz, Section
+from bot.slack.blocks import paginate, sections
+from bot.slack.lessons import lesson_blocks
+from bot.slack.mrkdwn import escape, inline, plain, to_mrkdwn
+from bot.slack.quizzes import quiz_blocks
+from tests.emulators.slack import SlackError, validate_blocks
+
+
+@pytest.mark.parametrize(
+    ("hostile", "safe"),
+    [
+        ("<!channel> hi", "&lt;!channel&gt; hi"),
+        ("<@U123>", "&lt;@U123&gt;"),
+        ("<https://x.example|click>", "&lt;https://x.example|click&gt;"),
+        ("a & b > c", "a &amp; b &gt; c"),
+    ],
+)
+def test_escape_neutralises_control_sequences(hostile: str, safe: str) -> None:
+    assert escape(hostile) == safe
+    assert escape(hostile[:5]) + escape(hostile[5:]) == safe, "escaping pieces adds up to the whole"
+
+
+def test_inline_markdown_becomes_mrkdwn() -> None:
+    assert inline("**bold** and *it* and `a<b`") == "*bold* and _it_ and `a&lt;b`"
+    assert inline("[docs](https://docs.example/a?b=1&c=2)") == "<https://docs.example/a?b=1&amp;c=2|docs>"
+    assert inline("[x](javascript:alert)") == "x", "only http(s)/mailto links are linked"
+    assert inline("snake_case_name 2*3*4") == "snake_case_name 2*3*4"
+    assert inline("<!here> **<@U1>**") == "&lt;!here&gt; *&lt;@U1&gt;*"
+
+
+def test_document_conversion() -> None:
+    markdown = (
+        "A paragraph that was\nhard wrapped.\n\n## Heading\n\n- item one\n  continued\n- item two\n\n"
+        "```python\nif a < b:\n    print('&')\n```\n\n| A | B |\n|---|---|\n| 1 | **two** |\n\n> quoted\n> text"
+    )
+    assert to_mrkdwn(markdown).split("\n") == [
+        "A paragraph that was hard wrapped.", "", "*Heading*", "", "• item one continued", "• item two", "",
+        "```", "if a &lt; b:", "    print('&amp;')", "```", "",
+        "```", "A | B", "--+----", "1 | two", "```", "", "> quoted text",
+    ]
+
+
+def test_plain_text_is_cut_with_an_ellipsis() -> None:
+    assert plain("a  b\nc", 10) == "a b c"
+    assert plain("x" * 100, 75) == "x" * 74 + "…"
+
+
+def test_long_text_is_split_into_legal_sections_with_code_reopened() -> None:
+    code = "```\n" + "\n".join(f"line {i} = {i * 'x'}" for i in range(120)) + "\n```"
+    parts = sections("Intro\n\n" + code)
+    assert len(parts) > 1
+    validate_blocks(parts)
+    for part in parts:
+        assert part["text"]["text"].count("```") % 2 == 0, "each section closes its code block"
+
+
+def long_lesson(sections_count: int) -> tuple[Lesson, Module]:
+    body = "\n\n".join(f"Paragraph {i}: " + "words " * 120 for i in range(6))
+    lesson = Lesson(
+        number=1, title="T" * 200, summary="A summary", opening_question="Why?",
+        sections=tuple(Section(f"Part {i}", body) for i in range(sections_count)),
+        key_terms=tuple(KeyTerm(f"term {i}", "definition " * 30) for i in range(12)),
+    )
+    question = Question("q1", "Which?", tuple(
+        Option(i, "L" * 75, i == 0, "fb") for i in range(4)
+    ), "because")
+    quiz = Quiz(1, "Quiz", (question,))
+    return lesson, Module(5, "Module", "summary", {1: lesson}, {1: quiz}, {}, None)
+
+
+def test_a_long_lesson_is_paginated_within_every_limit() -> None:
+    lesson, module = long_lesson(20)
+    pages = paginate(lesson_blocks(lesson, module))
+    assert len(pages) > 1
+    for page in pages:
+        assert len(page) <= 50
+        validate_blocks(page)
+    assert len(pages[0][0]["text"]["text"]) <= 150
+    assert pages[-1][-1]["type"] == "actions", "the buttons come last"
+
+
+def test_quiz_buttons_fit_even_with_the_longest_labels() -> None:
+    lesson, module = long_lesson(1)
+    blocks = quiz_blocks(module.quizzes[1], 5, 3)
+    validate_blocks(blocks)
+    labels = [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert all(len(label) <= 75 and label.endswith("…") for label in labels)
+    assert "Answered by 3 learners" in blocks[-1]["elements"][0]["text"]
+
+
+def test_emulator_rejects_what_slack_rejects() -> None:
+    """The validator the e2e tests rely on can fail."""
+    with pytest.raises(SlackError, match="less than 3001"):
+        validate_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+    with pytest.raises(SlackError, match="no more than 50"):
+        validate_blocks([{"type": "divider"}] * 51)
+    with pytest.raises(SlackError, match=re.escape("less than 76")):
+        validate_blocks([{"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}, "action_id": "a"}]}])
