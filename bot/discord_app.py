@@ -76,6 +76,15 @@ class CourseBot(commands.Bot):
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d slash commands to guild %s", len(synced), guild_id)
 
+    async def close(self) -> None:
+        """Unload the cogs first (streaming answers end as stopped, pending edits are dropped), then disconnect."""
+        for name in reversed(list(self.extensions)):
+            try:
+                await self.unload_extension(name)
+            except Exception:
+                log.exception("could not unload %s cleanly", name)
+        await super().close()
+
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s in %d server(s)", self.user, len(self.guilds))
 
@@ -98,5 +107,11 @@ async def run_discord(runtime: Runtime) -> None:
     bot = CourseBot(runtime)
     try:
         await bot.start(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        log.error("Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal")
+        raise
+    except discord.PrivilegedIntentsRequired:
+        log.error("enable the Message Content intent for the bot in the Developer Portal (Bot > Privileged Intents)")
+        raise
     finally:
         await bot.close()

@@ -139,7 +139,8 @@ def _section_embeds(heading: str, markdown: str) -> list[discord.Embed]:
 
 def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
     """Every embed of a lesson, in reading order."""
-    intro = "\n\n".join(p for p in (lesson.summary, f"**{lesson.opening_question}**" if lesson.opening_question else "") if p)
+    opening = f"**{lesson.opening_question}**" if lesson.opening_question else ""
+    intro = "\n\n".join(part for part in (lesson.summary, opening) if part)
     header = discord.Embed(
         title=clip(f"Lesson {lesson.number}: {lesson.title}", TITLE_MAX),
         description=clip(intro, DESCRIPTION_MAX) or None,

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 
 from bot.cogs.errors import report
+from bot.core.content.model import Module
 from bot.core.course import CourseError
 from bot.core.store.base import LearnerRef
 
@@ -42,9 +44,35 @@ def learner_for(guild_id: int, user: discord.abc.User) -> LearnerRef:
     return LearnerRef(PLATFORM, str(guild_id), str(user.id), user.display_name)
 
 
+def label_of(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def label(text: str) -> str:
     """A button label within Discord's limit."""
-    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+    return label_of(text, LABEL_MAX)
+
+
+CHOICES_MAX = 25
+CHOICE_NAME_MAX = 100
+
+
+def module_for_choices(interaction: discord.Interaction) -> Module | None:
+    """The module named in the command being typed (the default one when none is), or None if it is unknown."""
+    try:
+        return runtime_of(interaction).course.module(getattr(interaction.namespace, "module", None))
+    except CourseError:
+        return None
+
+
+def numbered_choices(current: str, titles: dict[int, str]) -> list[app_commands.Choice[int]]:
+    """Autocomplete choices ``"2 · Title"`` whose number or title matches what the user typed."""
+    typed = current.strip().lower()
+    return [
+        app_commands.Choice(name=label_of(f"{number} · {title}", CHOICE_NAME_MAX), value=number)
+        for number, title in sorted(titles.items())
+        if not typed or typed in str(number) or typed in title.lower()
+    ][:CHOICES_MAX]
 
 
 def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:

@@ -26,11 +26,14 @@ class Instructor(commands.GroupCog, group_name="course", group_description="Inst
     @app_commands.command(name="stats", description="Per-question share of correct first answers, with a CSV.")
     @app_commands.describe(module="The module (default: the current one)")
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def stats(self, interaction: discord.Interaction, module: app_commands.Range[int, 1, 999] | None = None) -> None:
+    async def stats(
+        self, interaction: discord.Interaction, module: app_commands.Range[int, 1, 999] | None = None
+    ) -> None:
         course = runtime_of(interaction).course
         found = course.module(module)
         stats = await course.stats(found.number)
-        csv_file = discord.File(io.BytesIO(course.stats_csv(stats).encode()), filename=f"module-{found.number}-stats.csv")
+        csv_bytes = io.BytesIO(course.stats_csv(stats).encode())
+        csv_file = discord.File(csv_bytes, filename=f"module-{found.number}-stats.csv")
         first, *rest = stats_messages(stats, found)
         await interaction.response.send_message(embeds=first, file=csv_file, ephemeral=True)
         for embeds in rest:

@@ -22,7 +22,17 @@ from discord.ext import commands
 
 from bot.cogs._render import COLOUR, clip
 from bot.cogs._sink import ThreadSink, global_slot, typing_until
-from bot.cogs._ui import CourseButton, bot_of, label, learner_for, learner_of, runtime_of, view_of
+from bot.cogs._ui import (
+    CourseButton,
+    bot_of,
+    label,
+    learner_for,
+    learner_of,
+    module_for_choices,
+    numbered_choices,
+    runtime_of,
+    view_of,
+)
 from bot.cogs.errors import APOLOGY
 from bot.core.content.model import Lab
 from bot.core.course import CourseError, LabProgress
@@ -40,6 +50,7 @@ PLATFORM = "discord"
 THREAD_NAME_MAX = 100
 ECHO_MAX = 1900
 ARCHIVE_MINUTES = 1440
+SHUTDOWN_GRACE_SECONDS = 5.0
 UNAVAILABLE = "The lab assistant is unavailable right now (the bot has no Claude API key configured)."
 BUSY = ("⏳ I'm still answering the previous question in this thread. "
         "Wait for it to finish (or press Stop), then ask again.")
@@ -160,14 +171,18 @@ class Labs(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
         self.streaming: dict[int, _Streaming] = {}  # thread id -> the answer streaming there
+        self._answering: set[asyncio.Task[object]] = set()  # tasks still answering, awaited at shutdown
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
 
     async def cog_unload(self) -> None:
+        """Stop the answers still streaming and give them a moment to show their text as stopped."""
         self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
         for streaming in self.streaming.values():
             streaming.stop.set()
+        if self._answering:
+            await asyncio.wait(self._answering, timeout=SHUTDOWN_GRACE_SECONDS)
 
     @staticmethod
     def start_button(module: int, lab: int, *, numbered: bool = False) -> discord.ui.Item[discord.ui.View]:
@@ -192,6 +207,11 @@ class Labs(commands.Cog):
         module: app_commands.Range[int, 1, 999] | None = None,
     ) -> None:
         await self.open_lab(interaction, number, module)
+
+    @lab.autocomplete("number")
+    async def _lab_numbers(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+        module = module_for_choices(interaction)
+        return numbered_choices(current, {n: lab.title for n, lab in module.labs.items()}) if module else []
 
     async def open_lab(self, interaction: discord.Interaction, number: int, module: int | None) -> None:
         learner = learner_of(interaction)
@@ -247,7 +267,6 @@ class Labs(commands.Cog):
 
     async def learners_thread(self, interaction: discord.Interaction) -> tuple[discord.Thread, LabThread]:
         """The lab thread the interaction happened in, checked to be the user's own."""
-        learner_of(interaction)
         channel = interaction.channel
         lab_thread = await self._lab_thread_of(channel)
         if lab_thread is None or not isinstance(channel, discord.Thread):
@@ -318,19 +337,26 @@ class Labs(commands.Cog):
             raise LabBusy(BUSY)
         stop = asyncio.Event()
         self.streaming[thread.id] = _Streaming(user.id, stop)
-        sink = ThreadSink(thread, stop_view=lambda: view_of(StopButton(thread.id)))
-        typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
+        task = asyncio.current_task()
+        if task is not None:
+            self._answering.add(task)
         try:
-            outcome = await assistant.ask(
-                lab_thread, question, event_id=event_id, message=ProgressiveMessage(sink, self.bot.pacer), stop=stop
-            )
+            sink = ThreadSink(thread, stop_view=lambda: view_of(StopButton(thread.id)))
+            typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
+            try:
+                outcome = await assistant.ask(
+                    lab_thread, question, event_id=event_id, message=ProgressiveMessage(sink, self.bot.pacer),
+                    stop=stop,
+                )
+            finally:
+                del self.streaming[thread.id]  # the learner may ask again as soon as the answer is complete
+                typing.cancel()
+                await sink.remove_stop_buttons(self.bot.pacer)
+            if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
+                await self.bot.pacer.acquire(sink.bucket, urgent=True, kind="post")
+                await thread.send(line)
         finally:
-            del self.streaming[thread.id]
-            typing.cancel()
-            await sink.remove_stop_buttons(self.bot.pacer)
-        if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
-            await self.bot.pacer.acquire(sink.bucket, urgent=True, kind="post")
-            await thread.send(line)
+            self._answering.discard(task)  # type: ignore[arg-type]
 
 
 async def setup(bot: CourseBot) -> None:

@@ -89,7 +89,9 @@ class ModuleTest(commands.Cog):
     @app_commands.command(name="test", description="Take (or resume) the module test; only you see it.")
     @app_commands.describe(module="The module (default: the current one)")
     @app_commands.guild_only()
-    async def test(self, interaction: discord.Interaction, module: app_commands.Range[int, 1, 999] | None = None) -> None:
+    async def test(
+        self, interaction: discord.Interaction, module: app_commands.Range[int, 1, 999] | None = None
+    ) -> None:
         course = runtime_of(interaction).course
         learner = learner_of(interaction)
         state = await course.start_test(learner, module)

@@ -18,7 +18,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import question_embed, respondents_line
-from bot.cogs._ui import CourseButton, bot_of, label, learner_of, runtime_of, view_of
+from bot.cogs._ui import (
+    CourseButton,
+    bot_of,
+    label,
+    learner_of,
+    module_for_choices,
+    numbered_choices,
+    runtime_of,
+    view_of,
+)
 from bot.core.content.model import Quiz
 from bot.core.course import QuizOutcome
 from bot.core.streaming.pacing import Pacer
@@ -96,7 +105,8 @@ class QuizOptionButton(
         if not outcome.already_answered and interaction.message is not None:
             cog = bot_of(interaction).get_cog("Quizzes")  # by name: extensions load as fresh modules
             if cog is not None:
-                cast(Quizzes, cog).refresh_count(interaction.message.channel.id, interaction.message.id, self.module, self.lesson)
+                message = interaction.message
+                cast(Quizzes, cog).refresh_count(message.channel.id, message.id, self.module, self.lesson)
 
 
 def feedback(outcome: QuizOutcome) -> str:
@@ -140,7 +150,8 @@ def quiz_messages(module: int, quiz: Quiz) -> list[tuple[list[discord.Embed], di
             number = start + row + 1
             embeds.append(question_embed(f"Question {number}", question))
             for option in question.options:
-                button = QuizOptionButton(module, quiz.lesson, question.id, option.index, f"{number} · {option.letter}")
+                text = f"{number} · {option.letter}"
+                button = QuizOptionButton(module, quiz.lesson, question.id, option.index, text)
                 button.item.row = row
                 view.add_item(button)
         messages.append((embeds, view))
@@ -195,8 +206,13 @@ class Quizzes(commands.Cog):
         number: app_commands.Range[int, 1, 999],
         module: app_commands.Range[int, 1, 999] | None = None,
     ) -> None:
-        learner_of(interaction)
         await post_quiz(interaction, number, module)
+
+
+    @quiz.autocomplete("number")
+    async def _quiz_numbers(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+        module = module_for_choices(interaction)
+        return numbered_choices(current, {n: q.title for n, q in module.quizzes.items()}) if module else []
 
 
 async def setup(bot: CourseBot) -> None:

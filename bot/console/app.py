@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.config import Settings
-from bot.console.ask import _console_learner, _stop_on_interrupt
+from bot.console.session import console_learner, stop_on_interrupt
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.render import Screen
 from bot.console.terminal_sink import TerminalSink
@@ -113,7 +113,7 @@ class ConsoleApp:
         self.screen = screen
         self.reader = reader
         self.runner = runner
-        self.learner = _console_learner()
+        self.learner = console_learner()
         self.lab_session: LabSession | None = None
         self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
 
@@ -331,7 +331,7 @@ class ConsoleApp:
         sink = TerminalSink()
         message = ProgressiveMessage(sink, self.pacer, cursor="")  # the terminal sink only appends
         stop = asyncio.Event()
-        with _stop_on_interrupt(stop):
+        with stop_on_interrupt(stop):
             try:
                 outcome = await self.runtime.labs.ask(
                     session.thread, question, event_id=new_event_id(), message=message, stop=stop,

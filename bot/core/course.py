@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from bot.core.content.model import Course, Lab, Lesson, Module, ModuleTest, Option, Question, Quiz
-from bot.core.store.base import Attempt, LabThread, LearnerRef, OptionCount, Store, StoredAnswer
+from bot.core.store.base import Attempt, LabThread, LabTurn, LearnerRef, OptionCount, Store, StoredAnswer
 
 
 class CourseError(Exception):
@@ -338,11 +338,11 @@ class CourseService:
     async def _lab_progress(self, lab: Lab, threads: Iterable[LabThread]) -> LabProgress:
         asked = 0
         for thread in threads:
-            asked += sum(1 for turn in await self.store.lab_turns(thread.id) if turn.status != "failed")
+            asked += sum(1 for turn in await self.store.lab_turns(thread.id) if _answered(turn))
         return LabProgress(lab=lab, asked=asked, complete=asked >= lab.questions_to_complete)
 
     async def lab_progress(self, thread: LabThread) -> LabProgress:
-        """Questions answered (not failed) in every thread the learner opened for this lab."""
+        """Questions answered (with some answer text) in every thread the learner opened for this lab."""
         lab = self.lab(thread.lab, thread.module)
         threads = await self.store.lab_threads(thread.learner_id, thread.module)
         return await self._lab_progress(lab, (t for t in threads if t.lab == lab.number))
@@ -403,6 +403,11 @@ class CourseService:
                     "yes" if option.correct else "no", chosen, entry.answered, f"{entry.share_correct:.3f}",
                 ])
         return out.getvalue()
+
+
+def _answered(turn: LabTurn) -> bool:
+    """A question counts towards a lab once some answer reached the learner (not failed, not stopped at once)."""
+    return turn.status != "failed" and bool(turn.answer)
 
 
 def _question_stats(kind: str, scope: int, question: Question, rows: Iterable[OptionCount]) -> QuestionStats:

@@ -49,6 +49,7 @@ UNAVAILABLE_MESSAGE = "The lab assistant is not available right now; the course 
 TRY_AGAIN_MESSAGE = "⚠️ Claude could not answer ({reason}). Please ask again in a minute."
 REJECTED_MESSAGE = "⚠️ Claude could not answer this question ({reason})."
 NO_TEXT_MESSAGE = "⚠️ Claude returned no answer text. Please rephrase your question."
+INTERRUPTED = "interrupted: coursebot was shutting down"
 LENGTH_NOTICE = "✂️ The answer reached its length limit; ask a follow-up question for the rest."
 
 
@@ -148,16 +149,27 @@ class LabAssistant:
                 on_retry=lambda: message.status(RETRY_STATUS),
                 stop=stop,
             )
+        except asyncio.CancelledError:  # coursebot is shutting down: keep what arrived, then stop
+            status: TurnStatus = "partial" if answer.text else "failed"
+            await store.record_lab_turn(thread.id, event_id, self._turn(question, answer, status, INTERRUPTED))
+            raise
         except Exception as exc:  # every failure ends as a recorded turn and a visible message
             error = classify(exc, read_timeout=self._settings.read_timeout)
             log_for_operator(error, exc, self._settings)
 
         status, notice, error_text = _ending(answer, error)
-        turn = LabTurn(
+        turn = self._turn(question, answer, status, error_text)
+        recorded = await store.record_lab_turn(thread.id, event_id, turn)
+        await message.finish(answer.text, notice=notice, footer=answer.footer())
+        progress = await self._course.lab_progress(thread)
+        return TurnOutcome(turn=turn, progress=progress, recorded=recorded)
+
+    def _turn(self, question: str, answer: Answer, status: TurnStatus, error: str) -> LabTurn:
+        return LabTurn(
             question=question,
             answer=answer.text,
             status=status,
-            error=error_text,
+            error=error,
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
             cache_read_tokens=answer.cache_read_tokens,
@@ -167,10 +179,6 @@ class LabAssistant:
             stop_reason=answer.stop_reason,
             model=self._settings.model,
         )
-        recorded = await store.record_lab_turn(thread.id, event_id, turn)
-        await message.finish(answer.text, notice=notice, footer=answer.footer())
-        progress = await self._course.lab_progress(thread)
-        return TurnOutcome(turn=turn, progress=progress, recorded=recorded)
 
     def _lab(self, thread: LabThread) -> tuple[Lab, Lesson]:
         lab = self._course.lab(thread.lab, thread.module)

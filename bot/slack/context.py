@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -17,11 +18,14 @@ from bot.core.course import CourseError, CourseService
 from bot.core.store.base import LearnerRef
 from bot.core.tasks import spawn
 from bot.runtime import Runtime
+from bot.slack.mrkdwn import escape
 from bot.slack.pacing import SlackPacing
 
 log = logging.getLogger(__name__)
 
 FALLBACK_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
+NOT_IN_CHANNEL = "I can't post in this channel yet: invite me first (`/invite @coursebot`), then try again."
 
 
 class UsageError(CourseError):
@@ -86,7 +90,8 @@ class SlackContext:
 def parse_numbers(text: str, usage: str, *, most: int = 2, least: int = 1) -> list[int]:
     """The whole-number arguments of a command (``/lesson 2 5``); ``UsageError`` with ``usage`` otherwise."""
     words = (text or "").split()
-    if not least <= len(words) <= most or not all(word.isdigit() and len(word) <= 6 for word in words):
+    numeric = all(word.isascii() and word.isdigit() and len(word) <= 6 for word in words)
+    if not numeric or not least <= len(words) <= most:
         raise UsageError(f"Usage: {usage}")
     return [int(word) for word in words]
 
@@ -95,7 +100,8 @@ Handler = Callable[..., Awaitable[None]]
 
 
 def friendly_errors(handler: Handler) -> Handler:
-    """Turn a ``CourseError`` into an ephemeral reply with its message, and anything else into an apology.
+    """Turn a ``CourseError`` into an ephemeral reply with its message, a channel the bot is not in into an
+    invitation hint, and anything else into an apology (logged).
 
     The wrapped handler must take ``respond``; it is expected to have acked already.
     """
@@ -106,7 +112,13 @@ def friendly_errors(handler: Handler) -> Handler:
         try:
             await handler(*args, **kwargs)
         except CourseError as exc:
-            await respond(text=str(exc), response_type="ephemeral", replace_original=False)
+            await respond(text=escape(str(exc)), response_type="ephemeral", replace_original=False)
+        except SlackApiError as exc:
+            if exc.response.get("error") in NOT_A_MEMBER:
+                await respond(text=NOT_IN_CHANNEL, response_type="ephemeral", replace_original=False)
+            else:
+                log.exception("slack handler %s failed", handler.__name__)
+                await respond(text=FALLBACK_ERROR, response_type="ephemeral", replace_original=False)
         except Exception:
             log.exception("slack handler %s failed", handler.__name__)
             await respond(text=FALLBACK_ERROR, response_type="ephemeral", replace_original=False)

@@ -69,6 +69,7 @@ class ThreadSink:
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
+        self.team_id = team_id
         self.bucket = team_id  # chat.update: per workspace
         self.post_bucket = channel  # chat.postMessage: per channel
 
@@ -98,7 +99,7 @@ class NativeThreadSink(ThreadSink):
         try:
             response = await _call(self.client.chat_startStream(
                 channel=self.channel, thread_ts=self.thread_ts, markdown_text=escape(text),
-                recipient_team_id=self.bucket, recipient_user_id=self.user_id,
+                recipient_team_id=self.team_id, recipient_user_id=self.user_id,
             ))
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None

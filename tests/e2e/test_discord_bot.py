@@ -69,3 +69,17 @@ async def test_every_message_the_bot_sends_mentions_nobody(discord_bot: DiscordH
     payloads = discord_bot.message_payloads()
     assert len(payloads) >= 5
     assert all(p.get("allowed_mentions") == {"parse": []} for p in payloads if "content" in p or "embeds" in p)
+
+
+async def test_a_rejected_token_stops_with_a_clear_log_and_no_secret(
+    discord_emulator: DiscordEmulator, tmp_path: Path, fast_discord: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.serve import serve
+
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.wrong-token-value-that-must-not-leak-123"
+    settings = discord_settings(discord_emulator, None, tmp_path / "db.sqlite", DISCORD_TOKEN=token)
+    assert await serve(settings, platforms=("discord",)) == 1
+    logs = capsys.readouterr().err
+    assert "Discord rejected DISCORD_TOKEN" in logs
+    assert token not in logs and "wrong-token-value" not in logs
+    assert discord_emulator.identified == 0

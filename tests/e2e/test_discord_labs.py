@@ -263,3 +263,17 @@ async def test_bot_messages_in_a_lab_thread_are_ignored(
     await emu.say(other_bot, thread_id, "I am a bot, answer me")
     await ask(emu, alice, thread_id, "A real question")
     assert [r.question for r in fake_anthropic.requests] == ["A real question"]
+
+
+async def test_shutdown_mid_answer_keeps_the_text_as_stopped(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    fake_anthropic.reply = Reply(text="a long careful answer " * 300, tokens_per_second=60)
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    await emu.say(alice, thread_id, "Explain slowly")
+    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if len(m.content) > 40])
+    await discord_bot.stop()
+    assert answer.content.split("\n\n⏹️ Stopped.")[0].startswith("a long careful answer")
+    assert "⏹️ Stopped." in answer.content and not answer.buttons()

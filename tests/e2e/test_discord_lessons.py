@@ -57,3 +57,16 @@ async def test_unknown_lesson_lists_valid_ones_and_changes_nothing(discord_bot: 
     assert "✅ Lesson" not in card.text()
     (module,) = await emu.responded(await emu.slash(alice, "lesson", number=1, module=7))
     assert module.ephemeral and "There is no Module 7" in module.content
+
+
+async def test_lesson_number_autocompletes_with_titles(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    module = COURSE.modules[COURSE.default_module]
+    choices = await emu.autocomplete(alice, "lesson", "number", number="")
+    assert [c["value"] for c in choices] == module.lesson_numbers
+    assert choices[0]["name"] == f"1 · {module.lessons[1].title}"
+    title_word = module.lessons[2].title.split()[-1].lower()
+    narrowed = await emu.autocomplete(alice, "lesson", "number", number=title_word)
+    assert 2 in [c["value"] for c in narrowed]
+    assert await emu.autocomplete(alice, "lab", "number", number="", module=99) == []

@@ -23,7 +23,8 @@ async def test_progress_card_reflects_lessons_and_quizzes(discord_bot: DiscordHa
     await emu.responded(await emu.slash(alice, "lesson", number=1))
     (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
     question = MODULE.quizzes[1].questions[0]
-    button = next(b for b in quiz.buttons() if b["custom_id"].endswith(f":{question.id}:{question.correct_option.index}"))
+    right = f":{question.id}:{question.correct_option.index}"
+    button = next(b for b in quiz.buttons() if b["custom_id"].endswith(right))
     await emu.responded(await emu.click(alice, quiz, button["custom_id"]))
 
     (card,) = await emu.responded(await emu.slash(alice, "progress"))

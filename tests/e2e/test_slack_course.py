@@ -41,6 +41,9 @@ async def test_lesson_posts_block_kit_with_quiz_and_lab_buttons(slack_bot: Slack
     await slack_bot.click(message, text="Take the quiz")
     quiz = (await slack_bot.wait_for(lambda: slack_bot.slack.channel_messages(CHANNEL)[1:]))[0]
     assert quiz.blocks[0]["text"]["text"].startswith("Quiz:")
+    await slack_bot.click(message, text="Open the lab", user=BOB)
+    lab = (await slack_bot.wait_for(lambda: slack_bot.slack.channel_messages(CHANNEL)[2:]))[0]
+    assert lab.blocks[0]["text"]["text"].startswith("Lab 1:") and "for bob" in lab.shown
 
 
 async def test_every_lesson_fits_slack_limits(slack_bot: SlackBot) -> None:
@@ -61,6 +64,13 @@ async def test_bad_arguments_get_a_friendly_private_reply(slack_bot: SlackBot) -
     assert any("Usage: `/lesson" in n.shown for n in notes)
     assert any("There is no lesson 99" in n.shown for n in notes)
     assert slack_bot.slack.channel_messages(CHANNEL) == []
+
+
+async def test_a_channel_the_bot_is_not_in_gets_an_invite_hint(slack_bot: SlackBot) -> None:
+    slack_bot.slack.closed_channels.add("GPRIVATE")
+    await slack_bot.slash("/quiz", "1", channel="GPRIVATE")
+    note = await slack_bot.new_ephemeral(ALICE, 0)
+    assert "/invite @coursebot" in note.shown
 
 
 async def test_quiz_feedback_is_private_recorded_once_and_counted(slack_bot: SlackBot) -> None:
@@ -209,5 +219,8 @@ async def test_http_mode_rejects_a_bad_signature(
         status, _ = await bot.slash("/quiz", "1")
         assert status == 200
         await bot.wait_for(lambda: bot.slack.channel_messages(CHANNEL))
+        await bot.slash("/progress")
+        progress = await bot.new_ephemeral(ALICE, 0)
     [only] = bot.slack.channel_messages(CHANNEL)
-    assert only.blocks[0]["text"]["text"].startswith("Quiz:"), "the forged /lesson changed nothing"
+    assert only.blocks[0]["text"]["text"].startswith("Quiz:"), "the forged /lesson posted nothing"
+    assert "0 of 4 read" in progress.shown, "and recorded nothing"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
@@ -89,12 +89,14 @@ def validate_message(payload: dict[str, Any], *, has_files: bool = False) -> Non
         total += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
         fields = embed.get("fields") or []
         if len(fields) > 25:
-            raise FormError(_field_error(["embeds", i, "fields"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+            raise FormError(_field_error(["embeds", i, "fields"], "BASE_TYPE_MAX_LENGTH",
+                                         "Must be 25 or fewer in length."))
         for j, item in enumerate(fields):
             _max_len(["embeds", i, "fields", j, "name"], item.get("name"), 256)
             _max_len(["embeds", i, "fields", j, "value"], item.get("value"), 1024)
             if not item.get("name") or not item.get("value"):
-                raise FormError(_field_error(["embeds", i, "fields", j], "BASE_TYPE_REQUIRED", "This field is required"))
+                raise FormError(_field_error(["embeds", i, "fields", j], "BASE_TYPE_REQUIRED",
+                                             "This field is required"))
             total += len(item["name"]) + len(item["value"])
     if total > 6000:
         raise FormError(_field_error(["embeds"], "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"))
@@ -513,16 +515,17 @@ class DiscordEmulator:
         files: list[dict[str, Any]] = []
         reader = await request.multipart()
         async for part in reader:
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
-            else:
-                data = await part.read()  # type: ignore[union-attr]
-                attachment_id = self.snowflake()
-                self.files[attachment_id] = bytes(data)
-                files.append({"id": str(attachment_id), "filename": part.filename, "size": len(data),  # type: ignore[union-attr]
-                              "url": f"{self.api_base}/attachments/{attachment_id}",
-                              "proxy_url": f"{self.api_base}/attachments/{attachment_id}",
-                              "content_type": part.headers.get("Content-Type", "application/octet-stream")})  # type: ignore[union-attr]
+            assert isinstance(part, BodyPartReader)
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+                continue
+            data = await part.read()
+            attachment_id = self.snowflake()
+            self.files[attachment_id] = bytes(data)
+            url = f"{self.api_base}/attachments/{attachment_id}"
+            files.append({"id": str(attachment_id), "filename": part.filename, "size": len(data), "url": url,
+                          "proxy_url": url,
+                          "content_type": part.headers.get("Content-Type", "application/octet-stream")})
         self.requests[-1] = (request.method, request.path, payload)
         return payload, files
 
@@ -543,7 +546,8 @@ class DiscordEmulator:
                 elif message["op"] == 2:
                     entry = (socket, int(message["d"].get("intents", 0)))
                     await self._send(socket, "READY", {
-                        "v": 10, "user": self.bot.payload(), "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                        "v": 10, "user": self.bot.payload(),
+                        "guilds": [{"id": str(self.guild_id), "unavailable": True}],
                         "session_id": f"session-{self.snowflake()}", "resume_gateway_url": self.gateway_url,
                         "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
                         "relationships": [], "presences": [],
@@ -777,6 +781,8 @@ class DiscordEmulator:
         ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
         if kind in (4, 7):
             validate_message(data, has_files=bool(files))
+        if kind == 8 and len(data.get("choices", [])) > 25:
+            raise FormError(_field_error(["data", "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
         interaction.responses.append(payload)
         resource: dict[str, Any] = {"type": kind}
         if kind == 4:
@@ -887,7 +893,9 @@ class DiscordEmulator:
         await self.dispatch("INTERACTION_CREATE", self._interaction_payload(interaction))
         return interaction
 
-    async def slash(self, user: User, command: str, *, channel_id: int | None = None, **options: Any) -> Interaction:
+    async def slash(
+        self, user: User, command: str, *, channel_id: int | None = None, _kind: int = 2, **options: Any
+    ) -> Interaction:
         """Invoke ``/command`` (``"course stats"`` for a subcommand) with options typed as registered."""
         name, *sub = command.split()
         spec, guild = self._command(name)
@@ -907,9 +915,22 @@ class DiscordEmulator:
         data: dict[str, Any] = {"id": spec["id"], "name": name, "type": 1, "options": path_options}
         if guild is not None:
             data["guild_id"] = str(guild)
-        interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", 2, user,
+        interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", _kind, user,
                                   channel_id or self.general, data)
+        if _kind == 4:  # autocomplete: the caller marks the focused option before dispatching
+            self.interactions[interaction.id] = interaction
+            return interaction
         return await self._interact(interaction)
+
+    async def autocomplete(self, user: User, command: str, focused: str, **options: Any) -> list[dict[str, Any]]:
+        """Type into option ``focused`` of ``/command`` (the other options as given); return the bot's choices."""
+        interaction = await self.slash(user, command, _kind=4, **options)
+        for option in interaction.data["options"]:
+            option["focused"] = option["name"] == focused
+        await self._interact(interaction)
+        response = await self.acknowledged(interaction)
+        assert response["type"] == 8, response
+        return response["data"]["choices"]
 
     async def click(self, user: User, message: Message, custom_id: str) -> Interaction:
         """Press the button ``custom_id`` on ``message`` (as ``user``)."""

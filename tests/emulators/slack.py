@@ -284,13 +284,12 @@ def _limit(text: str, maximum: int, where: str) -> None:
 
 
 class _RateLimiter:
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
+    def __init__(self) -> None:
         self.log: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
 
     def check(self, key: tuple[str, ...], window: Window) -> float:
         """0 when the call may go (and is counted), else the seconds until it may."""
-        count, period = window[0], window[1] * self.scale
+        count, period = window
         now = time.monotonic()
         stamps = self.log[key]
         while stamps and stamps[0] <= now - period:
@@ -308,7 +307,6 @@ class SlackEmulator:
         self,
         *,
         signing_secret: str = SIGNING_SECRET,
-        rate_scale: float = 1.0,
         rate_limits: dict[str, Window] | None = None,
         echo_bot_events: bool = True,
         native_streaming: bool = True,
@@ -321,6 +319,7 @@ class SlackEmulator:
         self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
         self.echo_bot_events = echo_bot_events
         self.native_streaming = native_streaming  # False: a workspace without chat.*Stream (unknown_method)
+        self.closed_channels: set[str] = set()  # private channels the bot was not invited to
         self.users: dict[str, User] = {BOT_USER_ID: User(BOT_USER_ID, "coursebot")}
         self.messages: dict[tuple[str, str], Message] = {}
         self.ephemerals: list[Ephemeral] = []
@@ -333,7 +332,7 @@ class SlackEmulator:
         self.message_events: dict[tuple[str, str], dict[str, Any]] = {}  # a person's message -> its event
         self.bot_url: str | None = None  # HTTP mode: the bot's /slack/events URL
         self.socket_connections = 0
-        self._limiter = _RateLimiter(rate_scale)
+        self._limiter = _RateLimiter()
         self._responses: dict[str, ResponseTarget] = {}
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -410,7 +409,8 @@ class SlackEmulator:
         ]
 
     def call_count(self, method: str) -> int:
-        return sum(1 for call in self.calls if call.method == method and call.status == 200)
+        """Successful calls of ``method``."""
+        return sum(1 for call in self.calls if call.method == method and call.status == 200 and call.error is None)
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
         """Wait until ``predicate()`` returns something truthy (re-checked after every change); return it."""
@@ -473,6 +473,8 @@ class SlackEmulator:
 
     async def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = _required(args, "channel")
+        if channel in self.closed_channels:
+            raise SlackError("not_in_channel")
         version = _version(args, text_max=None)
         message = Message(channel, self._next_ts(), self.bot_user_id, args.get("thread_ts"), [version], bot=True)
         self.messages[(channel, message.ts)] = message
@@ -651,7 +653,8 @@ class SlackEmulator:
         else:
             ephemeral = Ephemeral(next(self._ids), target.channel, target.user, None, [version])
             self.ephemerals.append(ephemeral)
-            target.ephemeral = ephemeral if target.message is None and target.ephemeral is None else target.ephemeral
+            if target.message is None and target.ephemeral is None:  # a command's reply: later ones replace it
+                target.ephemeral = ephemeral
         return 200, "ok"
 
     async def _response_url_handler(self, request: web.Request) -> web.Response:

@@ -254,6 +254,8 @@ async def test_lab_progress_counts_answered_questions_across_threads(service: Co
     assert (progress.lab.number, progress.asked, progress.complete) == (1, 2, False)
 
     second = await service.open_lab(me, 1, "discord", "thread-2")
+    await service.store.record_lab_turn(second.id, "m8", LabTurn(question="?", answer="", status="stopped"))
+    assert (await service.lab_progress(thread)).asked == 2  # stopped before any text: not a question answered
     await service.store.record_lab_turn(second.id, "m9", LabTurn(question="?", answer="!", status="stopped"))
     assert (await service.lab_progress(thread)).complete
     other_lab = await service.open_lab(me, 2, "discord", "thread-3")

@@ -38,7 +38,8 @@ def test_wide_table_becomes_a_list_of_rows() -> None:
     table = ["| Use | Stream? | Why |", "|---|---|---|",
              "| Chat assistant or support bot | Yes | A person reads as the text arrives, which is the point |"]
     assert render_table(table) == (
-        "**Chat assistant or support bot**\n• Stream?: Yes\n• Why: A person reads as the text arrives, which is the point"
+        "**Chat assistant or support bot**\n• Stream?: Yes\n"
+        "• Why: A person reads as the text arrives, which is the point"
     )
 
 
@@ -54,7 +55,8 @@ def test_paragraphs_are_joined_but_code_lists_and_headings_are_kept() -> None:
 def test_long_lesson_is_split_within_discords_limits() -> None:
     body = "\n\n".join(f"Paragraph {i} " + "word " * 150 for i in range(40))
     lesson = Lesson(number=1, title="A long lesson", summary="Summary.", opening_question="Why?",
-                    sections=(Section("Long section", body), Section("Code", "```python\n" + "print(1)\n" * 900 + "```")),
+                    sections=(Section("Long section", body),
+                              Section("Code", "```python\n" + "print(1)\n" * 900 + "```")),
                     key_terms=tuple(KeyTerm(f"term {i}", "definition " * 90) for i in range(30)))
     embeds = lesson_embeds(make_module(lesson), lesson)
     assert all(len(e.description or "") <= DESCRIPTION_MAX for e in embeds)

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.core.course import CourseService
 from bot.core.labs import (
     CUT_NOTICE,
+    INTERRUPTED,
     LENGTH_NOTICE,
     NO_TEXT_MESSAGE,
     RETRY_STATUS,
@@ -239,15 +240,15 @@ async def test_cut_stream_keeps_partial_text_with_notice(lab: LabRig, kind: str)
     requests = await lab.fake.settled()
     assert requests[0].outcome == ("client_closed" if kind == "stall" else "cut")
     if kind == "drop":
-        assert await _connections_closed(lab.fake)
+        await wait_until(lambda: lab.fake.open_connections == 0)
 
 
-async def _connections_closed(fake: FakeAnthropic) -> bool:
-    for _ in range(200):
-        if fake.open_connections == 0:
-            return True
-        await asyncio.sleep(0.01)
-    return False
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_stop_closes_the_stream_and_keeps_the_text(lab: LabRig) -> None:
@@ -367,3 +368,18 @@ async def test_long_answer_lands_byte_exact_across_discord_sized_messages(lab: L
     body, footer = rejoin(sink.texts()).rsplit("\n\n", 1)
     assert body == long and FOOTER.fullmatch(footer)
     assert platform.violations == [] and platform.rejections == []
+
+
+async def test_cancelled_answer_is_still_recorded(lab: LabRig) -> None:
+    lab.fake.reply = Reply(text=ANSWER, chunk_chars=CHUNK, cut=Cut("stall", after=2))
+    message, sink = lab.message()
+    task = asyncio.create_task(lab.assistant.ask(lab.thread, "Q?", event_id="e1", message=message))
+    await wait_until(lambda: ANSWER[: 2 * CHUNK] in sink.final)  # both deltas arrived
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [turn] = await lab.turns()
+    assert (turn.status, turn.answer, turn.error) == ("partial", ANSWER[: 2 * CHUNK], INTERRUPTED)
+    assert [r.outcome for r in await lab.fake.settled()] == ["client_closed"]
+    assert not lab.assistant.busy(lab.thread)

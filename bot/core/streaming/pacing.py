@@ -16,6 +16,7 @@ Nothing polls: one ``loop.call_at`` timer is armed for the earliest moment a wai
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
 from collections import deque
@@ -81,6 +82,12 @@ class _SlidingWindow:
         if self.count:
             self.stamps.append(now)
 
+    def restamp(self, granted: float, sent: float) -> None:
+        """Move a grant's stamp to when the request really left (the caller resumed late under load)."""
+        if self.count and granted in self.stamps:
+            self.stamps.remove(granted)
+            bisect.insort(self.stamps, sent)
+
     def block(self, until: float) -> None:
         self.blocked_until = max(self.blocked_until, until)
 
@@ -94,6 +101,7 @@ class _Waiter:
     future: asyncio.Future[None]
     urgent: bool
     seq: int
+    granted_at: float = 0.0
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -146,9 +154,16 @@ class Pacer:
         previous = state.head()
         (state.urgent if urgent else state.normal).append(waiter)
         if previous is None or waiter.rank < previous.rank:
-            self._schedule_head(key, state)
+            self._schedule_head(key, state, self._now())
         self._dispatch()
         await waiter.future
+        # Count the request from when it leaves, not from the grant: a busy loop may resume us late,
+        # and the platform sees the later time.
+        sent = self._now()
+        if sent > waiter.granted_at:
+            if self._buckets.get(key) is state:
+                state.window.restamp(waiter.granted_at, sent)
+            self._global.restamp(waiter.granted_at, sent)
 
     def penalize(
         self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False
@@ -185,14 +200,18 @@ class Pacer:
     def _now() -> float:
         return asyncio.get_running_loop().time()
 
-    def _schedule_head(self, key: tuple[str, str], state: _Bucket) -> None:
-        """Give the bucket's head its one live entry: ready now, or asleep until its window frees."""
+    def _schedule_head(self, key: tuple[str, str], state: _Bucket, now: float) -> None:
+        """Give the bucket's head its one live entry: ready at ``now``, or asleep until its window frees.
+
+        ``now`` is the dispatcher's one reading of the clock: judging with a fresher reading here could
+        call a bucket ready that the dispatcher then finds not free, over and over.
+        """
         state.version = next(self._versions)
         head = state.head()
         if head is None:
             return
         when = state.window.free_at(head.urgent)
-        if when <= self._now():
+        if when <= now:
             heapq.heappush(self._ready, (head.rank, state.version, key))
         else:
             heapq.heappush(self._sleeping, (when, state.version, key))
@@ -206,7 +225,7 @@ class Pacer:
         while self._sleeping and self._sleeping[0][0] <= now:
             _, version, key = heapq.heappop(self._sleeping)
             if (state := self._live(version, key)) is not None:
-                self._schedule_head(key, state)
+                self._schedule_head(key, state, now)
         wake_at: float | None = None
         while self._ready:
             rank, version, key = self._ready[0]
@@ -217,7 +236,7 @@ class Pacer:
             head = state.head()
             if head is None or head.rank != rank:  # the waiter it was queued for gave up
                 heapq.heappop(self._ready)
-                self._schedule_head(key, state)
+                self._schedule_head(key, state, now)
                 continue
             global_free = self._global.free_at(head.urgent)
             if global_free > now:
@@ -225,13 +244,14 @@ class Pacer:
                 break
             heapq.heappop(self._ready)
             if state.window.free_at(head.urgent) > now:  # penalized since it was queued
-                self._schedule_head(key, state)
+                self._schedule_head(key, state, now)
                 continue
             state.pop_head()
+            head.granted_at = now
             state.window.take(now)
             self._global.take(now)
             head.future.set_result(None)
-            self._schedule_head(key, state)
+            self._schedule_head(key, state, now)
             self._grants += 1
             if self._grants % _SWEEP_EVERY == 0:
                 self._sweep(now)
