@@ -238,8 +238,8 @@ async def warm_up(client: Any) -> None:
 
 
 def ramp_rate(platform: str) -> float:
-    """Answers started per second: half of what new messages may use (Discord: the global budget)."""
-    return 25.0 if platform == "discord" else 10.0
+    """Answers started per second: with their final edits, a half of what urgent requests may use on Discord."""
+    return 12.5 if platform == "discord" else 10.0
 
 
 async def start_server(workdir: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:

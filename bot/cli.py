@@ -84,11 +84,12 @@ def discord() -> None:
 @app.command()
 def slack(
     port: Annotated[int, typer.Option(help="HTTP mode port (used when SLACK_APP_TOKEN is not set).")] = 3000,
+    host: Annotated[str, typer.Option(help="HTTP mode address to listen on.")] = "0.0.0.0",
 ) -> None:
     """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on --port."""
     from bot.serve import serve
 
-    raise typer.Exit(asyncio.run(serve(_settings(), platforms=("slack",), slack_port=port)))
+    raise typer.Exit(asyncio.run(serve(_settings(), platforms=("slack",), slack_port=port, slack_host=host)))
 
 
 @app.command()

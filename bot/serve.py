@@ -38,7 +38,7 @@ async def _beat(path: Path) -> None:
 
 
 def _platform_runners(
-    settings: Settings, platforms: Sequence[str] | None, slack_port: int
+    settings: Settings, platforms: Sequence[str] | None, slack_port: int, slack_host: str
 ) -> dict[str, Callable[[Runtime], Awaitable[None]]]:
     wanted = set(platforms) if platforms else {
         name for name, on in (("discord", settings.discord_enabled), ("slack", settings.slack_enabled)) if on
@@ -51,7 +51,7 @@ def _platform_runners(
     if "slack" in wanted:
         from bot.slack.app import run_slack
 
-        runners["slack"] = lambda runtime: run_slack(runtime, port=slack_port)
+        runners["slack"] = lambda runtime: run_slack(runtime, port=slack_port, host=slack_host)
     return runners
 
 
@@ -69,7 +69,11 @@ def _missing_tokens(settings: Settings, platforms: Sequence[str]) -> list[str]:
 
 
 async def serve(
-    settings: Settings, platforms: Sequence[str] | None = None, *, slack_port: int = 3000
+    settings: Settings,
+    platforms: Sequence[str] | None = None,
+    *,
+    slack_port: int = 3000,
+    slack_host: str = "0.0.0.0",
 ) -> int:
     """Start the runtime and every requested (or configured) platform; return an exit code.
 
@@ -79,7 +83,7 @@ async def serve(
     if platforms and (missing := _missing_tokens(settings, platforms)):
         log.error("cannot start %s: set %s", "/".join(platforms), ", ".join(missing))
         return 2
-    runners = _platform_runners(settings, platforms, slack_port)
+    runners = _platform_runners(settings, platforms, slack_port, slack_host)
     if not runners:
         log.error("no chat platform configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
         return 2

@@ -31,7 +31,6 @@ from bot.slack.context import SlackContext
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-HTTP_HOST = "0.0.0.0"
 
 
 def make_client(settings: Settings) -> AsyncWebClient:
@@ -61,7 +60,7 @@ def build_app(ctx: SlackContext) -> AsyncApp:
     return app
 
 
-async def run_slack(runtime: Runtime, *, port: int) -> None:
+async def run_slack(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
     """Run the Slack app until cancelled, then disconnect and stop the answers still streaming."""
     settings = runtime.settings
     ctx = SlackContext(runtime, make_client(settings), native_streaming=settings.slack_native_streaming)
@@ -70,7 +69,7 @@ async def run_slack(runtime: Runtime, *, port: int) -> None:
         if settings.slack_app_token is not None:
             await _socket_mode(app, ctx, settings.slack_app_token.get_secret_value())
         else:
-            await _http_mode(app, port)
+            await _http_mode(app, host, port)
     finally:
         await ctx.close()
 
@@ -85,12 +84,12 @@ async def _socket_mode(app: AsyncApp, ctx: SlackContext, app_token: str) -> None
         await handler.close_async()
 
 
-async def _http_mode(app: AsyncApp, port: int) -> None:
+async def _http_mode(app: AsyncApp, host: str, port: int) -> None:
     runner = web.AppRunner(app.server(port=port, path=EVENTS_PATH).web_app, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, HTTP_HOST, port).start()
-        log.info("slack: HTTP mode, listening on port %d at %s", port, EVENTS_PATH)
+        await web.TCPSite(runner, host, port).start()
+        log.info("slack: HTTP mode, listening on %s:%d at %s", host, port, EVENTS_PATH)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -113,7 +113,7 @@ async def running_slack_bot(slack: SlackEmulator, db: Path, *, mode: Mode, anthr
     settings = slack_settings(slack, db, mode=mode, anthropic=anthropic, **overrides)
     port = free_port()
     connections = slack.socket_connections
-    task = asyncio.create_task(serve(settings, platforms=("slack",), slack_port=port))
+    task = asyncio.create_task(serve(settings, platforms=("slack",), slack_port=port, slack_host="127.0.0.1"))
     try:
         if mode == "socket":
             await slack.wait_for(lambda: slack.socket_connections > connections, 10.0)

@@ -3,7 +3,8 @@
 The caller hands over the whole answer so far with :meth:`ProgressiveMessage.update` as often as it likes;
 it never blocks. A single background task per answer sends what is needed, one request at a time, each
 when the shared :class:`~bot.core.streaming.pacing.Pacer` grants a slot, always with the latest text
-(nothing stale queues up, unchanged text is never re-sent). The first text is posted as an urgent request.
+(nothing stale queues up, unchanged text is never re-sent). The first text and the final state are urgent
+requests: they go before ordinary edits.
 
 Past ``sink.limit`` the message ends at a clean boundary (:mod:`bot.core.streaming.chunking`) and the answer
 continues in a new message; the earlier one gets its final text once and is not touched again. Every message
@@ -154,13 +155,15 @@ class ProgressiveMessage:
         desired = self._layout()
         final = self._suffix is not None
         for index, want in enumerate(desired):
+            # Urgent: the answer's first text and its final state. Messages it overflows into are not: with
+            # many answers, urgent requests must stay few enough to always find room.
             if index == len(self.message_ids):
-                return _Request(index, "post", urgent=True), want
+                return _Request(index, "post", urgent=final or index == 0), want
             shown = self._shown[index]
             done = final or index < len(desired) - 1  # this message will not change again
             if shown == want and not (done and index in self._streaming):
                 continue
-            urgent = done or (index == 0 and shown == self._status)
+            urgent = final or (index == 0 and shown == self._status)
             if index in self._streaming and want.startswith(shown):
                 return _Request(index, "stop" if done else "append", urgent), want
             return _Request(index, "edit", urgent), want

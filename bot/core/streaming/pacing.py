@@ -7,7 +7,8 @@ steady rhythm instead of bursting the whole window and then going quiet; urgent 
 text, final edits) may use the window's burst room and go to the front of the queue. A second window counts
 every request of the connection (Discord's 50 requests/s per bot).
 
-Waiting requests are served urgent first, then in arrival order. The engine asks again only after its
+Urgent requests also have a tenth of the global window to themselves, so a new answer's first text is not
+held up by other answers' ordinary edits. Waiting requests are served urgent first, then in arrival order. The engine asks again only after its
 previous request finished, so arrival order is least-recently-served: concurrent answers take turns.
 
 Nothing polls: one ``loop.call_at`` timer is armed for the earliest moment a waiting request can go.
@@ -57,13 +58,18 @@ class RateLimits:
 
 
 class _SlidingWindow:
-    """At most ``count`` grants in any ``period``; ordinary grants at least ``period / count`` apart."""
+    """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
-    __slots__ = ("count", "period", "spacing", "stamps", "blocked_until")
+    The reserve is room only urgent requests may use, so a first or final message need not wait for a slot
+    to expire when ordinary edits keep the window full.
+    """
 
-    def __init__(self, window: Window | None) -> None:
+    __slots__ = ("count", "period", "ordinary", "spacing", "stamps", "blocked_until")
+
+    def __init__(self, window: Window | None, reserve: int = 0) -> None:
         self.count, self.period = window if window is not None else (0, 0.0)
-        self.spacing = self.period / self.count if self.count else 0.0
+        self.ordinary = max(1, self.count - reserve)
+        self.spacing = self.period / self.ordinary if self.count else 0.0
         self.stamps: deque[float] = deque(maxlen=self.count or 1)
         self.blocked_until = 0.0
 
@@ -72,8 +78,9 @@ class _SlidingWindow:
         if not self.count:
             return self.blocked_until
         when = self.blocked_until
-        if len(self.stamps) == self.count:
-            when = max(when, self.stamps[0] + self.period)
+        full = self.count if urgent else self.ordinary
+        if len(self.stamps) >= full:
+            when = max(when, self.stamps[len(self.stamps) - full] + self.period)
         if not urgent and self.stamps:
             when = max(when, self.stamps[-1] + self.spacing)
         return when
@@ -135,7 +142,8 @@ class Pacer:
 
     def __init__(self, limits: RateLimits | None = None) -> None:
         self.limits = limits or RateLimits()
-        self._global = _SlidingWindow(self.limits.padded(self.limits.global_))
+        global_ = self.limits.padded(self.limits.global_)
+        self._global = _SlidingWindow(global_, reserve=global_[0] // 10 if global_ else 0)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._ready: list[tuple[tuple[int, int], int, tuple[str, str]]] = []  # (rank of head, version, key)
         self._sleeping: list[tuple[float, int, tuple[str, str]]] = []  # (free at, version, key)
