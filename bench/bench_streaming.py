@@ -4,8 +4,9 @@ Each case runs in its own process (clean CPU and RSS figures): N answers of ``--
 tokens/s come from the fake Anthropic server (tests/emulators/anthropic.py, run in a separate process and
 read through the real ``anthropic`` SDK) or, with ``--source generator``, from an in-process token clock.
 Each answer goes through a ``ProgressiveMessage`` into a sink that enforces Discord's or Slack's limits
-(tests/limit_sinks.py) with ``--latency`` per request. Answers start spread over a ramp (default: posts use
-half the global budget) so the figures describe steady concurrency rather than one thundering herd.
+(tests/limit_sinks.py) with ``--latency`` per request. Answers start spread over a ramp (``--ramp``; by
+default Discord starts 12.5 answers a second, so first posts and final edits use half the global budget) so
+the figures describe steady concurrency rather than one thundering herd.
 
 Measured, per case:
 - added first-visible latency: first delta leaving the source -> the engine issuing the post (p50, p99);
@@ -13,7 +14,7 @@ Measured, per case:
 - staleness: each delta's send time -> the first request containing it completed (mean), next to the floor
   the rate limit allows: half the interval between one answer's edits (or half the answer, if longer), plus
   the request latency. The interval is the bucket's spacing times the answers sharing it, or the global
-  budget shared by all answers, whichever is slower.
+  budget shared by the answers streaming when the delta was sent, whichever is slower (averaged over deltas).
 - edits per message, 429s, CPU seconds per 1000 tokens and CPU share of one core, peak RSS, event-loop lag.
 
     .venv/bin/python bench/bench_streaming.py [--quick] [--streams 1 100 500] [--platform discord slack]
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import random
 import resource
@@ -272,9 +274,18 @@ def summarize(
     added = [t.post_called - t.deltas[0] for t in traces if t.post_called is not None and t.deltas]
     staleness = [s for t in traces for s in delta_staleness(t)]
     tokens = sum(len(t.deltas) for t in traces)
-    limits, rate_limits = PLATFORMS[args.platform]
+    _, rate_limits = PLATFORMS[args.platform]
     answer_seconds = args.tokens / args.rate
-    floor = staleness_floor(args.platform, rate_limits, args.streams, answer_seconds, args.latency)
+    starts = sorted(t.deltas[0] for t in traces if t.deltas)
+    ends = sorted(t.visible[-1][0] for t in traces if t.visible)
+    concurrency = [
+        bisect.bisect_right(starts, sent) - bisect.bisect_right(ends, sent) for t in traces for sent in t.deltas
+    ]
+    floors = [
+        staleness_floor(args.platform, rate_limits, max(1, active), answer_seconds, args.latency)
+        for active in concurrency
+    ]
+    floor = statistics.fmean(floors) if floors else float("nan")
     messages = sum(t.messages for t in traces)
     return {
         "platform": args.platform,
@@ -282,6 +293,7 @@ def summarize(
         "streams": args.streams,
         "tokens_per_answer": args.tokens,
         "ramp_s": round(ramp, 1),
+        "mean_concurrent_answers": round(statistics.fmean(concurrency), 1) if concurrency else None,
         "added_first_visible_p50_ms": round(percentile(added, 0.5) * 1000, 1),
         "added_first_visible_p99_ms": round(percentile(added, 0.99) * 1000, 1),
         "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,

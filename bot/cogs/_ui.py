@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.cogs._render import clip
 from bot.cogs.errors import report
 from bot.core.content.model import Module
 from bot.core.course import CourseError
@@ -44,13 +45,9 @@ def learner_for(guild_id: int, user: discord.abc.User) -> LearnerRef:
     return LearnerRef(PLATFORM, str(guild_id), str(user.id), user.display_name)
 
 
-def label_of(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def label(text: str) -> str:
     """A button label within Discord's limit."""
-    return label_of(text, LABEL_MAX)
+    return clip(text, LABEL_MAX)
 
 
 CHOICES_MAX = 25
@@ -69,7 +66,7 @@ def numbered_choices(current: str, titles: dict[int, str]) -> list[app_commands.
     """Autocomplete choices ``"2 · Title"`` whose number or title matches what the user typed."""
     typed = current.strip().lower()
     return [
-        app_commands.Choice(name=label_of(f"{number} · {title}", CHOICE_NAME_MAX), value=number)
+        app_commands.Choice(name=clip(f"{number} · {title}", CHOICE_NAME_MAX), value=number)
         for number, title in sorted(titles.items())
         if not typed or typed in str(number) or typed in title.lower()
     ][:CHOICES_MAX]

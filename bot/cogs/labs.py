@@ -23,6 +23,7 @@ from discord.ext import commands
 from bot.cogs._render import COLOUR, clip
 from bot.cogs._sink import ThreadSink, global_slot, typing_until
 from bot.cogs._ui import (
+    PLATFORM,
     CourseButton,
     bot_of,
     label,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 THREAD_NAME_MAX = 100
 ECHO_MAX = 1900
 ARCHIVE_MINUTES = 1440
@@ -263,7 +263,7 @@ class Labs(commands.Cog):
         return await self.bot.runtime.course.lab_thread(PLATFORM, str(channel.id))
 
     async def _is_learner(self, lab_thread: LabThread, guild_id: int, user: discord.abc.User) -> bool:
-        return await self.bot.runtime.course.store.learner_id(learner_for(guild_id, user)) == lab_thread.learner_id
+        return await self.bot.runtime.course.is_lab_learner(lab_thread, learner_for(guild_id, user))
 
     async def learners_thread(self, interaction: discord.Interaction) -> tuple[discord.Thread, LabThread]:
         """The lab thread the interaction happened in, checked to be the user's own."""

@@ -27,7 +27,7 @@ from bot.console.terminal_sink import TerminalSink
 from bot.core.content.loader import ContentError
 from bot.core.content.model import Lab, Question
 from bot.core.course import CourseError, LabProgress, QuizOutcome
-from bot.core.store.base import LabThread, StoredAnswer, StoreError
+from bot.core.store.base import LabThread, StoreError
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import setup_logging
@@ -202,7 +202,7 @@ class ConsoleApp:
         assert command.number is not None
         module = self.course.module(command.module)
         quiz = self.course.quiz(command.number, module.number)
-        earlier = self._run(self._quiz_answers(module.number, quiz.lesson))
+        earlier = self._run(self.course.quiz_answers(self.learner, quiz.lesson, module.number))
         self.screen.say()
         self.screen.say(f"Quiz: {quiz.title} (lesson {quiz.lesson}, {len(quiz.questions)} questions)", style="bold")
         if not earlier:
@@ -230,12 +230,6 @@ class ConsoleApp:
             self.screen.quiz_outcome(outcome)
             correct += outcome.correct
         self.screen.quiz_summary(correct, total, quiz.lesson, module)
-
-    async def _quiz_answers(self, module: int, lesson: int) -> dict[str, StoredAnswer]:
-        """The learner's first answers to one quiz, by question id."""
-        store = self.course.store
-        answers = await store.quiz_answers(await store.learner_id(self.learner), module)
-        return {question_id: answer for (number, question_id), answer in answers.items() if number == lesson}
 
     def _ask_option(self, question: Question) -> int:
         """Read lines until one is an option number; a command, Ctrl-C or end of input leaves (LeaveFlow)."""

@@ -227,6 +227,14 @@ class CourseService:
         chosen = _option(question, stored.option_index)
         return QuizOutcome(question=question, chosen=chosen, correct=stored.correct, already_answered=not stored.new)
 
+    async def quiz_answers(self, learner: LearnerRef, lesson: int, module: int | None = None) -> dict[str, StoredAnswer]:
+        """The learner's first answers to one quiz, by question id."""
+        found = self.module(module)
+        self.quiz(lesson, found.number)
+        learner_id = await self.store.learner_id(learner)
+        answers = await self.store.quiz_answers(learner_id, found.number)
+        return {question_id: answer for (number, question_id), answer in answers.items() if number == lesson}
+
     async def quiz_respondents(self, lesson: int, module: int | None = None) -> int:
         found = self.module(module)
         self.quiz(lesson, found.number)
@@ -334,6 +342,10 @@ class CourseService:
 
     async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None:
         return await self.store.lab_thread(platform, thread_key)
+
+    async def is_lab_learner(self, thread: LabThread, learner: LearnerRef) -> bool:
+        """Whether ``learner`` is the one the lab thread was opened for (looks up without creating anyone)."""
+        return await self.store.find_learner(learner) == thread.learner_id
 
     async def _lab_progress(self, lab: Lab, threads: Iterable[LabThread]) -> LabProgress:
         asked = 0

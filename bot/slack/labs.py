@@ -126,7 +126,7 @@ class LabConversations:
         thread = await self.ctx.course.lab_thread("slack", f"{channel}:{thread_ts}")
         if thread is None:
             return None
-        if await self.ctx.course.store.learner_id(self.ctx.learner(team_id, user)) != thread.learner_id:
+        if not await self.ctx.course.is_lab_learner(thread, self.ctx.learner(team_id, user)):
             await self.ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts,
                                      text=NOT_YOURS.format(number=thread.lab))
             return None

@@ -318,3 +318,23 @@ async def test_a_finished_attempt_takes_no_new_answers_after_the_test_grows(serv
     await short.finish_test(learner(1), state.attempt.id)
     with pytest.raises(rules.StaleTest, match="already finished"):
         await service.answer_test(learner(1), state.attempt.id, "t15", 0, "e-t15")
+
+
+async def test_lab_learner_check_creates_nobody(service: CourseService) -> None:
+    owner, stranger = learner(1), learner(2)
+    thread = await service.open_lab(owner, 1, "discord", "thread-9")
+    assert await service.is_lab_learner(thread, owner)
+    assert not await service.is_lab_learner(thread, stranger)
+    assert await service.store.find_learner(stranger) is None  # looking did not create a learner row
+
+
+async def test_quiz_answers_are_the_first_answers_of_one_quiz(service: CourseService) -> None:
+    me = learner(1)
+    first, second = service.quiz(1).questions[:2]
+    await service.answer_quiz(me, 1, first.id, wrong_index(first), "q1")
+    await service.answer_quiz(me, 1, first.id, first.correct_option.index, "q2")
+    other = service.quiz(2).questions[0]
+    await service.answer_quiz(me, 2, other.id, other.correct_option.index, "q3")
+    answers = await service.quiz_answers(me, 1)
+    assert set(answers) == {first.id} and not answers[first.id].correct
+    assert second.id not in answers

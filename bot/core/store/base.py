@@ -108,6 +108,9 @@ class Store(Protocol):
     async def learner_id(self, learner: LearnerRef) -> int:
         """The learner's row id, created on first sight (display name kept fresh)."""
 
+    async def find_learner(self, learner: LearnerRef) -> int | None:
+        """The learner's row id, or None for someone never seen (creates nothing)."""
+
     async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None: ...
 
     async def lessons_viewed(self, learner_id: int, module: int) -> set[int]: ...

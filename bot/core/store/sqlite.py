@@ -304,6 +304,14 @@ class SQLiteStore:
             )
             return rows[0]["id"]
 
+    async def find_learner(self, learner: LearnerRef) -> int | None:
+        async with self._connection() as db:
+            rows = await self._rows(
+                db, "SELECT id FROM learners WHERE platform = ? AND workspace = ? AND user_id = ?",
+                (learner.platform, learner.workspace, learner.user_id),
+            )
+        return rows[0]["id"] if rows else None
+
     async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None:
         async with self._connection() as db:
             await self._changes(
