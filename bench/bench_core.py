@@ -2,7 +2,9 @@
 
     python bench/bench_core.py [--runs 5] [--learners 50] [--content content]
 
-(a) start-up: ``load_course(content/)`` plus ``SQLiteStore.open()`` (every migration) on a fresh file.
+(a) start-up: ``load_course(content/)`` plus ``SQLiteStore.open()`` (every migration) on a fresh file,
+    in this process; and a cold start: a new Python process that reads the settings and runs
+    ``Runtime.start`` (imports, content, migrations; no chat tokens or Claude key), as ``coursebot`` does.
 (b) throughput: ``--learners`` learners at once, each answering every quiz question of the default
     module and then the whole module test through ``CourseService`` (the path a button press takes),
     on a fresh database file. Reported as answers per second.
@@ -18,6 +20,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +43,30 @@ async def startup(content: Path, folder: Path, run: int) -> tuple[float, float]:
     opened = time.perf_counter()
     await store.close()
     return loaded - started, opened - loaded
+
+
+# What ``coursebot`` does before it is ready, in a fresh interpreter (settings come from the environment).
+COLD_START = """
+import asyncio
+from bot.config import load_settings
+from bot.runtime import Runtime
+
+async def ready() -> None:
+    runtime = await Runtime.start(load_settings())
+    await runtime.close()
+
+asyncio.run(ready())
+"""
+
+
+def cold_start(content: Path, folder: Path, run: int) -> float:
+    """Seconds from starting a new Python process to the runtime being ready (and closed)."""
+    tokens = ("ANTHROPIC_", "DISCORD_", "SLACK_")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(tokens)}
+    environment |= {"COURSEBOT_CONTENT": str(content), "COURSEBOT_DB": str(folder / f"cold-{run}.db")}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", COLD_START], check=True, cwd=folder, env=environment)
+    return time.perf_counter() - started
 
 
 async def learner_session(service: CourseService, who: LearnerRef) -> int:
@@ -78,7 +105,7 @@ async def throughput(course: Course, folder: Path, run: int, learners: int) -> t
 
 async def main(runs: int, learners: int, content: Path) -> None:
     course = load_course(content)
-    load_times, open_times, rates = [], [], []
+    load_times, open_times, cold_times, rates = [], [], [], []
     answers = 0
     with tempfile.TemporaryDirectory(prefix="coursebot-bench-") as tmp:
         folder = Path(tmp)
@@ -86,6 +113,7 @@ async def main(runs: int, learners: int, content: Path) -> None:
             loaded, opened = await startup(content, folder, run)
             load_times.append(loaded)
             open_times.append(opened)
+            cold_times.append(cold_start(content, folder, run))
             answers, elapsed = await throughput(course, folder, run, learners)
             rates.append(answers / elapsed)
 
@@ -97,6 +125,7 @@ async def main(runs: int, learners: int, content: Path) -> None:
         ("start-up: load_course(content/)", statistics.median(load_times) * 1000, "ms"),
         ("start-up: SQLiteStore.open() + migrations", statistics.median(open_times) * 1000, "ms"),
         ("start-up: time to ready (sum)", statistics.median(ready) * 1000, "ms"),
+        ("cold start: new process to Runtime ready", statistics.median(cold_times) * 1000, "ms"),
         ("answer writes", statistics.median(rates), "answers/s"),
         ("answer writes (slowest run)", min(rates), "answers/s"),
     ]

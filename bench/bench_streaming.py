@@ -41,9 +41,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.core.streaming import Pacer, ProgressiveMessage  # noqa: E402
-from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits  # noqa: E402
-from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits  # noqa: E402
+from bot.core.streaming import Pacer, ProgressiveMessage
+from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits
+from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits
 
 CHARS_PER_TOKEN = 4  # one text delta = one token of 4 characters
 CURSOR = " ▌"
@@ -162,14 +162,12 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
     ramp = args.ramp if args.ramp is not None else args.streams / ramp_rate(args.platform)
     traces = [Trace() for _ in range(args.streams)]
     text = answer_text(args.tokens)
-    server: subprocess.Popen[bytes] | None = None
     workdir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
     if args.source == "sdk":
-        server, url = await start_server(workdir, args)
         import anthropic
 
-        client = anthropic.AsyncAnthropic(api_key=API_KEY, base_url=url, max_retries=0)
-        await warm_up(client)
+        server, url = await start_server(workdir, args)
+        client = anthropic.AsyncAnthropic(api_key=API_KEY, base_url=url, max_retries=0, timeout=120)
 
     def sink_for(number: int) -> TracingSink:
         if args.platform == "discord":  # every answer in its own thread: own bucket, shared global budget
@@ -203,23 +201,32 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
         answer = await source(number, message)
         await message.finish(answer)
 
-    rng = random.Random(1)
-    delays = sorted(rng.uniform(0, ramp) for _ in range(args.streams))
-    lags: list[float] = []
-    stop = asyncio.Event()
-    monitor = asyncio.create_task(lag_monitor(lags, stop))
-    cpu_start, wall_start = time.process_time(), time.monotonic()
-    await asyncio.gather(*(one(n, delay) for n, delay in enumerate(delays)))
-    cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
-    stop.set()
-    await monitor
-    if server is not None:
+    async def measure() -> tuple[float, float, list[float]]:
+        rng = random.Random(1)
+        delays = sorted(rng.uniform(0, ramp) for _ in range(args.streams))
+        lags: list[float] = []
+        stop = asyncio.Event()
+        monitor = asyncio.create_task(lag_monitor(lags, stop))
+        cpu_start, wall_start = time.process_time(), time.monotonic()
+        await asyncio.gather(*(one(n, delay) for n, delay in enumerate(delays)))
+        cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
+        stop.set()
+        await monitor
+        return cpu, wall, lags
+
+    if args.source != "sdk":
+        cpu, wall, lags = await measure()
+        return summarize(args, traces, platform, ramp, cpu=cpu, wall=wall, lags=lags)
+    try:
+        await warm_up(client)
+        cpu, wall, lags = await measure()
+    finally:
         await client.close()
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-        stamps = json.loads((workdir / "stamps.json").read_text())
-        for number, trace in enumerate(traces):
-            trace.deltas = stamps[f"s{number}"]
+        await asyncio.wait_for(server.wait(), timeout=60)
+    stamps = json.loads((workdir / "stamps.json").read_text())
+    for number, trace in enumerate(traces):
+        trace.deltas = stamps[f"s{number}"]
     return summarize(args, traces, platform, ramp, cpu=cpu, wall=wall, lags=lags)
 
 
@@ -244,10 +251,10 @@ def ramp_rate(platform: str) -> float:
     return 12.5 if platform == "discord" else 10.0
 
 
-async def start_server(workdir: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
+async def start_server(workdir: Path, args: argparse.Namespace) -> tuple[asyncio.subprocess.Process, str]:
     port_file = workdir / "url"
-    command = [sys.executable, __file__, "serve", str(port_file), str(workdir / "stamps.json")]
-    server = subprocess.Popen([*command, str(args.tokens), str(args.rate)], cwd=ROOT)
+    command = [__file__, "serve", str(port_file), str(workdir / "stamps.json"), str(args.tokens), str(args.rate)]
+    server = await asyncio.create_subprocess_exec(sys.executable, *command, cwd=ROOT, stdout=subprocess.DEVNULL)
     for _ in range(200):
         if port_file.exists() and port_file.read_text():
             return server, port_file.read_text()
@@ -371,7 +378,7 @@ def main() -> None:
             command += ["--latency", str(args.latency)]
             if args.ramp is not None:
                 command += ["--ramp", str(args.ramp)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+            output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
             result = json.loads(output.strip().splitlines()[-1])
             results.append(result)
             print(json.dumps(result), flush=True)

@@ -43,9 +43,9 @@ class CourseBot(commands.Bot):
     guild_ready_seconds = 2.0  # how long discord.py waits for GUILD_CREATEs after READY (tests lower it)
     count_edit_seconds = 3.0  # the least time between two updates of a quiz message's respondent count
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, message_content: bool = True) -> None:
         intents = discord.Intents.default()
-        intents.message_content = True
+        intents.message_content = message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -99,19 +99,30 @@ def _point_at(settings_api_base: str, gateway_url: str | None) -> None:
 
 
 async def run_discord(runtime: Runtime) -> None:
-    """Log in and serve until cancelled; the connection is closed cleanly either way."""
+    """Log in and serve until cancelled; the connection is closed cleanly either way.
+
+    When the Message Content intent is not enabled for the bot, it serves without it: learners then ask in
+    their lab threads with ``/ask`` (or by mentioning the bot).
+    """
     settings = runtime.settings
     if settings.discord_token is None:
         raise RuntimeError("DISCORD_TOKEN is not set")
     _point_at(settings.discord_api_base, settings.discord_gateway_url)
-    bot = CourseBot(runtime)
+    token = settings.discord_token.get_secret_value()
     try:
-        await bot.start(settings.discord_token.get_secret_value())
+        await _serve(runtime, token, message_content=True)
+    except discord.PrivilegedIntentsRequired:
+        log.warning("the Message Content intent is not enabled for this bot (Developer Portal > Bot > Privileged "
+                    "Gateway Intents); running without it: learners ask with /ask in their lab threads")
+        await _serve(runtime, token, message_content=False)
+
+
+async def _serve(runtime: Runtime, token: str, *, message_content: bool) -> None:
+    bot = CourseBot(runtime, message_content=message_content)
+    try:
+        await bot.start(token)
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal")
-        raise
-    except discord.PrivilegedIntentsRequired:
-        log.error("enable the Message Content intent for the bot in the Developer Portal (Bot > Privileged Intents)")
         raise
     finally:
         await bot.close()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import discord
 
 from bot.core.content.model import Lesson, Module, Question
-from bot.core.course import ModuleProgress, QuestionStats, TestResult, TestState
+from bot.core.course import ModuleProgress, QuestionStats, QuizOutcome, TestResult, TestState
 from bot.core.streaming.chunking import split_message
 
 DESCRIPTION_MAX = 4096
@@ -25,6 +25,8 @@ FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 EMBEDS_PER_MESSAGE = 10
 CHARS_PER_MESSAGE = 6000
+CONTENT_MAX = 2000
+STATS_PROMPT_MAX = 90
 TABLE_CODE_WIDTH = 56  # wider tables read better as a list on phones
 
 COLOUR = discord.Colour.blurple()
@@ -37,6 +39,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _HEADING = re.compile(r"^(#{3,6})\s+(.*)$")
 _INLINE = re.compile(r"\*\*|__|`")
 _BLOCK_START = re.compile(r"^\s*([-*+] |\d+[.)] |>|\||#)")
+_VERDICT = re.compile(r"^\s*(correct|not quite)\s*[.!:]\s*", re.IGNORECASE)
 
 
 def clip(text: str, limit: int) -> str:
@@ -53,26 +56,33 @@ def bar(done: int, total: int, width: int = 10) -> str:
 
 
 def _cells(row: str) -> list[str]:
-    return [_INLINE.sub("", cell).strip() for cell in row.strip().strip("|").split("|")]
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
 def render_table(lines: Sequence[str]) -> str:
-    """A Markdown table as something Discord shows well."""
+    """A Markdown table as something Discord shows well.
+
+    A narrow table becomes an aligned code block (without inline markup, which a code block would show
+    literally); a wider one a list with one bold entry per row, its cells labelled by the column headers.
+    A first column of row numbers joins the second in the entry's name ("1. message_start").
+    """
     rows = [_cells(line) for line in lines if not _TABLE_RULE.match(line)]
     if not rows:
         return ""
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(width)]
+    plain = [[_INLINE.sub("", cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in plain) for i in range(width)]
     if sum(widths) + 3 * (width - 1) <= TABLE_CODE_WIDTH:
-        lines_out = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        lines_out = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in plain]
         lines_out.insert(1, "-+-".join("-" * w for w in widths))
         return "```\n" + "\n".join(lines_out) + "\n```"
     header, *body = rows
+    named_by = 2 if width > 2 and body and all(row[0].isdigit() for row in body) else 1
     items = []
     for row in body:
-        name = row[0] or "•"
-        details = [f"{header[i] or '—'}: {row[i]}" for i in range(1, width) if row[i]]
+        name = f"{row[0]}. {row[1]}" if named_by == 2 else row[0] or "•"
+        details = [f"{header[i] or '—'}: {row[i]}" for i in range(named_by, width) if row[i]]
         items.append(f"**{name}**\n" + "\n".join(f"• {detail}" for detail in details))
     return "\n\n".join(items)
 
@@ -132,15 +142,25 @@ def _section_embeds(heading: str, markdown: str) -> list[discord.Embed]:
     parts = split_message(discord_markdown(markdown), DESCRIPTION_MAX) or [""]
     embeds = []
     for index, part in enumerate(parts):
-        title = heading if index == 0 else f"{heading} (continued)"
-        embeds.append(discord.Embed(title=clip(title, TITLE_MAX), description=part or None, colour=COLOUR))
+        title = heading if index == 0 or not heading else f"{heading} (continued)"
+        embeds.append(discord.Embed(title=clip(title, TITLE_MAX) or None, description=part or None, colour=COLOUR))
     return embeds
 
 
 def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
-    """Every embed of a lesson, in reading order."""
+    """Every embed of a lesson, in reading order.
+
+    The header holds the summary, the opening question and the text before the first heading (when it
+    fits); then one embed per section and the key terms as fields.
+    """
     opening = f"**{lesson.opening_question}**" if lesson.opening_question else ""
     intro = "\n\n".join(part for part in (lesson.summary, opening) if part)
+    sections = list(lesson.sections)
+    if sections and not sections[0].heading:
+        lead = discord_markdown(sections[0].markdown)
+        if len(intro) + len(lead) + 2 <= DESCRIPTION_MAX:
+            intro = "\n\n".join(part for part in (intro, lead) if part)
+            sections.pop(0)
     header = discord.Embed(
         title=clip(f"Lesson {lesson.number}: {lesson.title}", TITLE_MAX),
         description=clip(intro, DESCRIPTION_MAX) or None,
@@ -148,7 +168,7 @@ def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
     )
     header.set_author(name=clip(f"Module {module.number}: {module.title}", 256))
     embeds = [header]
-    for section in lesson.sections:
+    for section in sections:
         embeds += _section_embeds(section.heading, section.markdown)
     terms: discord.Embed | None = None
     for term in lesson.key_terms:
@@ -162,6 +182,26 @@ def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:
 
 
 # -- Quizzes and the test ------------------------------------------------------------------------------
+
+
+def without_verdict(feedback: str) -> str:
+    """Option feedback without its leading "Correct." / "Not quite." (the bot shows its own verdict)."""
+    return _VERDICT.sub("", feedback, count=1)
+
+
+def quiz_feedback(outcome: QuizOutcome, number: int) -> str:
+    """The ephemeral reply to a quiz option button: verdict, the counted option, its feedback and the explanation."""
+    chosen = f"**{outcome.chosen.letter}. {outcome.chosen.label}**"
+    if outcome.already_answered:
+        verdict = "✅ correct" if outcome.correct else "❌ not quite"
+        head = f"You already answered question {number}: {chosen} ({verdict}). Only your first answer counts."
+    elif outcome.correct:
+        head = f"✅ Correct! Question {number}: {chosen}"
+    else:
+        head = f"❌ Not quite. Question {number}: you chose {chosen}."
+    why = outcome.question.explanation
+    parts = [head, without_verdict(outcome.chosen.feedback), f"💡 {why}" if why else ""]
+    return clip("\n".join(part for part in parts if part), CONTENT_MAX)
 
 
 def options_text(question: Question) -> str:
@@ -184,7 +224,7 @@ def test_question_embed(state: TestState, *, resumed: bool = False) -> discord.E
     assert question is not None, "a finished attempt has no next question"
     test = state.module.test
     name = test.title if test else f"Module {state.module.number} test"
-    embed = question_embed(f"{name}: Question {state.position}/{state.total}", question)
+    embed = question_embed(f"{name} · Question {state.position}/{state.total}", question)
     answered = state.position - 1
     embed.set_author(name=f"{bar(answered, state.total, 15)} {answered}/{state.total} answered")
     footer = "Resumed where you left off. " if resumed else ""
@@ -215,7 +255,7 @@ def review_text(result: TestResult, limit: int = 4000) -> str:
     size = 0
     for shown, (question, chosen) in enumerate(result.missed):
         right = question.correct_option
-        why = question.explanation or right.feedback
+        why = question.explanation or without_verdict(right.feedback)
         part = (f"**{question.prompt}**\nYou chose {chosen.letter}. {chosen.label}\n"
                 f"Answer: {right.letter}. {right.label}" + (f"\n{why}" if why else ""))
         if size + len(part) + 2 > limit - 120:
@@ -265,16 +305,19 @@ def progress_embed(progress: ModuleProgress, name: str) -> discord.Embed:
 def stats_messages(stats: Sequence[QuestionStats], module: Module) -> list[list[discord.Embed]]:
     """Per question, the share of first answers that were correct; one list of embeds per message."""
     lines = []
+    numbers: dict[tuple[str, int], int] = {}
     for entry in stats:
-        scope = f"Lesson {entry.scope} quiz" if entry.kind == "quiz" else "Test"
+        number = numbers[entry.kind, entry.scope] = numbers.get((entry.kind, entry.scope), 0) + 1
+        scope = f"Quiz {entry.scope}" if entry.kind == "quiz" else "Test"
+        prompt = clip(entry.question.prompt, STATS_PROMPT_MAX)
         if not entry.answered:
-            lines.append(f"`{scope} · {entry.question.id}` no answers yet")
+            lines.append(f"`{scope} Q{number}` no answers yet · {prompt}")
             continue
         share = round(entry.share_correct * 100)
-        lines.append(f"`{scope} · {entry.question.id}` {bar(share, 100, 8)} {share}% correct of {entry.answered}")
+        lines.append(f"`{scope} Q{number}` {bar(share, 100, 8)} {share}% of {entry.answered} · {prompt}")
     parts = split_message("\n".join(lines) or "No questions.", DESCRIPTION_MAX)
     title = f"Module {module.number} statistics: share of first answers that were correct"
     embeds = [discord.Embed(title=clip(title if i == 0 else "(continued)", TITLE_MAX), description=part,
                             colour=COLOUR) for i, part in enumerate(parts)]
-    embeds[-1].set_footer(text="Per-option counts are in the attached CSV.")
+    embeds[-1].set_footer(text="Per-option counts and question ids are in the attached CSV.")
     return pack(embeds)

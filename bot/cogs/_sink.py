@@ -15,12 +15,12 @@ from typing import TypeVar
 
 import discord
 
+from bot.cogs._render import CONTENT_MAX
 from bot.core.streaming.pacing import Pacer
 from bot.core.streaming.sink import RateLimited
 
 log = logging.getLogger(__name__)
 
-DISCORD_MESSAGE_LIMIT = 2000
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for about 10 s per request
 T = TypeVar("T")
 _unique = itertools.count()
@@ -66,7 +66,7 @@ async def _call(request: Awaitable[T]) -> T:
 class ThreadSink:
     """Posts and edits the messages of one answer in ``channel`` (a lab thread)."""
 
-    limit = DISCORD_MESSAGE_LIMIT
+    limit = CONTENT_MAX
 
     def __init__(self, channel: discord.Thread, stop_view: Callable[[], discord.ui.View] | None = None) -> None:
         self.channel = channel

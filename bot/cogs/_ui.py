@@ -7,6 +7,7 @@ database, so a button keeps working after a restart. ``CourseButton`` routes eve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -28,6 +29,18 @@ LABEL_MAX = 80
 
 def bot_of(interaction: discord.Interaction) -> CourseBot:
     return interaction.client  # type: ignore[return-value]
+
+
+def cog_of(interaction: discord.Interaction, name: str) -> Any:
+    """The loaded cog ``name``; a friendly error when it is not loaded.
+
+    Looked up by name, not by class: discord.py loads each extension as a fresh module, so the class a
+    caller imports is not the one the bot holds.
+    """
+    cog = bot_of(interaction).get_cog(name)
+    if cog is None:
+        raise CourseError(f"{name} are not available right now.")
+    return cog
 
 
 def runtime_of(interaction: discord.Interaction) -> Runtime:
@@ -62,7 +75,7 @@ def module_for_choices(interaction: discord.Interaction) -> Module | None:
         return None
 
 
-def numbered_choices(current: str, titles: dict[int, str]) -> list[app_commands.Choice[int]]:
+def numbered_choices(current: str, titles: Mapping[int, str]) -> list[app_commands.Choice[int]]:
     """Autocomplete choices ``"2 · Title"`` whose number or title matches what the user typed."""
     typed = current.strip().lower()
     return [
@@ -70,6 +83,18 @@ def numbered_choices(current: str, titles: dict[int, str]) -> list[app_commands.
         for number, title in sorted(titles.items())
         if not typed or typed in str(number) or typed in title.lower()
     ][:CHOICES_MAX]
+
+
+Autocomplete = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[int]]]]
+
+
+def number_autocomplete(titles: Callable[[Module], Mapping[int, str]]) -> Autocomplete:
+    """An autocomplete callback for a ``number`` option, offering ``titles(module)`` of the module being typed."""
+    async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+        module = module_for_choices(interaction)
+        return numbered_choices(current, titles(module)) if module else []
+
+    return complete
 
 
 def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:
@@ -86,7 +111,7 @@ class CourseButton:
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await self.handle(interaction)
-        except Exception as exc:  # every failure becomes an ephemeral note (and a log line when unexpected)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an ephemeral note (and a log line)
             await report(interaction, exc)
 
     async def handle(self, interaction: discord.Interaction) -> None:

@@ -25,12 +25,11 @@ from bot.cogs._sink import ThreadSink, global_slot, typing_until
 from bot.cogs._ui import (
     PLATFORM,
     CourseButton,
-    bot_of,
+    cog_of,
     label,
     learner_for,
     learner_of,
-    module_for_choices,
-    numbered_choices,
+    number_autocomplete,
     runtime_of,
     view_of,
 )
@@ -56,6 +55,8 @@ BUSY = ("⏳ I'm still answering the previous question in this thread. "
         "Wait for it to finish (or press Stop), then ask again.")
 NOT_YOURS = "This lab thread belongs to another learner. Open your own with `/lab`."
 NOT_A_LAB = "Use this inside your lab thread; open one with `/lab`."
+UNREADABLE = ("I can't read messages here (the bot runs without Discord's Message Content intent). "
+              "Ask with `/ask question:` in this thread, or mention me in front of your question.")
 
 
 @dataclass
@@ -133,11 +134,7 @@ class LabStartButton(
 
 
 def _labs_cog(interaction: discord.Interaction) -> Labs:
-    # looked up by name, not isinstance: discord.py loads each extension as a fresh module
-    cog = bot_of(interaction).get_cog("Labs")
-    if cog is None:
-        raise CourseError("Labs are not available right now.")
-    return cast(Labs, cog)
+    return cast(Labs, cog_of(interaction, "Labs"))
 
 
 def greeting_embed(lab: Lab, learner: discord.abc.User) -> discord.Embed:
@@ -199,6 +196,9 @@ class Labs(commands.Cog):
 
     @app_commands.command(name="lab", description="Open a lab thread with the lesson's Claude assistant.")
     @app_commands.describe(number="The lab number", module="The module (default: the current one)")
+    @app_commands.autocomplete(
+        number=number_autocomplete(lambda module: {n: lab.title for n, lab in module.labs.items()})
+    )
     @app_commands.guild_only()
     async def lab(
         self,
@@ -207,11 +207,6 @@ class Labs(commands.Cog):
         module: app_commands.Range[int, 1, 999] | None = None,
     ) -> None:
         await self.open_lab(interaction, number, module)
-
-    @lab.autocomplete("number")
-    async def _lab_numbers(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        module = module_for_choices(interaction)
-        return numbered_choices(current, {n: lab.title for n, lab in module.labs.items()}) if module else []
 
     async def open_lab(self, interaction: discord.Interaction, number: int, module: int | None) -> None:
         learner = learner_of(interaction)
@@ -285,22 +280,18 @@ class Labs(commands.Cog):
     async def ask_from_interaction(
         self, interaction: discord.Interaction, thread: discord.Thread, lab_thread: LabThread, question: str
     ) -> None:
-        """Echo the question publicly (the learner's own words), then stream the answer below it."""
-        self._check_can_ask(lab_thread, question)
+        """Echo the question publicly (the learner's own words), then stream the answer below it.
+
+        Everything that would refuse the question is checked before the echo, so a refusal shows nothing.
+        """
+        assistant = self.assistant()
+        if assistant.busy(lab_thread) or thread.id in self.streaming:
+            raise LabBusy(BUSY)
+        question = assistant.check_question(question)
         await interaction.response.send_message(
-            clip(f"❓ **{interaction.user.display_name} asked:** {question.strip()}", ECHO_MAX)
+            clip(f"❓ **{interaction.user.display_name} asked:** {question}", ECHO_MAX)
         )
         await self.answer(thread, lab_thread, interaction.user, question, str(interaction.id))
-
-    def _check_can_ask(self, lab_thread: LabThread, question: str) -> None:
-        limit = self.bot.runtime.settings.max_question_chars
-        if self.assistant().busy(lab_thread) or int(lab_thread.thread_key) in self.streaming:
-            raise LabBusy(BUSY)
-        if not question.strip():
-            raise CourseError("Please type a question for the lab assistant.")
-        if len(question.strip()) > limit:
-            raise CourseError(f"That question is {len(question.strip())} characters long; "
-                              f"please keep it under {limit} characters.")
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -313,13 +304,24 @@ class Labs(commands.Cog):
             return
         if not await self._is_learner(lab_thread, message.guild.id, message.author):
             return
+        question = self._question_in(message)
+        if not question and not self.bot.intents.message_content:
+            await self._reply(message, UNREADABLE)
+            return
         try:  # the assistant refuses empty and over-long questions with a CourseError
-            await self.answer(message.channel, lab_thread, message.author, message.content, str(message.id))
+            await self.answer(message.channel, lab_thread, message.author, question, str(message.id))
         except CourseError as exc:
             await self._reply(message, str(exc))
         except Exception:
             log.exception("lab answer failed in thread %s", message.channel.id)
             await self._reply(message, APOLOGY)
+
+    def _question_in(self, message: discord.Message) -> str:
+        """The learner's question: the message's text without a leading mention of the bot."""
+        text = message.content
+        if self.bot.user is not None:
+            text = re.sub(rf"^\s*<@!?{self.bot.user.id}>", "", text)
+        return text.strip()
 
     async def _reply(self, message: discord.Message, text: str) -> None:
         try:

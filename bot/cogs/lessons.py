@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import lesson_embeds, pack
-from bot.cogs._ui import learner_of, module_for_choices, numbered_choices, runtime_of, view_of
+from bot.cogs._ui import learner_of, number_autocomplete, runtime_of, view_of
 from bot.core.content.model import Lesson, Module
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ class Lessons(commands.Cog):
 
     @app_commands.command(name="lesson", description="Post a lesson of the course in this channel.")
     @app_commands.describe(number="The lesson number", module="The module (default: the current one)")
+    @app_commands.autocomplete(
+        number=number_autocomplete(lambda module: {n: l.title for n, l in module.lessons.items()})
+    )
     @app_commands.guild_only()
     async def lesson(
         self,
@@ -60,11 +63,6 @@ class Lessons(commands.Cog):
             last = index == len(rest)
             await interaction.followup.send(embeds=embeds, view=view if last else discord.utils.MISSING)
 
-
-    @lesson.autocomplete("number")
-    async def _lesson_numbers(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        module = module_for_choices(interaction)
-        return numbered_choices(current, {n: l.title for n, l in module.lessons.items()}) if module else []
 
 
 async def setup(bot: CourseBot) -> None:

@@ -2,7 +2,9 @@
 
 Each press is answered ephemerally (correct or not, with the option's feedback); the first answer counts
 and a repeat press shows it again. The quiz message shows how many learners answered; that line is
-updated at most once per ``CourseBot.count_edit_seconds`` per message, through the shared pacer.
+updated at most once per ``CourseBot.count_edit_seconds`` per message, through the shared pacer. A quiz
+of more than five questions takes several messages, each with that line. A lesson's "Take the quiz"
+button posts the quiz once: while it is recent and still in the channel, later presses get a link to it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
@@ -17,19 +20,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._render import question_embed, respondents_line
+from bot.cogs._render import question_embed, quiz_feedback, respondents_line
+from bot.cogs._sink import global_slot
 from bot.cogs._ui import (
     CourseButton,
-    bot_of,
+    cog_of,
     label,
     learner_of,
-    module_for_choices,
-    numbered_choices,
+    number_autocomplete,
     runtime_of,
     view_of,
 )
 from bot.core.content.model import Quiz
-from bot.core.course import QuizOutcome
 from bot.core.streaming.pacing import Pacer
 from bot.core.tasks import spawn
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROWS_PER_MESSAGE = 5  # one action row of option buttons per question
+RECENT_QUIZ_SECONDS = 1800.0  # "Take the quiz" points to the quiz posted in the channel this recently
 
 
 class CoalescedEdits:
@@ -73,8 +76,16 @@ class CoalescedEdits:
             task.cancel()
 
 
-def quiz_header(quiz: Quiz, respondents: int) -> str:
-    return f"📝 **Quiz: {quiz.title}** (lesson {quiz.lesson})\n{respondents_line(respondents)}"
+def quiz_parts(quiz: Quiz) -> int:
+    """How many messages the quiz takes (a message holds five questions: five rows of option buttons)."""
+    return max(1, -(-len(quiz.questions) // ROWS_PER_MESSAGE))
+
+
+def quiz_header(quiz: Quiz, respondents: int, part: int = 0) -> str:
+    """The text of quiz message ``part`` (0-based): its title and how many learners answered."""
+    parts = quiz_parts(quiz)
+    where = f", part {part + 1} of {parts}" if parts > 1 else ""
+    return f"📝 **Quiz: {quiz.title}** (lesson {quiz.lesson}{where})\n{respondents_line(respondents)}"
 
 
 class QuizOptionButton(
@@ -101,22 +112,13 @@ class QuizOptionButton(
             learner_of(interaction), self.lesson, self.question_id, self.option,
             event_id=str(interaction.id), module=self.module,
         )
-        await interaction.response.send_message(feedback(outcome), ephemeral=True)
+        index = course.quiz(self.lesson, self.module).questions.index(outcome.question)
+        await interaction.response.send_message(quiz_feedback(outcome, index + 1), ephemeral=True)
         if not outcome.already_answered and interaction.message is not None:
-            cog = bot_of(interaction).get_cog("Quizzes")  # by name: extensions load as fresh modules
-            if cog is not None:
-                message = interaction.message
-                cast(Quizzes, cog).refresh_count(message.channel.id, message.id, self.module, self.lesson)
-
-
-def feedback(outcome: QuizOutcome) -> str:
-    chosen = f"**{outcome.chosen.letter}. {outcome.chosen.label}**"
-    verdict = "✅ correct" if outcome.correct else "❌ not quite"
-    if outcome.already_answered:
-        return (f"You already answered this one: {chosen} ({verdict}). Only your first answer counts.\n"
-                f"{outcome.chosen.feedback}")
-    head = f"✅ Correct! {chosen}" if outcome.correct else f"❌ Not quite. You chose {chosen}."
-    return f"{head}\n{outcome.chosen.feedback}"
+            message = interaction.message
+            _quizzes_cog(interaction).refresh_count(
+                message.channel.id, message.id, self.module, self.lesson, index // ROWS_PER_MESSAGE
+            )
 
 
 class QuizStartButton(
@@ -136,7 +138,19 @@ class QuizStartButton(
         return cls(int(match["module"]), int(match["lesson"]))
 
     async def handle(self, interaction: discord.Interaction) -> None:
-        await post_quiz(interaction, self.lesson, self.module)
+        """Post the quiz, or point to it when it is already in the channel (many learners press this)."""
+        quizzes = _quizzes_cog(interaction)
+        link = await quizzes.posted_recently(interaction, self.module, self.lesson)
+        if link is None:
+            await quizzes.post(interaction, self.lesson, self.module)
+        else:
+            await interaction.response.send_message(
+                f"📝 The lesson {self.lesson} quiz is already in this channel: {link}", ephemeral=True
+            )
+
+
+def _quizzes_cog(interaction: discord.Interaction) -> Quizzes:
+    return cast(Quizzes, cog_of(interaction, "Quizzes"))
 
 
 def quiz_messages(module: int, quiz: Quiz) -> list[tuple[list[discord.Embed], discord.ui.View]]:
@@ -158,22 +172,11 @@ def quiz_messages(module: int, quiz: Quiz) -> list[tuple[list[discord.Embed], di
     return messages
 
 
-async def post_quiz(interaction: discord.Interaction, lesson: int, module: int | None) -> None:
-    course = runtime_of(interaction).course
-    found = course.module(module)
-    quiz = course.quiz(lesson, found.number)
-    header = quiz_header(quiz, await course.quiz_respondents(lesson, found.number))
-    for index, (embeds, view) in enumerate(quiz_messages(found.number, quiz)):
-        if index == 0:
-            await interaction.response.send_message(header, embeds=embeds, view=view)
-        else:
-            await interaction.followup.send(embeds=embeds, view=view)
-
-
 class Quizzes(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
         self.counts = CoalescedEdits(bot.pacer, bot.count_edit_seconds)
+        self._posted: dict[tuple[int, int, int], tuple[int, float]] = {}  # (channel, module, lesson) -> (id, when)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(QuizOptionButton, QuizStartButton)
@@ -187,18 +190,54 @@ class Quizzes(commands.Cog):
         """The "Take the quiz" button other cogs put on their messages (lessons)."""
         return QuizStartButton(module, lesson)
 
-    def refresh_count(self, channel_id: int, message_id: int, module: int, lesson: int) -> None:
-        """Schedule the quiz message's respondent line to be brought up to date (coalesced)."""
+    async def post(self, interaction: discord.Interaction, lesson: int, module: int | None) -> None:
+        """Post the quiz; every message of it shows the respondent count (kept up to date on a click there)."""
+        course = self.bot.runtime.course
+        found = course.module(module)
+        quiz = course.quiz(lesson, found.number)
+        respondents = await course.quiz_respondents(lesson, found.number)
+        for part, (embeds, view) in enumerate(quiz_messages(found.number, quiz)):
+            header = quiz_header(quiz, respondents, part)
+            if part > 0:
+                await interaction.followup.send(header, embeds=embeds, view=view)
+                continue
+            response = await interaction.response.send_message(header, embeds=embeds, view=view)
+            if response.message_id is not None and interaction.channel_id is not None:
+                key = (interaction.channel_id, found.number, lesson)
+                self._posted[key] = (response.message_id, time.monotonic())
+
+    async def posted_recently(self, interaction: discord.Interaction, module: int, lesson: int) -> str | None:
+        """A link to the quiz if it was posted in the interaction's channel lately and is still there."""
+        if interaction.channel_id is None:
+            return None
+        key = (interaction.channel_id, module, lesson)
+        posted = self._posted.get(key)
+        if posted is None or time.monotonic() - posted[1] > RECENT_QUIZ_SECONDS:
+            return None
+        channel = self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id)
+        await global_slot(self.bot.pacer)
+        try:
+            message = await channel.fetch_message(posted[0])
+        except discord.NotFound:
+            del self._posted[key]
+            return None
+        return message.jump_url
+
+    def refresh_count(self, channel_id: int, message_id: int, module: int, lesson: int, part: int) -> None:
+        """Schedule the respondent line of quiz message ``part`` to be brought up to date (coalesced)."""
         async def update() -> None:
             course = self.bot.runtime.course
             quiz = course.quiz(lesson, module)
-            header = quiz_header(quiz, await course.quiz_respondents(lesson, module))
+            header = quiz_header(quiz, await course.quiz_respondents(lesson, module), part)
             await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).edit(content=header)
 
         self.counts.request(message_id, str(channel_id), update)
 
     @app_commands.command(name="quiz", description="Post a lesson's quiz in this channel.")
     @app_commands.describe(number="The lesson number", module="The module (default: the current one)")
+    @app_commands.autocomplete(
+        number=number_autocomplete(lambda module: {n: q.title for n, q in module.quizzes.items()})
+    )
     @app_commands.guild_only()
     async def quiz(
         self,
@@ -206,13 +245,8 @@ class Quizzes(commands.Cog):
         number: app_commands.Range[int, 1, 999],
         module: app_commands.Range[int, 1, 999] | None = None,
     ) -> None:
-        await post_quiz(interaction, number, module)
+        await self.post(interaction, number, module)
 
-
-    @quiz.autocomplete("number")
-    async def _quiz_numbers(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        module = module_for_choices(interaction)
-        return numbered_choices(current, {n: q.title for n, q in module.quizzes.items()}) if module else []
 
 
 async def setup(bot: CourseBot) -> None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.config import Settings
-from bot.console.session import console_learner, stop_on_interrupt
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.render import Screen
+from bot.console.session import console_learner, stop_on_interrupt
 from bot.console.terminal_sink import TerminalSink
 from bot.core.content.loader import ContentError
 from bot.core.content.model import Lab, Question
@@ -53,7 +53,7 @@ def run_console(settings: Settings) -> int:
             print(f"The course content in {settings.content} has problems:\n{exc}", file=sys.stderr)
             return 1
         except (StoreError, OSError) as exc:
-            print(f"Cannot open the database {settings.db}: {exc}", file=sys.stderr)
+            print(f"Cannot open the database: {exc}", file=sys.stderr)
             return 1
         try:
             ConsoleApp(runtime, screen, LineReader(sys.stdin.isatty()), runner).run()
@@ -180,12 +180,18 @@ class ConsoleApp:
             case "test":
                 self._test(command)
             case "progress":
-                self.screen.progress(self._run(self.course.progress(self.learner, command.module)))
+                self._progress(command)
             case "lab":
                 self._lab(command)
             case "back":
                 self._back()
         return True
+
+    def _progress(self, command: Command) -> None:
+        module = self.course.module(command.module)
+        progress = self._run(self.course.progress(self.learner, module.number))
+        paused = self._run(self.course.test_state(self.learner, module.number)) if module.test else None
+        self.screen.progress(progress, paused_test=paused)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.runner.run(coro)
@@ -208,6 +214,8 @@ class ConsoleApp:
         if not earlier:
             self.screen.hint("Type the number of your answer. Your first answer to each question is the one "
                              "that counts.")
+        elif all(question.id in earlier for question in quiz.questions):
+            self.screen.hint("You have answered every question of this quiz: here is your review.")
         correct = 0
         total = len(quiz.questions)
         for position, question in enumerate(quiz.questions, start=1):
@@ -245,9 +253,13 @@ class ConsoleApp:
             if not line.strip():
                 continue
             try:
-                return choice(line, count)
+                index = choice(line, count)
             except CommandError as exc:
                 self.screen.error(str(exc))
+                continue
+            if not self.reader.interactive:  # a typed answer is on screen already; a piped one is not
+                self.screen.chosen(question.options[index])
+            return index
 
     # -- the module test ------------------------------------------------------------------------------
 
@@ -255,13 +267,9 @@ class ConsoleApp:
         module = self.course.module(command.module)
         state = self._run(self.course.test_state(self.learner, module.number))
         if state is None:
+            before = self._run(self.course.progress(self.learner, module.number))
             state = self._run(self.course.start_test(self.learner, module.number))
-            assert module.test is not None  # start_test raised NoTest otherwise
-            self.screen.say()
-            self.screen.say(module.test.title, style="bold")
-            self.screen.say(f"{state.total} questions, one at a time. "
-                            f"You pass with {round(module.test.pass_mark * 100)}% or more.")
-            self.screen.hint("Type the number of your answer. A command pauses the test; /test resumes it.")
+            self.screen.test_intro(module, state.total, before)
         else:
             self.screen.say()
             self.screen.say(f"Resuming your test at question {state.position}/{state.total}.", style="bold")
@@ -304,11 +312,13 @@ class ConsoleApp:
 
     def _ask(self, session: LabSession, text: str) -> None:
         suggested = session.lab.suggested_questions
-        if text.isascii() and text.isdigit():
+        picked = text.isascii() and text.isdigit()
+        if picked:
             if not 1 <= int(text) <= len(suggested):
                 raise CommandError(f"There are {len(suggested)} suggested questions: type 1 to {len(suggested)}, "
                                    "or write your own question.")
             text = suggested[int(text) - 1]
+        if picked or not self.reader.interactive:  # the transcript shows what was asked
             self.screen.lab_question(text)
         was_complete = session.progress.complete
         self.screen.lab_answer_start(session.lab)

@@ -17,6 +17,7 @@ from bot.console.terminal_sink import TerminalSink
 from bot.core.content.loader import ContentError
 from bot.core.course import CourseError, CourseService
 from bot.core.labs import LabAssistant
+from bot.core.store.base import StoreError
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import setup_logging
@@ -43,6 +44,9 @@ async def run_ask(settings: Settings, *, lab: int, module: int | None, question:
         runtime = await Runtime.start(settings)
     except ContentError as exc:
         print(f"The course content in {settings.content} has errors:\n{exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (StoreError, OSError) as exc:
+        print(f"Cannot open the database: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
         assert runtime.labs is not None  # a key is set

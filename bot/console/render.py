@@ -21,7 +21,7 @@ from rich.text import Text
 
 from bot.console.commands import Spec
 from bot.core.content.model import Course, Lab, Lesson, Module, Option, Question
-from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult
+from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult, TestState
 
 CODE_THEME = "monokai"
 BAR_WIDTH = 20
@@ -72,10 +72,10 @@ class Screen:
 
     def welcome(self, course: Course, module: Module, learner: str) -> None:
         title = f"{course.title} · Module {module.number}: {module.title}"
+        first = module.lesson_numbers[0] if module.lessons else 1
         body = Text.assemble(
             (f"Welcome, {learner}! ", "bold"), module.summary, "\n\n",
-            (f"Start with /lesson {module.lesson_numbers[0] if module.lessons else 1}, "
-             "or type /help to see every command.", "dim"),
+            (f"Start with /lesson {first}, or type /help to see every command.", "dim"),
         )
         self._panel(title, body)
 
@@ -163,6 +163,10 @@ class Screen:
         for option in question.options:
             self.say(Text.assemble((f"{option.index + 1}) ", "cyan"), option.label), indent=2)
 
+    def chosen(self, option: Option) -> None:
+        """Echo an answer read from a pipe, so the transcript shows what was chosen."""
+        self.say(Text.assemble(("Your answer: ", "bold"), _option(option)), indent=2)
+
     def quiz_outcome(self, outcome: QuizOutcome) -> None:
         if outcome.already_answered:
             self.say(Text.assemble(
@@ -187,10 +191,22 @@ class Screen:
         nexts = labs + ([f"/lesson {following}"] if following else ["/test"])
         self.hint("Next: " + " · ".join(nexts))
 
+    def test_intro(self, module: Module, total: int, before: ModuleProgress) -> None:
+        """The start of a new attempt; a retake names the best score so far."""
+        assert module.test is not None
+        self.say()
+        self.say(module.test.title, style="bold")
+        self.say(f"{total} questions, one at a time. You pass with {_percent_mark(module)}% or more.")
+        if before.test_attempts:
+            status = "passed" if before.test_passed else "not passed yet"
+            self.say(f"This is attempt {before.test_attempts + 1}. Your best so far: {before.best_test_percent}% "
+                     f"({status}); the best score is the one kept.")
+        self.hint("Type the number of your answer. A command pauses the test; /test resumes it.")
+
     def test_result(self, result: TestResult, module: Module) -> None:
         assert module.test is not None
         verdict = ("Passed! 🎉", "bold green") if result.passed else ("Not passed yet.", "bold red")
-        mark = round(module.test.pass_mark * 100)
+        mark = _percent_mark(module)
         self.say()
         self.say(Text.assemble(
             ("Score: ", "bold"), f"{result.score}/{result.total} ({result.percent}%) ", verdict,
@@ -207,13 +223,16 @@ class Screen:
                 self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"), question.prompt))
                 self.say(Text.assemble(("You chose: ", "red"), _option(chosen)), indent=2)
                 self.say(Text.assemble(("Correct:   ", "green"), _option(question.correct_option)), indent=2)
-                self.say(question.explanation or question.correct_option.feedback, style="dim", indent=2)
+                self.say(chosen.feedback, indent=2)  # why the chosen option is wrong
+                if question.explanation:
+                    self.say(question.explanation, style="dim", indent=2)
         if not result.passed:
             self.hint("Review the lessons and type /test to try again.")
 
     # -- progress -------------------------------------------------------------------------------------
 
-    def progress(self, progress: ModuleProgress) -> None:
+    def progress(self, progress: ModuleProgress, *, paused_test: TestState | None = None) -> None:
+        """The learner's progress in one module (``paused_test``: an unfinished test attempt)."""
         module = progress.module
         lessons = module.lesson_numbers
         quiz_total = sum(len(quiz.questions) for quiz in module.quizzes.values())
@@ -240,12 +259,14 @@ class Screen:
                       f"{labs_done}/{len(module.labs)} complete" + (f" ({lab_notes})" if lab_notes else ""))
         if module.test is not None:
             best = progress.best_test_percent
-            if best is None:
-                test_note = "not taken yet"
-            else:
+            notes: list[str] = []
+            if best is not None:
                 status = "passed ✓" if progress.test_passed else "not passed yet"
                 tries = f"{progress.test_attempts} attempt{'' if progress.test_attempts == 1 else 's'}"
-                test_note = f"best {best}% · {status} · {tries}"
+                notes.append(f"best {best}% · {status} · {tries}")
+            if paused_test is not None:
+                notes.append(f"paused at {paused_test.position}/{paused_test.total}: /test resumes")
+            test_note = " · ".join(notes) or "not taken yet"
             table.add_row("Test", self._bar(best or 0, 100), test_note)
         self._heading(f"Your progress · Module {module.number}: {module.title}")
         self._table(table)
@@ -268,7 +289,7 @@ class Screen:
         self.hint("Type your question and press Enter. /back returns to the course; Ctrl-C stops an answer.")
 
     def lab_question(self, question: str) -> None:
-        """Echo a suggested question picked by number, so the transcript shows what was asked."""
+        """Echo a question that is not on screen as typed: picked by number, or read from a pipe."""
         self.say(Text.assemble(("You: ", "bold cyan"), question))
 
     def lab_answer_start(self, lab: Lab) -> None:
@@ -320,3 +341,8 @@ class Screen:
 
 def _option(option: Option) -> Text:
     return Text(f"{option.index + 1}) {option.label}")
+
+
+def _percent_mark(module: Module) -> int:
+    assert module.test is not None
+    return round(module.test.pass_mark * 100)

@@ -134,11 +134,13 @@ def passes(score: int, total: int, pass_mark: float) -> bool:
     return total > 0 and Fraction(score, total) >= Fraction(str(pass_mark))
 
 
-def _find_question(questions: Iterable[Question], question_id: str, where: str) -> Question:
-    for question in questions:
-        if question.id == question_id:
-            return question
-    raise UnknownQuestion(f"That question is no longer in {where} (the course may have been updated). Open it again.")
+def _find_question(source: Quiz | ModuleTest, question_id: str, where: str) -> Question:
+    try:
+        return source.question(question_id)
+    except KeyError:
+        raise UnknownQuestion(
+            f"That question is no longer in {where} (the course may have been updated). Open it again."
+        ) from None
 
 
 def _option(question: Question, index: int) -> Option:
@@ -218,7 +220,7 @@ class CourseService:
         """Record the learner's answer; the first answer to a question is the one that counts."""
         found = self.module(module)
         quiz = self.quiz(lesson, found.number)
-        question = _find_question(quiz.questions, question_id, f"the lesson {lesson} quiz")
+        question = _find_question(quiz, question_id, f"the lesson {lesson} quiz")
         option = _option(question, option_index)
         learner_id = await self.store.learner_id(learner)
         stored = await self.store.record_quiz_answer(
@@ -286,7 +288,7 @@ class CourseService:
         """
         _, attempt = await self._own_attempt(learner, attempt_id)
         found = self.module(attempt.module)
-        question = _find_question(self._test(found).questions, question_id, f"the Module {found.number} test")
+        question = _find_question(self._test(found), question_id, f"the Module {found.number} test")
         option = _option(question, option_index)
         state = await self._state(found, attempt)
         if question.id in state.answers:

@@ -98,7 +98,7 @@ class LabAssistant:
         stop: asyncio.Event | None = None,
     ) -> TurnOutcome:
         """Answer ``question`` into ``message``; raises ``InvalidQuestion``, ``LabBusy`` or ``UnknownLab``."""
-        question = self._checked(question)
+        question = self.check_question(question)
         if self.busy(thread):
             raise LabBusy(
                 "I'm still answering your previous question in this thread. "
@@ -110,7 +110,8 @@ class LabAssistant:
         finally:
             self._answering.discard(thread.id)
 
-    def _checked(self, question: str) -> str:
+    def check_question(self, question: str) -> str:
+        """The question, stripped; raises ``InvalidQuestion`` when it is empty or too long."""
         question = question.strip()
         limit = self._settings.max_question_chars
         if not question:

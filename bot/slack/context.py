@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import wraps
@@ -32,12 +33,21 @@ class UsageError(CourseError):
     """A command was typed with arguments it does not take."""
 
 
+@dataclass(eq=False)
+class RunningAnswer:
+    """A lab answer being streamed: the event that stops it and the token its Stop button carries (so the
+    Stop button of an earlier answer, still on screen, cannot stop a later one in the same thread)."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    token: str = field(default_factory=lambda: secrets.token_hex(4))
+
+
 @dataclass
 class SlackContext:
     runtime: Runtime
     client: AsyncWebClient
     pacing: SlackPacing = field(default_factory=SlackPacing)
-    stops: dict[str, asyncio.Event] = field(default_factory=dict)  # lab thread key -> its running answer's stop
+    answers: dict[str, RunningAnswer] = field(default_factory=dict)  # lab thread key -> its running answer
     lab_openings: dict[str, set[asyncio.Event]] = field(default_factory=dict)  # channel -> labs being recorded
     native_streaming: bool = True  # SLACK_NATIVE_STREAMING, until Slack says the workspace lacks it
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
@@ -53,6 +63,17 @@ class SlackContext:
     @staticmethod
     def learner(team_id: str, user_id: str, name: str = "") -> LearnerRef:
         return LearnerRef("slack", team_id, user_id, name)
+
+    @classmethod
+    def command_learner(cls, context: Any, command: dict[str, Any]) -> LearnerRef:
+        """Who typed a slash command."""
+        return cls.learner(context.team_id, command["user_id"], command.get("user_name", ""))
+
+    @classmethod
+    def action_learner(cls, context: Any, body: dict[str, Any]) -> LearnerRef:
+        """Who pressed a button."""
+        user = body["user"]
+        return cls.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
 
     async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]] | None = None,
                    thread_ts: str | None = None) -> str:
@@ -77,8 +98,8 @@ class SlackContext:
         return task
 
     async def close(self) -> None:
-        for event in self.stops.values():
-            event.set()
+        for answer in self.answers.values():
+            answer.stop.set()
         tasks = list(self._tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=5.0)
@@ -87,13 +108,25 @@ class SlackContext:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def parse_numbers(text: str, usage: str, *, most: int = 2, least: int = 1) -> list[int]:
-    """The whole-number arguments of a command (``/lesson 2 5``); ``UsageError`` with ``usage`` otherwise."""
+def _numbers(text: str, usage: str, *, most: int, least: int) -> list[int]:
+    """The whole-number arguments of a command; ``UsageError`` with ``usage`` otherwise."""
     words = (text or "").split()
     numeric = all(word.isascii() and word.isdigit() and len(word) <= 6 for word in words)
     if not numeric or not least <= len(words) <= most:
         raise UsageError(f"Usage: {usage}")
     return [int(word) for word in words]
+
+
+def number_and_module(text: str, usage: str) -> tuple[int, int | None]:
+    """``N [module]`` (``/lesson 2``, ``/lab 1 5``): the number and the module, if given."""
+    numbers = _numbers(text, usage, most=2, least=1)
+    return numbers[0], numbers[1] if len(numbers) > 1 else None
+
+
+def optional_module(text: str, usage: str) -> int | None:
+    """``[module]`` (``/progress``, ``/test 5``): the module, if given."""
+    numbers = _numbers(text, usage, most=1, least=0)
+    return numbers[0] if numbers else None
 
 
 Handler = Callable[..., Awaitable[None]]

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core.course import QuestionStats
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import SlackContext, friendly_errors, optional_module
 from bot.slack.mrkdwn import escape, plain
 
 USAGE = "`/course-stats [module]`, e.g. `/course-stats`"
@@ -58,8 +58,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if not await is_instructor(ctx, context.team_id, user):
             await respond(text=NOT_ALLOWED, response_type="ephemeral", replace_original=False)
             return
-        numbers = parse_numbers(command.get("text", ""), USAGE, most=1, least=0)
-        module = ctx.course.module(numbers[0] if numbers else None)
+        module = ctx.course.module(optional_module(command.get("text", ""), USAGE))
         stats = await ctx.course.stats(module.number)
         await respond(text=f"Course statistics: Module {module.number}", blocks=stats_blocks(stats, module.number),
                       response_type="ephemeral", replace_original=False)

@@ -29,7 +29,7 @@ from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.sink import DeliveryError
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import RunningAnswer, SlackContext, friendly_errors, number_and_module
 from bot.slack.mrkdwn import escape, inline, plain
 from bot.slack.stream_sink import NativeThreadSink, ThreadSink
 
@@ -47,14 +47,14 @@ SEEN_EVENTS = 2048  # recent message ids remembered to drop Slack's redeliveries
 
 
 def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
-    owner = f" for {escape(learner_name)}" if learner_name else ""
+    """The lab's parent message: the assistant's greeting, what it knows, whose lab it is, suggestions."""
+    owner = f"This is {escape(learner_name)}'s lab. " if learner_name else ""
+    how = (f"{owner}Reply in this thread to ask a question; {lab.questions_to_complete} questions complete"
+           f" the lab (Module {module})." + (" Or pick one:" if lab.suggested_questions else ""))
     out = [
         blocks.header(f"Lab {lab.number}: {lab.title}"),
-        *blocks.sections(f"*{escape(lab.assistant_name)}*, {escape(lab.specialty)}{owner}\n\n{inline(lab.greeting)}"),
-        *blocks.context([
-            f"Reply in this thread to ask a question. Ask {lab.questions_to_complete} to complete the lab"
-            f" (Module {module}). Or pick one:"
-        ]),
+        *blocks.sections(f"*{escape(lab.assistant_name)}*: {inline(lab.greeting)}"),
+        *blocks.context([f"Topics: {escape(lab.specialty)}", how]),
     ]
     if lab.suggested_questions:
         out.append(blocks.actions(
@@ -64,10 +64,10 @@ def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
     return out
 
 
-def stop_blocks(thread_key: str) -> list[Block]:
+def stop_blocks(thread_key: str, answer: RunningAnswer) -> list[Block]:
     return [
         *blocks.sections("✍️ Answering your question…"),
-        blocks.actions([blocks.button("Stop", STOP_ACTION, thread_key, style="danger")]),
+        blocks.actions([blocks.button("Stop", STOP_ACTION, f"{thread_key}|{answer.token}", style="danger")]),
     ]
 
 
@@ -146,14 +146,14 @@ class LabConversations:
                 f"That question is {len(question)} characters long; please keep it under {limit} characters."
             ))
             return
-        if thread_key in ctx.stops or labs.busy(thread):  # checked and claimed with no await in between
+        if thread_key in ctx.answers or labs.busy(thread):  # checked and claimed with no await in between
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=BUSY)
             return
-        stop = ctx.stops[thread_key] = asyncio.Event()
+        running = ctx.answers[thread_key] = RunningAnswer()
         try:
             await self._thinking(team_id, channel, thread_ts)
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text="Answering… (Stop)",
-                                blocks=stop_blocks(thread_key))
+                                blocks=stop_blocks(thread_key, running))
             sink = (
                 NativeThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
                                  on_unavailable=self._native_unavailable)
@@ -161,7 +161,7 @@ class LabConversations:
                 else ThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id)
             )
             outcome = await labs.ask(thread, question, event_id=event_id,
-                                     message=ProgressiveMessage(sink, ctx.pacing.stream), stop=stop)
+                                     message=ProgressiveMessage(sink, ctx.pacing.stream), stop=running.stop)
         except CourseError as exc:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=escape(str(exc)))
             return
@@ -170,8 +170,8 @@ class LabConversations:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=UNDELIVERED)
             return
         finally:
-            if ctx.stops.get(thread_key) is stop:
-                del ctx.stops[thread_key]
+            if ctx.answers.get(thread_key) is running:
+                del ctx.answers[thread_key]
         if outcome.recorded:
             await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=progress_text(outcome.progress))
 
@@ -205,10 +205,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def lab_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        numbers = parse_numbers(command.get("text", ""), USAGE)
-        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
-        await start_lab(ctx, learner, command["channel_id"], numbers[0], numbers[1] if len(numbers) > 1 else None,
-                        respond)
+        number, module = number_and_module(command.get("text", ""), USAGE)
+        await start_lab(ctx, ctx.command_learner(context, command), command["channel_id"], number, module, respond)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
@@ -249,9 +247,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.action(STOP_ACTION)
     async def stop(ack: Any, action: dict[str, Any], respond: Any) -> None:
         await ack()
-        event = ctx.stops.get(action["value"])
-        if event is not None:
-            event.set()
-        text = "⏹️ Stopping the answer." if event is not None else "That answer has already finished."
+        thread_key, _, token = action["value"].rpartition("|")
+        running = ctx.answers.get(thread_key)
+        if running is not None and running.token == token:
+            running.stop.set()
+            text = "⏹️ Stopping the answer."
+        else:
+            text = "That answer has already finished."
         await respond(text=text, response_type="ephemeral", replace_original=True)
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core.content.model import Lesson, Module
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import SlackContext, friendly_errors, number_and_module
 from bot.slack.labs import start_lab
 from bot.slack.mrkdwn import escape, inline, to_mrkdwn
 from bot.slack.quizzes import post_quiz
@@ -50,10 +50,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def lesson_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        numbers = parse_numbers(command.get("text", ""), USAGE)
-        module = ctx.course.module(numbers[1] if len(numbers) > 1 else None)
-        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
-        lesson = await ctx.course.view_lesson(learner, numbers[0], module.number)
+        number, module_number = number_and_module(command.get("text", ""), USAGE)
+        module = ctx.course.module(module_number)
+        lesson = await ctx.course.view_lesson(ctx.command_learner(context, command), number, module.number)
         title = escape(f"Lesson {lesson.number}: {lesson.title}")
         for page in blocks.paginate(lesson_blocks(lesson, module)):
             await ctx.post(command["channel_id"], text=title, blocks=page)
@@ -70,6 +69,4 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def lab_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
         module, lab = (int(part) for part in action["value"].split(":"))
-        user = body["user"]
-        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
-        await start_lab(ctx, learner, body["channel"]["id"], lab, module, respond)
+        await start_lab(ctx, ctx.action_learner(context, body), body["channel"]["id"], lab, module, respond)

@@ -18,9 +18,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core.content.model import Module
 from bot.core.course import TestResult, TestState
-from bot.slack import blocks
+from bot.slack import blocks, questions
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import SlackContext, friendly_errors, optional_module
 from bot.slack.mrkdwn import escape, inline
 
 USAGE = "`/test [module]`, e.g. `/test`"
@@ -36,7 +36,7 @@ def intro_blocks(module: Module, best_percent: int | None, attempts: int) -> lis
     if best_percent is not None:
         lines.append(f"Your best so far: {best_percent}% ({attempts} attempt{'s' if attempts != 1 else ''}).")
     return [
-        blocks.header(f"Module {module.number} test: {test.title}"),
+        blocks.header(test.title or f"Module {module.number} test"),
         *blocks.sections(escape("\n".join(lines))),
         blocks.actions([blocks.button("Start the test", START_ACTION, str(module.number), style="primary")]),
     ]
@@ -48,15 +48,9 @@ def question_blocks(state: TestState, *, resumed: bool = False) -> list[Block]:
     out = [blocks.header(f"Module {state.module.number} test: question {state.position} of {state.total}")]
     if resumed:
         out += blocks.context([f"Welcome back: {len(state.answers)} answered so far, picking up where you left off."])
-    out += blocks.sections(inline(question.prompt))
-    out.append(blocks.actions(
-        [
-            blocks.button(f"{option.letter}. {option.label}", f"test:answer:{option.index}",
-                          f"{state.attempt.id}:{question.id}:{option.index}")
-            for option in question.options
-        ],
-        block_id=f"test:{state.attempt.id}:{question.id}",
-    ))
+    out += questions.question_blocks(question, "", action_prefix="test:answer:",
+                                     value_prefix=f"{state.attempt.id}:{question.id}:",
+                                     block_id=f"test:{state.attempt.id}:{question.id}")
     return out
 
 
@@ -96,9 +90,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def test_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        numbers = parse_numbers(command.get("text", ""), USAGE, most=1, least=0)
-        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
-        state = await ctx.course.test_state(learner, numbers[0] if numbers else None)
+        module = optional_module(command.get("text", ""), USAGE)
+        learner = ctx.command_learner(context, command)
+        state = await ctx.course.test_state(learner, module)
         if state is not None and not state.finished:
             await show(respond, question_blocks(state, resumed=bool(state.answers)), replace=False)
             return
@@ -106,7 +100,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             result = await ctx.course.finish_test(learner, state.attempt.id)
             await show(respond, result_blocks(result, state.module), replace=False)
             return
-        progress = await ctx.course.progress(learner, numbers[0] if numbers else None)
+        progress = await ctx.course.progress(learner, module)
         page = intro_blocks(progress.module, progress.best_test_percent, progress.test_attempts)
         await show(respond, page, replace=False)
 
@@ -114,8 +108,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        user = body["user"]
-        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
+        learner = ctx.action_learner(context, body)
         state = await ctx.course.start_test(learner, int(action["value"]))
         if state.finished:
             result = await ctx.course.finish_test(learner, state.attempt.id)
@@ -129,9 +122,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await ack()
         attempt_text, rest = action["value"].split(":", 1)
         question_id, option_text = rest.rsplit(":", 1)
-        user = body["user"]
-        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
-        event_id = f"{action['action_ts']}:{user['id']}"
+        learner = ctx.action_learner(context, body)
+        event_id = f"{action['action_ts']}:{learner.user_id}"
         state = await ctx.course.answer_test(learner, int(attempt_text), question_id, int(option_text), event_id)
         if state.finished:
             result = await ctx.course.finish_test(learner, state.attempt.id)

@@ -14,6 +14,7 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+_NUMBERED = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(.*)$")
 _QUOTE = re.compile(r"^>\s?(.*)$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # Inline Markdown, in priority order: code spans first (nothing inside them is formatting).
@@ -69,7 +70,7 @@ def to_mrkdwn(markdown: str) -> str:
 
     Paragraphs are re-joined onto one line (Slack shows every newline), code blocks stay preformatted (the
     language tag is dropped: mrkdwn has none), tables become aligned preformatted text, headings become bold
-    lines, bullets become "•" and block quotes stay quotes.
+    lines, bullets become "•", numbered items keep their numbers and block quotes stay quotes.
     """
     lines = markdown.splitlines()
     out: list[str] = []
@@ -111,6 +112,10 @@ def to_mrkdwn(markdown: str) -> str:
             flush()
             prefix = f"{bullet.group(1)}• "
             paragraph.append(bullet.group(2))
+        elif numbered := _NUMBERED.match(line):
+            flush()
+            prefix = f"{numbered.group(1)}{numbered.group(2)}. "
+            paragraph.append(numbered.group(3))
         elif (quote := _QUOTE.match(line)) and not (paragraph and prefix == "> "):
             flush()
             prefix = "> "

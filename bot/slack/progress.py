@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core.course import ModuleProgress
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import SlackContext, friendly_errors, optional_module
 from bot.slack.mrkdwn import escape
 
 USAGE = "`/progress [module]`, e.g. `/progress`"
@@ -55,9 +55,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def progress_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        numbers = parse_numbers(command.get("text", ""), USAGE, most=1, least=0)
-        learner = ctx.learner(context.team_id, command["user_id"], command.get("user_name", ""))
-        progress = await ctx.course.progress(learner, numbers[0] if numbers else None)
+        module = optional_module(command.get("text", ""), USAGE)
+        progress = await ctx.course.progress(ctx.command_learner(context, command), module)
         await respond(text="Your progress", blocks=progress_blocks(progress), response_type="ephemeral",
                       replace_original=False)
 

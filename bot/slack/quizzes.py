@@ -18,8 +18,9 @@ from bot.core.content.model import Quiz
 from bot.core.course import QuizOutcome
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, parse_numbers
+from bot.slack.context import SlackContext, friendly_errors, number_and_module
 from bot.slack.mrkdwn import escape, inline
+from bot.slack.questions import question_blocks
 
 USAGE = "`/quiz <lesson number> [module]`, e.g. `/quiz 1`"
 ANSWER_ACTION = re.compile(r"^quiz:answer:\d+$")
@@ -29,27 +30,28 @@ def quiz_blocks(quiz: Quiz, module: int, respondents: int) -> list[Block]:
     out = [blocks.header(f"Quiz: {quiz.title}")]
     out += blocks.context([f"Lesson {quiz.lesson} · Module {module} · your answers are only shown to you"])
     for number, question in enumerate(quiz.questions, start=1):
-        out += blocks.sections(f"*{number}.* {inline(question.prompt)}")
-        out.append(blocks.actions(
-            [
-                blocks.button(f"{option.letter}. {option.label}", f"quiz:answer:{option.index}",
-                              f"{module}:{quiz.lesson}:{question.id}:{option.index}")
-                for option in question.options
-            ],
-            block_id=f"quiz:{module}:{quiz.lesson}:{question.id}",
-        ))
+        out += question_blocks(question, f"*{number}.* ", action_prefix="quiz:answer:",
+                               value_prefix=f"{module}:{quiz.lesson}:{question.id}:",
+                               block_id=f"quiz:{module}:{quiz.lesson}:{question.id}")
     learners = "learner" if respondents == 1 else "learners"
     out += blocks.context([f"✍️ Answered by {respondents} {learners}"])
     return out
 
 
 def feedback(outcome: QuizOutcome) -> str:
+    """The learner's private answer: what they chose, right or wrong, the option's feedback, the explanation.
+
+    The verdict word is left to the option's own feedback when it has one (it starts "Correct", "Not quite").
+    """
     chosen = f"*{outcome.chosen.letter}. {escape(outcome.chosen.label)}*"
+    mark = "✅" if outcome.correct else "❌"
     if outcome.already_answered:
-        verdict = "✅ correct" if outcome.correct else "❌ not correct"
-        lines = [f"You already answered this question; your first answer counts: {chosen} ({verdict})."]
+        verdict = "correct" if outcome.correct else "not correct"
+        lines = [f"{mark} You already answered this question; your first answer counts: {chosen} ({verdict})."]
+    elif outcome.chosen.feedback:
+        lines = [f"{mark} You chose {chosen}."]
     else:
-        lines = [f"{'✅ *Correct!*' if outcome.correct else '❌ *Not quite.*'} You chose {chosen}."]
+        lines = [f"{mark} You chose {chosen}: {'correct!' if outcome.correct else 'not quite.'}"]
     if outcome.chosen.feedback:
         lines.append(inline(outcome.chosen.feedback))
     if outcome.question.explanation:
@@ -101,8 +103,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def quiz_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
-        numbers = parse_numbers(command.get("text", ""), USAGE)
-        await post_quiz(ctx, command["channel_id"], numbers[0], numbers[1] if len(numbers) > 1 else None)
+        lesson, module = number_and_module(command.get("text", ""), USAGE)
+        await post_quiz(ctx, command["channel_id"], lesson, module)
 
     @app.action(ANSWER_ACTION)
     @friendly_errors
@@ -111,10 +113,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         module_text, lesson_text, rest = action["value"].split(":", 2)
         question_id, option_text = rest.rsplit(":", 1)
         module, lesson = int(module_text), int(lesson_text)
-        user = body["user"]
-        learner = ctx.learner(context.team_id, user["id"], user.get("username") or user.get("name", ""))
+        learner = ctx.action_learner(context, body)
         outcome = await ctx.course.answer_quiz(
-            learner, lesson, question_id, int(option_text), f"{action['action_ts']}:{user['id']}", module
+            learner, lesson, question_id, int(option_text), f"{action['action_ts']}:{learner.user_id}", module
         )
         await respond(text=feedback(outcome), response_type="ephemeral", replace_original=False)
         container = body.get("container", {})

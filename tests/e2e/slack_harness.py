@@ -72,11 +72,14 @@ class SlackBot:
                     secret: str | None = None) -> tuple[int, Any]:
         return await self.slack.slash(command, text, user=user, channel=channel, mode=self.mode, secret=secret)
 
-    async def click(self, where: Message | Ephemeral, *, user: str = ALICE, **match: Any) -> tuple[int, Any]:
-        return await self.slack.click(where, user=user, mode=self.mode, **match)
+    async def click(self, where: Message | Ephemeral, *, user: str = ALICE, secret: str | None = None,
+                    **match: Any) -> tuple[int, Any]:
+        return await self.slack.click(where, user=user, mode=self.mode, secret=secret, **match)
 
-    async def say(self, text: str, *, thread_ts: str, user: str = ALICE, channel: str = CHANNEL) -> Message:
-        return await self.slack.say(text, user=user, channel=channel, thread_ts=thread_ts, mode=self.mode)
+    async def say(self, text: str, *, thread_ts: str, user: str = ALICE, channel: str = CHANNEL,
+                  secret: str | None = None) -> Message:
+        return await self.slack.say(text, user=user, channel=channel, thread_ts=thread_ts, mode=self.mode,
+                                    secret=secret)
 
     async def open_home(self, user: str = ALICE) -> tuple[int, Any]:
         return await self.slack.open_home(user, mode=self.mode)

@@ -166,6 +166,7 @@ async def test_quiz_gives_feedback_and_keeps_the_first_answer(console: Console, 
     out = session.stdout
     assert session.returncode == 0, session.stderr
     assert f"Question 1/{len(quiz.questions)}" in out and first.prompt in out
+    assert f"Your answer: {wrong.index + 1}) {wrong.label}" in out  # a piped answer is echoed
     assert f"✓ {first.correct_option.feedback}" in out
     assert f"✗ {wrong.feedback}" in out
     assert f"The answer: {second.correct_option.index + 1}) {second.correct_option.label}" in out
@@ -175,6 +176,7 @@ async def test_quiz_gives_feedback_and_keeps_the_first_answer(console: Console, 
     again = await console(f"/quiz {quiz.lesson}", answer(second, correct=True), "/progress")
 
     out = again.stdout
+    assert "You have answered every question of this quiz" in out
     assert out.count("You answered this one already") == len(quiz.questions)
     assert f"✗ {wrong.feedback}" in out  # the first (wrong) answer still counts
     assert f"Quiz score: 2/{len(quiz.questions)} correct" in out
@@ -206,11 +208,17 @@ async def test_module_test_passes_at_the_pass_mark_and_fails_below(console: Cons
     assert f"{score_line(at_mark, total)} Passed!" in out
     assert f"{failing} Not passed yet." in out
     review = out.split(failing)[1]
-    for question in test.questions[below:]:  # every missed question is reviewed, with its explanation
+    for question in test.questions[below:]:  # every missed question: why the choice is wrong, and the answer
+        chosen = question.options[int(answer(question, correct=False)) - 1]
         assert question.prompt in review
-        assert (question.explanation or question.correct_option.feedback) in review
+        assert f"You chose: {chosen.index + 1}) {chosen.label}" in review
+        assert chosen.feedback in review
+        assert f"Correct:   {question.correct_option.index + 1}) {question.correct_option.label}" in review
+        assert question.explanation in review
     assert test.questions[0].prompt not in review
     best = at_mark * 100 // total
+    retake = out.split(score_line(at_mark, total))[1]
+    assert f"This is attempt 2. Your best so far: {best}% (passed)" in retake
     assert f"best {best}% · passed ✓ · 2 attempts" in out
 
 
@@ -220,11 +228,13 @@ async def test_test_resumes_in_a_new_session_after_quit_or_end_of_input(console:
     total = len(test.questions)
     answers = [answer(q, correct=True) for q in test.questions]
 
-    first = await console("/test", *answers[:5], "/quit", "/progress")
+    first = await console("/test", *answers[:5], "/progress", "/quit", "/progress")
 
     assert first.returncode == 0, first.stderr
     assert f"Test paused at question 6/{total}. Type /test to resume." in first.stdout
-    assert "Your progress" not in first.stdout  # /quit ended the session
+    assert "not taken yet" not in first.stdout
+    assert f"paused at 6/{total}: /test resumes" in first.stdout
+    assert first.stdout.count("Your progress") == 1  # /quit ended the session
 
     second = await console("/test", answers[5])  # the input ends mid-test
 
@@ -297,6 +307,7 @@ async def test_lab_streams_answers_from_claude_and_completes(
     assert session.returncode == 0, session.stderr
     assert lab.greeting in out and lab.assistant_name in out
     assert all(f"{n}) {q}" in out for n, q in enumerate(lab.suggested_questions, start=1))
+    assert all(f"You: {question}" in out for question in asked)  # piped questions are echoed too
     assert [request.question for request in fake_anthropic.requests] == asked
     assert out.count(reply) == 3  # each answer printed once: streamed pieces are appended, not repeated
     needed = lab.questions_to_complete

@@ -83,3 +83,13 @@ async def test_a_rejected_token_stops_with_a_clear_log_and_no_secret(
     assert "Discord rejected DISCORD_TOKEN" in logs
     assert token not in logs and "wrong-token-value" not in logs
     assert discord_emulator.identified == 0
+
+
+async def test_a_dropped_gateway_connection_resumes_and_the_bot_keeps_working(discord_bot: DiscordHarness) -> None:
+    emu = discord_bot.emulator
+    identified = emu.identified
+    await emu.drop_connections()
+    await emu.wait_until(lambda: emu.resumed == 1 and emu.connected == 1, timeout=15)
+    assert emu.identified == identified  # resumed, not a fresh session
+    (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "progress"))
+    assert reply.ephemeral and "progress" in reply.text()

@@ -65,6 +65,19 @@ async def test_edits_past_the_channel_bucket_get_429_with_headers(
 
 
 async def test_wrong_token_is_refused(discord_emulator: DiscordEmulator) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(discord_emulator.api_base + "/users/@me", headers={"Authorization": "Bot nope"}) as r:
-            assert r.status == 401
+    url, headers = discord_emulator.api_base + "/users/@me", {"Authorization": "Bot nope"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        assert response.status == 401
+
+
+async def test_requests_past_the_global_limit_get_a_global_429() -> None:
+    async with DiscordEmulator(global_limit=(3, 5.0)) as emulator, aiohttp.ClientSession() as session:
+        statuses = []
+        for _ in range(4):
+            async with session.get(emulator.api_base + "/users/@me",
+                                   headers={"Authorization": f"Bot {emulator.token}"}) as response:
+                statuses.append(response.status)
+                headers, body = response.headers, await response.json()
+    assert statuses == [200, 200, 200, 429]
+    assert headers["X-RateLimit-Global"] == "true" and headers["X-RateLimit-Scope"] == "global" and headers["Via"]
+    assert body["global"] is True and body["retry_after"] > 0 and emulator.rate_limited == 1

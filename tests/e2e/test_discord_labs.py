@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 from bot.core.content.loader import load_course
-from tests.e2e.discord_harness import CONTENT, DiscordHarness
+from tests.e2e.discord_harness import CONTENT, DiscordHarness, discord_settings
 from tests.emulators.anthropic import Cut, FakeAnthropic, Reply
-from tests.emulators.discord import DiscordEmulator, Message, User
+from tests.emulators.discord import MESSAGE_CONTENT_INTENT, DiscordEmulator, Message, User
 
 COURSE = load_course(CONTENT)
 LAB = COURSE.modules[COURSE.default_module].labs[1]
@@ -219,10 +220,8 @@ async def test_twenty_concurrent_labs_stream_without_429s(
 
 
 async def test_lab_without_claude_says_unavailable(
-    discord_emulator: DiscordEmulator, tmp_path, fast_discord: None
+    discord_emulator: DiscordEmulator, tmp_path: Path, fast_discord: None
 ) -> None:
-    from tests.e2e.discord_harness import discord_settings
-
     harness = DiscordHarness(discord_emulator, discord_settings(discord_emulator, None, tmp_path / "db.sqlite"))
     await harness.start()
     try:
@@ -277,3 +276,27 @@ async def test_shutdown_mid_answer_keeps_the_text_as_stopped(
     await discord_bot.stop()
     assert answer.content.split("\n\n⏹️ Stopped.")[0].startswith("a long careful answer")
     assert "⏹️ Stopped." in answer.content and not answer.buttons()
+
+
+async def test_without_the_message_content_intent_learners_ask_with_ask_or_a_mention(
+    discord_emulator: DiscordEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path, fast_discord: None
+) -> None:
+    emu = discord_emulator
+    emu.message_content_allowed = False  # not enabled in the Developer Portal: IDENTIFY with it is closed 4014
+    harness = DiscordHarness(emu, discord_settings(emu, fake_anthropic, tmp_path / "db.sqlite"))
+    await harness.start()
+    try:
+        assert emu.identified_intents and not emu.identified_intents[-1] & MESSAGE_CONTENT_INTENT
+        alice = emu.add_user("alice")
+        thread_id, _ = await open_lab(emu, alice)
+        await emu.say(alice, thread_id, "A question the bot cannot read")
+        (hint,) = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if "/ask" in m.content
+                                                and m.data.get("message_reference")])
+        assert "Message Content" in hint.content
+        await ask(emu, alice, thread_id, f"<@{emu.bot.id}> Can you read this one?")
+        (echo,) = await emu.responded(await emu.slash(alice, "ask", channel_id=thread_id, question="And this?"))
+        assert "And this?" in echo.content
+        await emu.wait_until(lambda: any(m.content == "Questions asked: 2/3" for m in emu.channel_messages(thread_id)))
+        assert [r.question for r in fake_anthropic.requests] == ["Can you read this one?", "And this?"]
+    finally:
+        await harness.stop()

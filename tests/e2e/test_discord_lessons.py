@@ -29,21 +29,46 @@ async def test_lesson_buttons_open_the_quiz_and_the_lab(discord_bot: DiscordHarn
     quiz_click = await emu.click(alice, last, last.button("Take the quiz")["custom_id"])
     (quiz,) = await emu.responded(quiz_click)
     assert "Quiz:" in quiz.content and not quiz.ephemeral and quiz.buttons()
+    (pointer,) = await emu.responded(await emu.click(emu.add_user("bob"), last, last.button("Take the quiz")["custom_id"]))
+    assert pointer.ephemeral and f"/channels/{emu.guild_id}/{emu.general}/{quiz.id}" in pointer.content
+    quiz.deleted = True  # a quiz that is gone is posted again
+    (again,) = await emu.responded(await emu.click(alice, last, last.button("Take the quiz")["custom_id"]))
+    assert not again.ephemeral and again.id != quiz.id and "Quiz:" in again.content
     lab_click = await emu.click(alice, last, last.button("Open the lab")["custom_id"])
     (ready,) = await emu.responded(lab_click)
     assert ready.ephemeral and "Your lab is ready" in ready.content
     assert len(emu.threads()) == 1
 
 
-async def test_every_lesson_fits_discord_limits(discord_bot: DiscordHarness) -> None:
-    """The emulator rejects anything over Discord's limits, so a 400 here would fail the command."""
+async def test_every_lesson_reaches_learners_whole_and_well_formed(discord_bot: DiscordHarness) -> None:
+    """What went out on the wire: every section in order, balanced code fences, no raw tables or headings.
+
+    The emulator also refuses anything over Discord's limits, so a 400 there would fail the command.
+    """
     emu = discord_bot.emulator
     alice = emu.add_user("alice")
-    for number in COURSE.modules[COURSE.default_module].lesson_numbers:
+    module = COURSE.modules[COURSE.default_module]
+    for number in module.lesson_numbers:
+        lesson = module.lessons[number]
         interaction = await emu.slash(alice, "lesson", number=number)
         await emu.wait_until(lambda i=interaction: any(m.buttons() for m in i.replies))
-        assert all(not m.ephemeral for m in interaction.replies)
-        assert all(sum(len(e.get("description") or "") for e in m.embeds) <= 6000 for m in interaction.replies)
+        replies = interaction.replies
+        assert all(not m.ephemeral for m in replies) and [bool(m.buttons()) for m in replies][-1]
+        assert not any(m.buttons() for m in replies[:-1])  # the buttons come after the whole lesson
+        embeds = [embed for m in replies for embed in m.embeds]
+        titles = [embed.get("title") for embed in embeds]
+        headings = [section.heading for section in lesson.sections if section.heading]
+        assert titles == [f"Lesson {number}: {lesson.title}", *headings, "Key terms"]
+        assert lesson.summary in embeds[0]["description"]
+        for embed in embeds:
+            in_code = False
+            for line in (embed.get("description") or "").splitlines():
+                if line.lstrip().startswith("```"):
+                    in_code = not in_code
+                else:
+                    assert in_code or not line.startswith(("|", "#")), (embed["title"], line)
+            assert not in_code, embed["title"]
+        assert [f["name"] for f in embeds[-1]["fields"]] == [term.term for term in lesson.key_terms]
 
 
 async def test_unknown_lesson_lists_valid_ones_and_changes_nothing(discord_bot: DiscordHarness) -> None:

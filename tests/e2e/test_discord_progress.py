@@ -54,7 +54,8 @@ async def test_course_stats_for_instructors_with_csv(discord_bot: DiscordHarness
 
     (stats,) = await emu.responded(await emu.slash(teacher, "course stats"))
     assert stats.ephemeral
-    assert f"Lesson 1 quiz · {question.id}` ▰▰▰▰▰▰▱▱ 75% correct of 4" in stats.text()
+    assert f"`Quiz 1 Q1` ▰▰▰▰▰▰▱▱ 75% of 4 · {question.prompt}" in stats.text()
+    assert f"`Quiz 1 Q2` no answers yet · {MODULE.quizzes[1].questions[1].prompt}" in stats.text()
     (attachment,) = stats.data["attachments"]
     assert attachment["filename"] == f"module-{MODULE.number}-stats.csv"
     rows = list(csv.DictReader(io.StringIO(emu.files[int(attachment["id"])].decode())))

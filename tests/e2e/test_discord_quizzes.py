@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.cogs._render import without_verdict
 from bot.core.content.loader import load_course
 from tests.e2e.discord_harness import CONTENT, DiscordHarness
 from tests.emulators.discord import Message
@@ -32,10 +33,12 @@ async def test_quiz_answers_are_private_first_answer_counts_and_count_is_shown(d
         answers.append(await emu.click(learner, quiz, option_id(quiz, 0, option)))
     replies = [(await emu.responded(click))[0] for click in answers]
     assert all(reply.ephemeral for reply in replies)
-    assert replies[0].content.startswith("✅ Correct!")
-    assert first.correct_option.feedback in replies[0].content
-    assert replies[1].content.startswith("❌ Not quite.")
-    assert first.options[wrong].feedback in replies[1].content
+    right_option, wrong_option = first.correct_option, first.options[wrong]
+    assert replies[0].content.startswith(f"✅ Correct! Question 1: **{right_option.letter}. {right_option.label}**\n")
+    assert replies[1].content.startswith(f"❌ Not quite. Question 1: you chose **{wrong_option.letter}. ")
+    for reply, option in ((replies[0], right_option), (replies[1], wrong_option)):
+        feedback = without_verdict(option.feedback)
+        assert feedback != option.feedback and reply.content.count(feedback) == 1  # the verdict is not said twice
 
     again = await emu.click(learners[1], quiz, option_id(quiz, 0, right))
     (repeat,) = await emu.responded(again)

@@ -35,7 +35,8 @@ async def answer_in(bot: SlackBot, parent: Message, count: int = 1, timeout: flo
 
 
 async def test_lab_question_streams_into_one_message(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=5, tokens_per_second=200))
+    long_answer = ANSWER + " " + " ".join(f"word{i}" for i in range(100))
+    fake_anthropic.script(Reply(text=long_answer, chunk_chars=5, tokens_per_second=200))
     parent = await open_lab(slack_bot)
     assert "Lab 1" in parent.shown
     assert any(b["action_id"].startswith("lab:suggest:") for b in buttons(parent.blocks))
@@ -43,16 +44,39 @@ async def test_lab_question_streams_into_one_message(slack_bot: SlackBot, fake_a
     await slack_bot.say("Why does streaming feel faster?", thread_ts=parent.ts)
     [reply] = await answer_in(slack_bot, parent)
 
-    assert reply.shown.startswith(ANSWER + "\n\n")
+    assert reply.shown.startswith(long_answer + "\n\n")
     assert "TTFT" in reply.shown
     assert len(reply.versions) > 2, "the answer grew in place instead of arriving at once"
-    assert all(ANSWER.startswith(v.markdown[: len(ANSWER)].rstrip()) for v in reply.versions[:-1])
+    assert all(long_answer.startswith(v.markdown) for v in reply.versions[:-1])
+    assert len(reply.versions[0].markdown) < 256 < len(long_answer), "the first words go out at once"
+    methods = [c.method for c in slack_bot.slack.calls]
+    assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
+    assert [m for m in methods if m.endswith("Stream")][-1] == "chat.stopStream"
     assert fake_anthropic.requests[-1].question == "Why does streaming feel faster?"
     assert slack_bot.slack.statuses[-1]["status"] == "is thinking…"
     notes = await slack_bot.wait_for(lambda: [e for e in slack_bot.slack.ephemerals_for(ALICE)
                                               if "Questions asked: 1/3" in e.shown])
     assert notes[0].thread_ts == parent.ts
     assert sum(slack_bot.slack.throttled.values()) == 0
+
+
+async def test_lab_command_and_questions_are_acked_before_their_slow_work(
+    slack_bot: SlackBot, fake_anthropic: FakeAnthropic
+) -> None:
+    """A slash command and a message event are acked while the Web API work they start is held up."""
+    slack = slack_bot.slack
+    posts = slack.hold("chat.postMessage")
+    status, _ = await slack_bot.slash("/lab", "1")
+    assert status == 200 and slack.channel_messages(CHANNEL) == []
+    posts.set()
+    [parent] = await slack_bot.wait_for(lambda: slack.channel_messages(CHANNEL))
+
+    thinking = slack.hold("assistant.threads.setStatus")
+    await slack_bot.say("Acked first?", thread_ts=parent.ts)  # returns once the bot acked the event
+    assert fake_anthropic.request_count == 0 and slack.bot_replies(CHANNEL, parent.ts) == []
+    thinking.set()
+    [reply] = await answer_in(slack_bot, parent)
+    assert "TTFT" in reply.shown
 
 
 async def test_three_questions_complete_the_lab(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
@@ -93,9 +117,13 @@ async def test_bot_ignores_its_own_messages_and_edits(slack_bot: SlackBot, fake_
     await answer_in(slack_bot, parent)
     await slack_bot.click(parent, action_id="lab:suggest:0")  # the bot posts the question in the thread itself
     await answer_in(slack_bot, parent, count=2)
+    await slack_bot.wait_for(lambda: [e for e in slack_bot.slack.ephemerals if "Questions asked: 2/3" in e.shown])
+    calls = len(slack_bot.slack.calls)
     await asyncio.sleep(0.3)  # let the echoed events arrive
     assert fake_anthropic.request_count == 2
     assert any(kind == "events_api" for kind, _ in slack_bot.slack.deliveries[2:])
+    assert slack_bot.slack.calls[calls:] == [], "no echoed post or edit made the bot do anything"
+    assert all(e.user == ALICE for e in slack_bot.slack.ephemerals)
 
 
 async def test_a_redelivered_question_is_answered_once(slack_bot: SlackBot, fake_anthropic: FakeAnthropic) -> None:
@@ -169,6 +197,24 @@ async def test_stop_button_stops_the_answer(slack_bot: SlackBot, fake_anthropic:
     assert "Stopping" in stop[0].shown
 
 
+async def test_an_earlier_answers_stop_button_cannot_stop_the_next(
+    slack_bot: SlackBot, fake_anthropic: FakeAnthropic
+) -> None:
+    long_text = "word " * 200
+    fake_anthropic.script(Reply(text=ANSWER, chunk_chars=5, tokens_per_second=300),
+                          Reply(text=long_text, chunk_chars=5, tokens_per_second=100))
+    parent = await open_lab(slack_bot)
+    await slack_bot.say("First", thread_ts=parent.ts)
+    await answer_in(slack_bot, parent)
+    await slack_bot.say("Second", thread_ts=parent.ts)
+    stops = await slack_bot.wait_for(
+        lambda: (found := [e for e in slack_bot.slack.ephemerals_for(ALICE) if buttons(e.blocks)])[1:] and found)
+    await slack_bot.click(stops[0], action_id="lab:stop")  # the first answer's button, still on screen
+    await slack_bot.wait_for(lambda: "already finished" in stops[0].shown)
+    [_, second] = await answer_in(slack_bot, parent, count=2)
+    assert second.shown.startswith(long_text + "\n\nTTFT"), "not stopped"
+
+
 async def test_native_stream_expiry_falls_back_to_chat_update(
     slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
@@ -231,18 +277,23 @@ async def test_without_claude_the_lab_says_it_is_unavailable(
     assert bot.slack.channel_messages(CHANNEL) == []
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["native-stream", "chat-update"])
 async def test_twenty_concurrent_labs_in_one_workspace(
-    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
+    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path, native: bool
 ) -> None:
-    """20 learners ask at once: no 429 from Slack and every final text is exactly the model's answer."""
+    """20 learners ask at once: no 429 from Slack and every final text is exactly the model's answer, with
+    native streams and with chat.update alone (Tier 3, one budget for the whole workspace)."""
     learners = [f"ULEARN{n:02d}" for n in range(20)]
     for n, user in enumerate(learners):
         slack_emulator.add_user(user, f"learner{n}")
-    answers = {f"Question from learner {n}": f"Answer {n}: " + " ".join(f"tok{n}-{i}" for i in range(60))
-               for n in range(20)}
+    answers = {
+        f"Question from learner {n}": f"Answer {n} (<@U{n}> & a > b): " + " ".join(f"tok{n}-{i}" for i in range(60))
+        for n in range(20)
+    }
     fake_anthropic.reply = Reply(text=lambda body: answers[body["messages"][-1]["content"]],
                                  chunk_chars=6, tokens_per_second=100)
-    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic,
+                                 slack_native_streaming=native) as bot:
         parents = [await open_lab(bot, user=user) for user in learners]
         await asyncio.gather(*(
             bot.say(f"Question from learner {n}", thread_ts=parent.ts, user=user)
@@ -250,7 +301,9 @@ async def test_twenty_concurrent_labs_in_one_workspace(
         ))
         replies = await asyncio.gather(*(answer_in(bot, parent, timeout=60) for parent in parents))
     assert sum(slack_emulator.throttled.values()) == 0, slack_emulator.throttled
+    assert (slack_emulator.call_count("chat.startStream") == 20) is native
     for n, [reply] in enumerate(replies):
         final = reply.shown
         assert final.split("\n\n")[0] == answers[f"Question from learner {n}"]
         assert final.startswith(answers[f"Question from learner {n}"] + "\n\nTTFT ")
+        assert "<" not in reply.text, "sent escaped"

@@ -6,7 +6,10 @@ threads, messages with every version of every message (``Message.versions``), in
 and followups, file attachments, slash-command registrations and role grants. It rejects what Discord
 rejects (HTTP 400 ``{"code": 50035, "errors": ..., "message": "Invalid Form Body"}``) and enforces
 per-channel create/edit buckets and the global limit with 429s carrying ``X-RateLimit-*`` and ``Via``
-headers; ``rate_limited`` counts every 429 so tests can assert there were none.
+headers; ``rate_limited`` counts every 429 so tests can assert there were none. The gateway refuses the
+Message Content intent when ``message_content_allowed`` is off (close 4014, as for a bot without it in the
+Developer Portal), blanks message content for a session without it, and resumes a dropped session
+(``drop_connections()``; missed events are not replayed). MESSAGE_UPDATE is not emulated.
 
 Tests drive it with ``slash()``, ``click()`` and ``say()`` and wait with ``wait_until()``.
 """
@@ -20,8 +23,8 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
@@ -41,7 +44,7 @@ PAYLOAD = web.RequestKey("payload", object)  # the parsed JSON body, set by the 
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class _Snowflakes:
@@ -131,10 +134,9 @@ def _validate_components(components: list[dict[str, Any]] | None, *, v2: bool) -
             if item.get("type") == 10:
                 text += len(item.get("content") or "")
             children = item.get("components")
-            if item.get("type") == 1:
-                if not children or len(children) > 5:
-                    raise FormError(_field_error([*here, "components"], "BASE_TYPE_BAD_LENGTH",
-                                                 "Must be between 1 and 5 in length."))
+            if item.get("type") == 1 and (not children or len(children) > 5):
+                raise FormError(_field_error([*here, "components"], "BASE_TYPE_BAD_LENGTH",
+                                             "Must be between 1 and 5 in length."))
             if children:
                 walk(children, [*here, "components"])
 
@@ -270,7 +272,7 @@ class DiscordEmulator:
 
     def __init__(self, *, token: str = "emulator-token", edit_limit: tuple[int, float] = (5, 5.0),
                  create_limit: tuple[int, float] = (5, 5.0), global_limit: tuple[int, float] = (50, 1.0),
-                 private_threads: bool = True) -> None:
+                 private_threads: bool = True, message_content_allowed: bool = True) -> None:
         self.token = token
         self.snowflake = _Snowflakes()
         self.app_id = self.snowflake()
@@ -291,11 +293,15 @@ class DiscordEmulator:
         self.rate_limited = 0
         self.typing_count = 0
         self.private_threads = private_threads
+        self.message_content_allowed = message_content_allowed  # False: IDENTIFY asking for it is closed 4014
+        self.identified_intents: list[int] = []  # the intents of every accepted IDENTIFY, in order
         self._limits = {"create": create_limit, "edit": edit_limit}
         self._global_limit = global_limit
         self._buckets: dict[tuple[str, int], _Bucket] = {}
         self._sockets: list[tuple[web.WebSocketResponse, int]] = []  # (socket, intents) after IDENTIFY
         self.identified = 0
+        self.resumed = 0
+        self._sessions: dict[str, int] = {}  # session id -> intents, for RESUME
         self._seq = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -381,9 +387,9 @@ class DiscordEmulator:
             ("GET", "/applications/{app}/guilds/{guild}/commands", self._get_commands),
             ("POST", "/interactions/{iid}/{token}/callback", self._callback),
             ("POST", "/webhooks/{app}/{token}", self._followup),
-            ("GET", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_get),
-            ("PATCH", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_edit),
-            ("DELETE", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_delete),
+            ("GET", "/webhooks/{app}/{token}/messages/{mid}", self._get_message),
+            ("PATCH", "/webhooks/{app}/{token}/messages/{mid}", self._edit_message),
+            ("DELETE", "/webhooks/{app}/{token}/messages/{mid}", self._delete_message),
             ("GET", "/channels/{cid}", self._get_channel),
             ("POST", "/channels/{cid}/messages", self._create_message),
             ("GET", "/channels/{cid}/messages/{mid}", self._get_message),
@@ -408,7 +414,7 @@ class DiscordEmulator:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> DiscordEmulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -544,11 +550,18 @@ class DiscordEmulator:
                 if message["op"] == 1:
                     await socket.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
                 elif message["op"] == 2:
-                    entry = (socket, int(message["d"].get("intents", 0)))
+                    intents = int(message["d"].get("intents", 0))
+                    if intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
+                        await socket.close(code=4014, message=b"Disallowed intent(s).")
+                        break
+                    entry = (socket, intents)
+                    self.identified_intents.append(intents)
+                    session_id = f"session-{self.snowflake()}"
+                    self._sessions[session_id] = intents
                     await self._send(socket, "READY", {
                         "v": 10, "user": self.bot.payload(),
                         "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-                        "session_id": f"session-{self.snowflake()}", "resume_gateway_url": self.gateway_url,
+                        "session_id": session_id, "resume_gateway_url": self.gateway_url,
                         "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
                         "relationships": [], "presences": [],
                     })
@@ -556,8 +569,16 @@ class DiscordEmulator:
                     self._sockets.append(entry)
                     self.identified += 1
                     await self._notify()
-                elif message["op"] == 6:  # RESUME: ask for a fresh session
-                    await socket.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                elif message["op"] == 6:  # RESUME a known session (events missed meanwhile are not replayed)
+                    intents = self._sessions.get(message["d"].get("session_id"))
+                    if intents is None or message["d"].get("token") != self.token:
+                        await socket.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                        continue
+                    entry = (socket, intents)
+                    self._sockets.append(entry)
+                    self.resumed += 1
+                    await self._send(socket, "RESUMED", {})
+                    await self._notify()
         finally:
             if entry in self._sockets:
                 self._sockets.remove(entry)  # type: ignore[arg-type]
@@ -568,11 +589,16 @@ class DiscordEmulator:
         await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every connected bot session (without Message Content, content is blank)."""
+        """Send a gateway event to every connected bot session.
+
+        Without the Message Content intent, the content of other users' messages is blank unless it mentions
+        the bot (Discord's exemption).
+        """
         for socket, intents in list(self._sockets):
             payload = data
             if event == "MESSAGE_CREATE" and not intents & MESSAGE_CONTENT_INTENT and \
-                    data["author"]["id"] != str(self.bot.id):
+                    data["author"]["id"] != str(self.bot.id) and \
+                    not any(user["id"] == str(self.bot.id) for user in data.get("mentions", [])):
                 payload = {**data, "content": ""}
             if not socket.closed:
                 await self._send(socket, event, payload)
@@ -580,6 +606,11 @@ class DiscordEmulator:
     @property
     def connected(self) -> int:
         return len(self._sockets)
+
+    async def drop_connections(self, code: int = 4000) -> None:
+        """Close every gateway connection as Discord does on a hiccup (4000: the bot may resume)."""
+        for socket, _ in list(self._sockets):
+            await socket.close(code=code)
 
     # -- REST: identity and commands ---------------------------------------------------------------
 
@@ -692,10 +723,15 @@ class DiscordEmulator:
         return self._json(message.data)
 
     def _message_in(self, request: web.Request) -> Message | None:
-        message = self.messages.get(int(request.match_info["mid"]))
-        if message is None or message.deleted or message.channel_id != int(request.match_info["cid"]):
-            return None
-        return message
+        """The message a channel or interaction-webhook message route names, if the caller may see it."""
+        if "token" in request.match_info:
+            interaction = self._interaction_by_token(request)
+            message = self._webhook_message(interaction, request.match_info["mid"]) if interaction else None
+        else:
+            message = self.messages.get(int(request.match_info["mid"]))
+            if message is not None and message.channel_id != int(request.match_info["cid"]):
+                message = None
+        return None if message is None or message.deleted else message
 
     async def _get_message(self, request: web.Request) -> web.Response:
         message = self._message_in(request)
@@ -842,29 +878,6 @@ class DiscordEmulator:
             if not ephemeral:
                 await self.dispatch("MESSAGE_CREATE", message.data)
         return self._json(message.data)
-
-    async def _webhook_get(self, request: web.Request) -> web.Response:
-        interaction = self._interaction_by_token(request)
-        message = interaction and self._webhook_message(interaction, request.match_info["mid"])
-        return self._json(message.data) if message else self._error(404, 10008, "Unknown Message")
-
-    async def _webhook_edit(self, request: web.Request) -> web.Response:
-        interaction = self._interaction_by_token(request)
-        message = interaction and self._webhook_message(interaction, request.match_info["mid"])
-        if not message:
-            return self._error(404, 10008, "Unknown Message")
-        payload, files = await self._body(request)
-        validate_message({**payload, "content": payload.get("content")}, has_files=True)
-        self._apply_edit(message, payload, files)
-        return self._json(message.data)
-
-    async def _webhook_delete(self, request: web.Request) -> web.Response:
-        interaction = self._interaction_by_token(request)
-        message = interaction and self._webhook_message(interaction, request.match_info["mid"])
-        if not message:
-            return self._error(404, 10008, "Unknown Message")
-        message.deleted = True
-        return web.Response(status=204)
 
     # -- test helpers: inject events -------------------------------------------------------------
 

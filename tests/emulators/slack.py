@@ -18,7 +18,8 @@ Slack's limits are enforced with Slack's error codes: ``chat.update`` text <= 40
 <= 255, value <= 2000 (``invalid_blocks``). Rate limits are sliding windows per method per workspace
 (``chat.postMessage``: per channel) answered with 429 + ``Retry-After``; every 429 is counted in ``throttled``.
 Native streams can be expired on demand (``expire_streams``): further appends and stops get
-``message_not_in_streaming_state`` while ``chat.update`` on the same ts keeps working.
+``message_not_in_streaming_state`` while ``chat.update`` on the same ts keeps working. ``hold(method)`` makes a
+method (or the response_url) wait until released, to show that the bot acks before its slow work.
 
 Every version of every message is kept (``Message.versions``); ``Message.shown`` is what a person reads
 (entities decoded). The bot's own posts and edits come back as ``message`` / ``message_changed`` events, as
@@ -334,6 +335,7 @@ class SlackEmulator:
         self.socket_connections = 0
         self._limiter = _RateLimiter()
         self._responses: dict[str, ResponseTarget] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_ready = asyncio.Event()
@@ -386,6 +388,15 @@ class SlackEmulator:
     def add_user(self, user_id: str, name: str, *, is_admin: bool = False, is_owner: bool = False) -> User:
         self.users[user_id] = User(user_id, name, is_admin, is_owner)
         return self.users[user_id]
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Make calls of ``method`` (a Web API method, or ``"response_url"``) wait until the returned event is
+        set: the bot's work after an ack stands still, so a test can see that the ack came first."""
+        return self._holds.setdefault(method, asyncio.Event())
+
+    async def _held(self, method: str) -> None:
+        if (gate := self._holds.get(method)) is not None:
+            await gate.wait()
 
     def _next_ts(self) -> str:
         return f"{self._clock}.{next(self._ids):06d}"
@@ -445,6 +456,7 @@ class SlackEmulator:
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             self.calls.append(ApiCall(method, args, 429, "ratelimited"))
             return response
+        await self._held(method)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None or (method.endswith("Stream") and not self.native_streaming):
             return self._record(method, args, 200, {"ok": False, "error": "unknown_method"})
@@ -658,6 +670,7 @@ class SlackEmulator:
         return 200, "ok"
 
     async def _response_url_handler(self, request: web.Request) -> web.Response:
+        await self._held("response_url")
         status, text = await self._response_url_post(request.match_info["id"], await request.json())
         await self._touch()
         return web.Response(status=status, text=text)
@@ -748,7 +761,8 @@ class SlackEmulator:
         return await self.deliver("slash_commands", payload, mode=mode, secret=secret)
 
     async def click(self, where: Message | Ephemeral, *, user: str, action_id: str | None = None,
-                    value: str | None = None, text: str | None = None, mode: Mode = "socket") -> tuple[int, Any]:
+                    value: str | None = None, text: str | None = None, mode: Mode = "socket",
+                    secret: str | None = None) -> tuple[int, Any]:
         """A person presses the button of ``where`` that matches ``action_id`` / ``value`` / button ``text``."""
         candidates = [
             b for b in buttons(where.blocks)
@@ -786,17 +800,18 @@ class SlackEmulator:
         }
         if message is not None:
             payload["message"] = message
-        return await self.deliver("interactive", payload, mode=mode)
+        return await self.deliver("interactive", payload, mode=mode, secret=secret)
 
     async def say(self, text: str, *, user: str, channel: str = "CCOURSE", thread_ts: str | None = None,
-                  mode: Mode = "socket") -> Message:
-        """A person posts ``text`` (in ``thread_ts``'s thread); the bot gets the ``message`` event."""
+                  mode: Mode = "socket", secret: str | None = None) -> Message:
+        """A person posts ``text`` (in ``thread_ts``'s thread); the bot gets the ``message`` event (signed with
+        ``secret`` in HTTP mode; see :meth:`deliver`)."""
         message = Message(channel, self._next_ts(), user, thread_ts, [Version(text, [], "")])
         self.messages[(channel, message.ts)] = message
         event = {"type": "message", **self._event_message(message),
                  "client_msg_id": f"client-{next(self._ids)}", "channel_type": "channel"}
         self.message_events[(channel, message.ts)] = payload = self._event_callback(event)
-        await self.deliver("events_api", payload, mode=mode)
+        await self.deliver("events_api", payload, mode=mode, secret=secret)
         await self._touch()
         return message
 

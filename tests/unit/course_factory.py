@@ -1,9 +1,18 @@
-"""A tiny course built straight from the model dataclasses, for unit tests that must not depend on content/."""
+"""A tiny course built straight from the model dataclasses, for unit tests that must not depend on content/.
+
+Also the store helpers the store and course-service tests share.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+
 from bot.core.content.model import Course, KeyTerm, Lab, Lesson, Module, ModuleTest, Option, Question, Quiz, Section
 from bot.core.store.base import LearnerRef
+from bot.core.store.sqlite import SQLiteStore
 
 MODULE = 5
 
@@ -88,3 +97,19 @@ def wrong_index(question: Question) -> int:
 
 def learner(n: int = 1, *, platform: str = "discord", workspace: str = "guild-1") -> LearnerRef:
     return LearnerRef(platform=platform, workspace=workspace, user_id=f"user-{n}", display_name=f"Learner {n}")
+
+
+@asynccontextmanager
+async def opened_store(path: Path) -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def count(db_path: Path, sql: str, *params: object) -> int:
+    """A number read with a separate plain sqlite3 connection (what is really on disk)."""
+    with closing(sqlite3.connect(db_path)) as db:
+        return db.execute(sql, params).fetchone()[0]

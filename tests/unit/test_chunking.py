@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import unicodedata
 
@@ -100,7 +101,7 @@ def test_an_open_fence_is_closed_and_reopened_with_its_language() -> None:
     pieces = split_message(text, 500)
     assert len(pieces) > 2
     assert all(len(piece) <= 500 for piece in pieces)
-    for earlier, later in zip(pieces, pieces[1:]):
+    for earlier, later in itertools.pairwise(pieces):
         if earlier.endswith(FENCE_CLOSE):
             assert later.startswith("```python\n")
     assert pieces[1].startswith("```python\n")

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 
 SAMPLE = Path(__file__).parent / "content_samples" / "minimal"
+SHIPPED = Path(__file__).resolve().parents[2] / "content"
 
 
 @pytest.fixture
@@ -35,6 +36,14 @@ def test_valid_content_prints_a_summary_and_exits_0(content: Path) -> None:
         "  Module 5: Streaming Responses [module-5] (default): "
         "2 lessons, 2 quiz questions, 1 lab, 2 test questions, pass mark 80%",
     ]
+
+
+def test_shipped_course_has_the_whole_of_module_5() -> None:
+    code, out, err = check(SHIPPED)
+
+    assert code == 0, err
+    assert out.splitlines()[0] == "OK: 1 module, 4 lessons, 12 quiz questions, 4 labs, 15 test questions"
+    assert "pass mark 80%" in out
 
 
 def test_summary_has_one_line_per_module(content: Path) -> None:

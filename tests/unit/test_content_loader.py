@@ -123,7 +123,20 @@ def test_shipped_content_is_valid() -> None:
         assert module.lessons, f"module {module.number} has no lessons"
         assert sorted(module.quizzes) == module.lesson_numbers
         assert sorted(lab.lesson for lab in module.labs.values()) == module.lesson_numbers
-        assert module.test is not None
+        assert all(lab.questions_to_complete == 3 for lab in module.labs.values())
+        assert module.test is not None and module.test.pass_mark == 0.8
+
+
+def test_shipped_feedback_agrees_with_the_correct_flag() -> None:
+    """A misplaced ``correct: true`` shows up as feedback that says the opposite of the verdict."""
+    course = load_course(SHIPPED)
+    for module in course.modules.values():
+        questions = [q for quiz in module.quizzes.values() for q in quiz.questions]
+        questions += list(module.test.questions) if module.test else []
+        for question in questions:
+            for option in question.options:
+                opening = "Correct." if option.correct else "Not quite."
+                assert option.feedback.startswith(opening), f"{question.id} option {option.letter}: {option.feedback}"
 
 
 # ------------------------------------------------------------------ broken content

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from bot.core import course as rules
 from bot.core.course import CourseError, CourseService, passes
 from bot.core.store.base import LabTurn, LearnerRef
 from bot.core.store.sqlite import SQLiteStore
-from tests.unit.course_factory import learner, make_course, make_module, wrong_index
+from tests.unit.course_factory import count, learner, make_course, make_module, opened_store, wrong_index
 
 
 @pytest.fixture
@@ -26,15 +24,12 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def service(db_path: Path) -> AsyncIterator[CourseService]:
-    store = SQLiteStore(db_path)
-    await store.open()
-    yield CourseService(make_course(make_module(), make_module(6, labs=0, test_questions=0)), store)
-    await store.close()
+    async with opened_store(db_path) as store:
+        yield CourseService(make_course(make_module(), make_module(6, labs=0, test_questions=0)), store)
 
 
 def rows(db_path: Path, table: str) -> int:
-    with closing(sqlite3.connect(db_path)) as db:
-        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return count(db_path, f"SELECT COUNT(*) FROM {table}")
 
 
 async def take_test(service: CourseService, who: LearnerRef, right: int, tag: str = "") -> rules.TestResult:

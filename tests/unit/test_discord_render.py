@@ -12,9 +12,12 @@ from bot.cogs._render import (
     discord_markdown,
     lesson_embeds,
     pack,
+    quiz_feedback,
     render_table,
 )
-from bot.core.content.model import KeyTerm, Lesson, Module, Section
+from bot.cogs.quizzes import quiz_header, quiz_messages
+from bot.core.content.model import KeyTerm, Lesson, Module, Option, Question, Quiz, Section
+from bot.core.course import QuizOutcome
 
 
 def make_module(lesson: Lesson) -> Module:
@@ -79,3 +82,61 @@ def test_bar() -> None:
     assert bar(0, 3, 6) == "▱▱▱▱▱▱"
     assert bar(2, 3, 6) == "▰▰▰▰▱▱"
     assert bar(5, 0) == "▱" * 10
+
+
+def test_wide_table_keeps_inline_code_and_names_numbered_rows() -> None:
+    table = ["| Order | Event | Key fields |", "|---|---|---|",
+             "| 1 | `message_start` | `message.id` and `message.usage.input_tokens`, sent once |",
+             "| 2 | `ping` | none |"]
+    assert render_table(table) == (
+        "**1. `message_start`**\n• Key fields: `message.id` and `message.usage.input_tokens`, sent once\n\n"
+        "**2. `ping`**\n• Key fields: none"
+    )
+
+
+def test_text_before_the_first_heading_joins_the_header() -> None:
+    lesson = Lesson(number=2, title="Two", summary="Summary.", opening_question="Why?",
+                    sections=(Section("", "Intro line\nwrapped."), Section("First", "Body.")), key_terms=())
+    header, first = lesson_embeds(make_module(lesson), lesson)
+    assert header.title == "Lesson 2: Two"
+    assert header.description == "Summary.\n\n**Why?**\n\nIntro line wrapped."
+    assert (first.title, first.description) == ("First", "Body.")
+
+
+def test_a_long_untitled_section_gets_embeds_without_titles() -> None:
+    lesson = Lesson(number=1, title="One", summary="", opening_question="",
+                    sections=(Section("", "word " * 1000),), key_terms=())
+    header, *rest = lesson_embeds(make_module(lesson), lesson)
+    assert header.description is None and len(rest) == 2
+    assert all(embed.title is None and embed.description for embed in rest)
+
+
+def quiz_outcome(option: int, *, already: bool = False, explanation: str = "") -> QuizOutcome:
+    options = (Option(0, "Server-Sent Events", True, "Correct. The response stays open."),
+               Option(1, "WebSockets", False, "Not quite. WebSockets are two-way."))
+    question = Question("sse", "Which protocol?", options, explanation)
+    return QuizOutcome(question, options[option], option == 0, already)
+
+
+def test_quiz_feedback_says_the_verdict_once_and_adds_the_explanation() -> None:
+    assert quiz_feedback(quiz_outcome(0), 2) == (
+        "✅ Correct! Question 2: **A. Server-Sent Events**\nThe response stays open.")
+    assert quiz_feedback(quiz_outcome(1, explanation="SSE is one-way."), 1) == (
+        "❌ Not quite. Question 1: you chose **B. WebSockets**.\nWebSockets are two-way.\n💡 SSE is one-way.")
+    assert quiz_feedback(quiz_outcome(1, already=True), 3) == (
+        "You already answered question 3: **B. WebSockets** (❌ not quite). Only your first answer counts.\n"
+        "WebSockets are two-way.")
+
+
+def test_a_long_quiz_splits_into_messages_that_each_carry_the_count() -> None:
+    options = quiz_outcome(0).question.options
+    quiz = Quiz(lesson=1, title="Big", questions=tuple(Question(f"q{i}", f"Q{i}?", options) for i in range(7)))
+    messages = quiz_messages(5, quiz)
+    assert [[embed.title for embed in embeds] for embeds, _ in messages] == [
+        [f"Question {n}" for n in range(1, 6)], ["Question 6", "Question 7"]]
+    for embeds, view in messages:
+        rows = [item.row for item in view.children]
+        assert sorted(set(rows)) == list(range(len(embeds))) and all(rows.count(r) == len(options) for r in rows)
+    assert quiz_header(quiz, 2, 1).startswith("📝 **Quiz: Big** (lesson 1, part 2 of 2)\n👥 2 learners answered.")
+    short = Quiz(lesson=1, title="Small", questions=quiz.questions[:3])
+    assert quiz_header(short, 0).startswith("📝 **Quiz: Small** (lesson 1)\n👥 No answers yet")

@@ -316,3 +316,19 @@ async def test_finish_does_not_wait_out_an_ordinary_slot() -> None:
     await asyncio.wait_for(message.finish("first and more, complete"), timeout=5)
     assert sink.texts() == ["first and more, complete"]
     assert [r.kind for r in platform.requests] == ["post", "edit"]
+
+
+async def test_native_streaming_overflows_into_new_streams_and_stops_them_all() -> None:
+    limits = PlatformLimits(limit=120, edit=(50, 1.2), post=(10, 0.02), append=(100, 1.2), stop=(20, 1.2))
+    platform = EmulatedPlatform(limits, latency=0.001)
+    sink = platform.sink("workspace", native=True)
+    message = ProgressiveMessage(sink, _pacer_for(limits))
+    text = "Some code:\n```python\n" + "".join(f"item_{i} = {i}\n" for i in range(40)) + "```\nEnd."
+    await _stream(message, text, random.Random(8), pause=0.002)
+    await message.finish(text)
+    messages = sink.texts()
+    assert len(messages) > 3
+    assert rejoin(messages) == text
+    assert sink.streaming == {}  # every stream was stopped (or ended by an edit)
+    assert {r.kind for r in platform.requests} >= {"post", "append", "stop"}
+    _assert_clean(platform)

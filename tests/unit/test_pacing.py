@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -38,7 +39,7 @@ async def test_ordinary_requests_are_spread_evenly() -> None:
     pacer = Pacer(RateLimits(per_bucket=(4, 0.2), global_=None, margin=0))
     stamps = [at for _, at in await _grant_times(pacer, ["a"] * 6)]
     # Not a burst of 4 then a pause: each grant waits for its share of the window.
-    assert all(later - earlier >= 0.05 - 1e-3 for earlier, later in zip(stamps, stamps[1:]))
+    assert all(later - earlier >= 0.05 - 1e-3 for earlier, later in itertools.pairwise(stamps))
 
 
 async def test_the_global_budget_spans_buckets() -> None:

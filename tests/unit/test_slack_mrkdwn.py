@@ -6,11 +6,13 @@ import re
 
 import pytest
 
-from bot.core.content.model import KeyTerm, Lesson, Module, Option, Question, Quiz, Section
+from bot.core.content.model import KeyTerm, Lab, Lesson, Module, Option, Question, Quiz, Section
+from bot.core.course import QuizOutcome
 from bot.slack.blocks import paginate, sections
 from bot.slack.lessons import lesson_blocks
 from bot.slack.mrkdwn import escape, inline, plain, to_mrkdwn
-from bot.slack.quizzes import quiz_blocks
+from bot.slack.labs import parent_blocks
+from bot.slack.quizzes import feedback, quiz_blocks
 from tests.emulators.slack import SlackError, validate_blocks
 
 
@@ -39,10 +41,12 @@ def test_inline_markdown_becomes_mrkdwn() -> None:
 def test_document_conversion() -> None:
     markdown = (
         "A paragraph that was\nhard wrapped.\n\n## Heading\n\n- item one\n  continued\n- item two\n\n"
+        "1. First `step`\n2. Second\n   step\n10) Tenth\n\n"
         "```python\nif a < b:\n    print('&')\n```\n\n| A | B |\n|---|---|\n| 1 | **two** |\n\n> quoted\n> text"
     )
     assert to_mrkdwn(markdown).split("\n") == [
         "A paragraph that was hard wrapped.", "", "*Heading*", "", "• item one continued", "• item two", "",
+        "1. First `step`", "2. Second step", "10. Tenth", "",
         "```", "if a &lt; b:", "    print('&amp;')", "```", "",
         "```", "A | B", "--+----", "1 | two", "```", "", "> quoted text",
     ]
@@ -87,13 +91,54 @@ def test_a_long_lesson_is_paginated_within_every_limit() -> None:
     assert pages[-1][-1]["type"] == "actions", "the buttons come last"
 
 
-def test_quiz_buttons_fit_even_with_the_longest_labels() -> None:
-    lesson, module = long_lesson(1)
+def test_quiz_options_too_long_for_a_button_are_listed_in_full() -> None:
+    _, module = long_lesson(1)
     blocks = quiz_blocks(module.quizzes[1], 5, 3)
     validate_blocks(blocks)
+    [prompt] = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert prompt.split("\n") == ["*1.* Which?"] + [f"*{letter}.* {'L' * 75}" for letter in "ABCD"]
     labels = [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
-    assert all(len(label) <= 75 and label.endswith("…") for label in labels)
+    assert labels == ["A", "B", "C", "D"]
     assert "Answered by 3 learners" in blocks[-1]["elements"][0]["text"]
+
+
+def test_quiz_options_that_fit_are_read_on_their_buttons() -> None:
+    question = Question("q1", "Pick **one**", (Option(0, "Yes", True, ""), Option(1, "No & never", False, "")))
+    blocks = quiz_blocks(Quiz(2, "Quiz", (question,)), 5, 1)
+    assert blocks[2]["text"]["text"] == "*1.* Pick *one*"
+    assert [(e["text"]["text"], e["value"]) for e in blocks[3]["elements"]] == [
+        ("A. Yes", "5:2:q1:0"), ("B. No & never", "5:2:q1:1")]
+
+
+@pytest.mark.parametrize(
+    ("correct", "option_feedback", "first_line"),
+    [
+        (True, "Correct. Well spotted.", "✅ You chose *A. Yes*."),
+        (False, "", "❌ You chose *A. Yes*: not quite."),
+    ],
+)
+def test_quiz_feedback_says_the_verdict_once(correct: bool, option_feedback: str, first_line: str) -> None:
+    chosen = Option(0, "Yes", correct, option_feedback)
+    question = Question("q1", "Pick", (chosen, Option(1, "No", not correct, "")), "Because <reasons>.")
+    text = feedback(QuizOutcome(question=question, chosen=chosen, correct=correct, already_answered=False))
+    assert text.split("\n") == [first_line, *([option_feedback] if option_feedback else []),
+                                 "_Why:_ Because &lt;reasons&gt;."]
+
+
+def test_lab_parent_message_reads_well_and_names_its_learner() -> None:
+    lab = Lab(1, 1, "Concepts Lab", "Streaming Assistant", "TTFT & SSE.", "Hello **there**!",
+              ("Why stream?",), "system prompt")
+    blocks = parent_blocks(lab, 5, "alice")
+    validate_blocks(blocks)
+    text = [b["text"]["text"] if "text" in b else [e.get("text") for e in b["elements"]] for b in blocks]
+    assert text[:3] == [
+        "Lab 1: Concepts Lab",
+        "*Streaming Assistant*: Hello *there*!",
+        ["Topics: TTFT &amp; SSE.",
+         "This is alice's lab. Reply in this thread to ask a question; 3 questions complete the lab (Module 5)."
+         " Or pick one:"],
+    ]
+    assert blocks[3]["elements"][0]["text"]["text"] == "Why stream?"
 
 
 def test_emulator_rejects_what_slack_rejects() -> None:

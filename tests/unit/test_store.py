@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.store.base import EventIdReused, LabTurn, LearnerRef, StoreError
 from bot.core.store.sqlite import SQLiteStore
-from tests.unit.course_factory import learner
+from tests.unit.course_factory import count, learner, opened_store
 
 
 @pytest.fixture
@@ -23,16 +23,8 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(db_path)
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
-def count(db_path: Path, sql: str, *params: object) -> int:
-    """A number read with a separate plain sqlite3 connection (what is really on disk)."""
-    with closing(sqlite3.connect(db_path)) as db:
-        return db.execute(sql, params).fetchone()[0]
+    async with opened_store(db_path) as opened:
+        yield opened
 
 
 async def test_wal_mode_and_foreign_keys(store: SQLiteStore, db_path: Path) -> None:
@@ -45,6 +37,18 @@ async def test_wal_mode_and_foreign_keys(store: SQLiteStore, db_path: Path) -> N
 async def test_not_open_is_a_clear_error(db_path: Path) -> None:
     with pytest.raises(StoreError, match="not open"):
         await SQLiteStore(db_path).lessons_viewed(1, 5)
+
+
+async def test_a_file_that_is_not_a_database_is_a_clear_error(db_path: Path) -> None:
+    db_path.write_text("notes, not a database\n" * 100)
+    store = SQLiteStore(db_path)
+
+    with pytest.raises(StoreError, match="not a database"):
+        await store.open()
+
+    with pytest.raises(StoreError, match="not open"):  # nothing half-open is left behind
+        await store.lessons_viewed(1, 5)
+    assert db_path.read_text().startswith("notes, not a database")
 
 
 async def test_learner_identity_is_platform_workspace_user(store: SQLiteStore, db_path: Path) -> None:

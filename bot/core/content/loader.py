@@ -277,6 +277,11 @@ class _CourseReader:
             return None
         return self._parse(self.display(path), text, 1, f"a mapping with keys {', '.join(keys)}")
 
+    def _file_fields(self, path: Path, keys: tuple[str, ...]) -> _Fields | None:
+        """The top-level fields of a YAML content file; ``None`` when it cannot be read or parsed (reported)."""
+        data = self._yaml_file(path, keys)
+        return None if data is None else _Fields(self, self.display(path), data, keys)
+
     # ---------------------------------------------------------------- course
 
     def read(self) -> Course:
@@ -559,11 +564,10 @@ class _CourseReader:
     # ---------------------------------------------------------------- quizzes, labs, test
 
     def _quiz(self, file_number: int, path: Path, lessons: set[int]) -> Quiz | None:
-        source = self.display(path)
-        data = self._yaml_file(path, _QUIZ_KEYS)
-        if data is None:
+        fields = self._file_fields(path, _QUIZ_KEYS)
+        if fields is None:
             return None
-        fields = _Fields(self, source, data, _QUIZ_KEYS)
+        source = fields.source
         lesson = fields.integer("lesson")
         self._check_file_number(fields, "lesson", lesson, file_number, path)
         self._check_lesson_exists(fields, lesson, lessons, "this quiz is for")
@@ -574,11 +578,10 @@ class _CourseReader:
         return Quiz(lesson=lesson, title=title, questions=questions)
 
     def _lab(self, file_number: int, path: Path, lessons: set[int]) -> Lab | None:
-        source = self.display(path)
-        data = self._yaml_file(path, _LAB_KEYS)
-        if data is None:
+        fields = self._file_fields(path, _LAB_KEYS)
+        if fields is None:
             return None
-        fields = _Fields(self, source, data, _LAB_KEYS)
+        source = fields.source
         number = fields.integer("number")
         self._check_file_number(fields, "number", number, file_number, path)
         lesson = fields.integer("lesson")
@@ -628,11 +631,10 @@ class _CourseReader:
         return tuple(questions)
 
     def _test(self, path: Path) -> ModuleTest | None:
-        source = self.display(path)
-        data = self._yaml_file(path, _TEST_KEYS)
-        if data is None:
+        fields = self._file_fields(path, _TEST_KEYS)
+        if fields is None:
             return None
-        fields = _Fields(self, source, data, _TEST_KEYS)
+        source = fields.source
         title = fields.text("title")
         pass_mark = fields.fraction("pass_mark", default=_default(ModuleTest, "pass_mark"))
         questions = self._questions(source, fields, self.rules.test_questions, "rules.test_questions", "the test")

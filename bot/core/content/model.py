@@ -88,14 +88,25 @@ class Lesson:
         return "\n\n".join(p for p in parts if p)
 
 
-@dataclass(frozen=True, slots=True)
-class Quiz:
-    lesson: int
-    title: str
+class _Questions:
+    """What quizzes and the module test share: questions looked up by id."""
+
+    __slots__ = ()
     questions: tuple[Question, ...]
 
     def question(self, question_id: str) -> Question:
-        return next(q for q in self.questions if q.id == question_id)
+        """The question with this id; raises ``KeyError`` when there is none."""
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(question_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Quiz(_Questions):
+    lesson: int
+    title: str
+    questions: tuple[Question, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +123,10 @@ class Lab:
 
 
 @dataclass(frozen=True, slots=True)
-class ModuleTest:
+class ModuleTest(_Questions):
     title: str
     questions: tuple[Question, ...]
     pass_mark: float = 0.8
-
-    def question(self, question_id: str) -> Question:
-        return next(q for q in self.questions if q.id == question_id)
 
 
 @dataclass(frozen=True, slots=True)

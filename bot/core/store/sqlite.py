@@ -29,14 +29,14 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -158,60 +158,47 @@ def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _flag(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+Row = TypeVar("Row")
+
+
+def _columns(model: type[Any], *, skip: tuple[str, ...] = ()) -> str:
+    """The row type's fields as a column list: every table names its columns like the fields."""
+    return ", ".join(field.name for field in fields(model) if field.name not in skip)
+
+
+def _from_row(model: type[Row], row: sqlite3.Row, convert: dict[str, Callable[[Any], Any]], **extra: Any) -> Row:
+    """Build ``model`` from the row's columns named like its fields (``convert`` parses some of them)."""
+    present = set(row.keys())
+    values = {field.name: row[field.name] for field in fields(model) if field.name in present}
+    for name, parse in convert.items():
+        values[name] = parse(values[name])
+    return model(**values, **extra)
+
+
+_ANSWER_COLUMNS = _columns(StoredAnswer, skip=("new",))
+_ATTEMPT_COLUMNS = _columns(Attempt)
+_THREAD_COLUMNS = _columns(LabThread)
+_TURN_COLUMNS = _columns(LabTurn)
+
+
 def _answer(row: sqlite3.Row, *, new: bool) -> StoredAnswer:
-    return StoredAnswer(
-        question_id=row["question_id"],
-        option_index=row["option_index"],
-        correct=bool(row["correct"]),
-        answered_at=datetime.fromisoformat(row["answered_at"]),
-        new=new,
-    )
+    return _from_row(StoredAnswer, row, {"correct": bool, "answered_at": datetime.fromisoformat}, new=new)
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        id=row["id"],
-        learner_id=row["learner_id"],
-        module=row["module"],
-        started_at=datetime.fromisoformat(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
-        score=row["score"],
-        total=row["total"],
-        passed=None if row["passed"] is None else bool(row["passed"]),
-    )
+    return _from_row(Attempt, row, {"started_at": datetime.fromisoformat, "finished_at": _when, "passed": _flag})
 
 
 def _thread(row: sqlite3.Row) -> LabThread:
-    return LabThread(
-        id=row["id"],
-        learner_id=row["learner_id"],
-        module=row["module"],
-        lab=row["lab"],
-        platform=row["platform"],
-        thread_key=row["thread_key"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-    )
+    return _from_row(LabThread, row, {"created_at": datetime.fromisoformat})
 
 
 def _turn(row: sqlite3.Row) -> LabTurn:
-    return LabTurn(
-        question=row["question"],
-        answer=row["answer"],
-        status=row["status"],
-        error=row["error"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        ttft_ms=row["ttft_ms"],
-        duration_ms=row["duration_ms"],
-        stop_reason=row["stop_reason"],
-        model=row["model"],
-    )
-
-
-_ATTEMPT_COLUMNS = "id, learner_id, module, started_at, finished_at, score, total, passed"
-_THREAD_COLUMNS = "id, learner_id, module, lab, platform, thread_key, created_at"
+    return _from_row(LabTurn, row, {})
 
 
 class SQLiteStore:
@@ -224,22 +211,31 @@ class SQLiteStore:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        """Connect (WAL, foreign keys, busy timeout) and apply pending migrations; a no-op when open."""
+        """Connect (WAL, foreign keys, busy timeout) and apply pending migrations; a no-op when open.
+
+        A file that SQLite cannot use (not a database, corrupt, locked, read-only) raises ``StoreError``.
+        """
         async with self._lock:
             if self._db is not None:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
             try:
-                db.row_factory = sqlite3.Row
-                await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")  # takes no parameters
-                await db.execute("PRAGMA journal_mode = WAL")
-                await db.execute("PRAGMA foreign_keys = ON")
-                await migrate(db)
-            except BaseException:
-                await db.close()
-                raise
-            self._db = db
+                self._db = await self._connect()
+            except sqlite3.Error as error:
+                raise StoreError(f"{error} ({self.path})") from error
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)  # transactions are explicit
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")  # takes no parameters
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        return db
 
     async def close(self) -> None:
         async with self._lock:
@@ -273,6 +269,11 @@ class SQLiteStore:
     async def _rows(db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return list(await db.execute_fetchall(sql, tuple(params)))
 
+    async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """One read on the shared connection."""
+        async with self._connection() as db:
+            return await self._rows(db, sql, params)
+
     @staticmethod
     async def _changes(db: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
         """Run a write; the number of rows it changed (0 when ON CONFLICT DO NOTHING fired)."""
@@ -280,6 +281,27 @@ class SQLiteStore:
         changed = cursor.rowcount
         await cursor.close()
         return changed
+
+    async def _record_answer(
+        self, table: str, key: dict[str, Any], option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """Insert an answer unless one already stands for ``key``; return the one that stands.
+
+        Nothing standing afterwards means the insert hit the UNIQUE event id: that event
+        recorded a different answer, so this one is refused.
+        """
+        where = " AND ".join(f"{column} = ?" for column in key)
+        async with self._transaction() as db:
+            new = await self._changes(
+                db,
+                f"INSERT INTO {table} ({', '.join(key)}, option_index, correct, event_id, answered_at)"
+                f" VALUES ({', '.join('?' * (len(key) + 4))}) ON CONFLICT DO NOTHING",
+                (*key.values(), option_index, correct, event_id, _now()),
+            )
+            rows = await self._rows(db, f"SELECT {_ANSWER_COLUMNS} FROM {table} WHERE {where}", key.values())
+            if not rows:
+                raise EventIdReused(f"event {event_id!r} already recorded another answer")
+        return _answer(rows[0], new=bool(new))
 
     # Learners and lessons
 
@@ -305,11 +327,10 @@ class SQLiteStore:
             return rows[0]["id"]
 
     async def find_learner(self, learner: LearnerRef) -> int | None:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db, "SELECT id FROM learners WHERE platform = ? AND workspace = ? AND user_id = ?",
-                (learner.platform, learner.workspace, learner.user_id),
-            )
+        rows = await self._fetch(
+            "SELECT id FROM learners WHERE platform = ? AND workspace = ? AND user_id = ?",
+            (learner.platform, learner.workspace, learner.user_id),
+        )
         return rows[0]["id"] if rows else None
 
     async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None:
@@ -321,10 +342,9 @@ class SQLiteStore:
             )
 
     async def lessons_viewed(self, learner_id: int, module: int) -> set[int]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db, "SELECT DISTINCT lesson FROM lesson_views WHERE learner_id = ? AND module = ?", (learner_id, module)
-            )
+        rows = await self._fetch(
+            "SELECT DISTINCT lesson FROM lesson_views WHERE learner_id = ? AND module = ?", (learner_id, module)
+        )
         return {row["lesson"] for row in rows}
 
     # Quizzes
@@ -333,42 +353,20 @@ class SQLiteStore:
         self, learner_id: int, module: int, lesson: int, question_id: str,
         option_index: int, correct: bool, event_id: str,
     ) -> StoredAnswer:
-        key = (learner_id, module, lesson, question_id)
-        async with self._transaction() as db:
-            new = await self._changes(
-                db,
-                "INSERT INTO quiz_answers"
-                " (learner_id, module, lesson, question_id, option_index, correct, event_id, answered_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (*key, option_index, correct, event_id, _now()),
-            )
-            rows = await self._rows(
-                db,
-                "SELECT question_id, option_index, correct, answered_at FROM quiz_answers"
-                " WHERE learner_id = ? AND module = ? AND lesson = ? AND question_id = ?",
-                key,
-            )
-            if not rows:
-                raise EventIdReused(f"event {event_id!r} already recorded another quiz answer")
-        return _answer(rows[0], new=bool(new))
+        key = {"learner_id": learner_id, "module": module, "lesson": lesson, "question_id": question_id}
+        return await self._record_answer("quiz_answers", key, option_index, correct, event_id)
 
     async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                "SELECT lesson, question_id, option_index, correct, answered_at FROM quiz_answers"
-                " WHERE learner_id = ? AND module = ? ORDER BY id",
-                (learner_id, module),
-            )
+        rows = await self._fetch(
+            f"SELECT lesson, {_ANSWER_COLUMNS} FROM quiz_answers WHERE learner_id = ? AND module = ? ORDER BY id",
+            (learner_id, module),
+        )
         return {(row["lesson"], row["question_id"]): _answer(row, new=False) for row in rows}
 
     async def quiz_respondents(self, module: int, lesson: int) -> int:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                "SELECT COUNT(DISTINCT learner_id) FROM quiz_answers WHERE module = ? AND lesson = ?",
-                (module, lesson),
-            )
+        rows = await self._fetch(
+            "SELECT COUNT(DISTINCT learner_id) FROM quiz_answers WHERE module = ? AND lesson = ?", (module, lesson)
+        )
         return rows[0][0]
 
     # The module test
@@ -399,38 +397,19 @@ class SQLiteStore:
         return attempt
 
     async def attempt(self, attempt_id: int) -> Attempt | None:
-        async with self._connection() as db:
-            rows = await self._rows(db, f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = ?", (attempt_id,))
+        rows = await self._fetch(f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = ?", (attempt_id,))
         return _attempt(rows[0]) if rows else None
 
     async def record_test_answer(
         self, attempt_id: int, question_id: str, option_index: int, correct: bool, event_id: str,
     ) -> StoredAnswer:
-        async with self._transaction() as db:
-            new = await self._changes(
-                db,
-                "INSERT INTO test_answers (attempt_id, question_id, option_index, correct, event_id, answered_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (attempt_id, question_id, option_index, correct, event_id, _now()),
-            )
-            rows = await self._rows(
-                db,
-                "SELECT question_id, option_index, correct, answered_at FROM test_answers"
-                " WHERE attempt_id = ? AND question_id = ?",
-                (attempt_id, question_id),
-            )
-            if not rows:
-                raise EventIdReused(f"event {event_id!r} already recorded another test answer")
-        return _answer(rows[0], new=bool(new))
+        key = {"attempt_id": attempt_id, "question_id": question_id}
+        return await self._record_answer("test_answers", key, option_index, correct, event_id)
 
     async def attempt_answers(self, attempt_id: int) -> dict[str, StoredAnswer]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                "SELECT question_id, option_index, correct, answered_at FROM test_answers"
-                " WHERE attempt_id = ? ORDER BY id",
-                (attempt_id,),
-            )
+        rows = await self._fetch(
+            f"SELECT {_ANSWER_COLUMNS} FROM test_answers WHERE attempt_id = ? ORDER BY id", (attempt_id,)
+        )
         return {row["question_id"]: _answer(row, new=False) for row in rows}
 
     async def finish_attempt(self, attempt_id: int, score: int, total: int, passed: bool) -> Attempt:
@@ -447,12 +426,10 @@ class SQLiteStore:
         return _attempt(rows[0])
 
     async def attempts(self, learner_id: int, module: int) -> list[Attempt]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE learner_id = ? AND module = ? ORDER BY id",
-                (learner_id, module),
-            )
+        rows = await self._fetch(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE learner_id = ? AND module = ? ORDER BY id",
+            (learner_id, module),
+        )
         return [_attempt(row) for row in rows]
 
     # Labs
@@ -484,67 +461,41 @@ class SQLiteStore:
         return _thread(rows[0]) if rows else None
 
     async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = ? AND module = ? ORDER BY id",
-                (learner_id, module),
-            )
+        rows = await self._fetch(
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = ? AND module = ? ORDER BY id",
+            (learner_id, module),
+        )
         return [_thread(row) for row in rows]
 
     async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        values = [getattr(turn, field.name) for field in fields(LabTurn)]
         async with self._connection() as db:
             new = await self._changes(
                 db,
-                "INSERT INTO lab_turns (thread_id, event_id, question, answer, status, error,"
-                " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-                " ttft_ms, duration_ms, stop_reason, model, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    thread_id, event_id, turn.question, turn.answer, turn.status, turn.error,
-                    turn.input_tokens, turn.output_tokens, turn.cache_read_tokens, turn.cache_write_tokens,
-                    turn.ttft_ms, turn.duration_ms, turn.stop_reason, turn.model, _now(),
-                ),
+                f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
+                f" VALUES ({', '.join('?' * (len(values) + 3))}) ON CONFLICT DO NOTHING",
+                (thread_id, event_id, *values, _now()),
             )
         return bool(new)
 
     async def lab_turns(self, thread_id: int) -> list[LabTurn]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                "SELECT question, answer, status, error, input_tokens, output_tokens, cache_read_tokens,"
-                " cache_write_tokens, ttft_ms, duration_ms, stop_reason, model"
-                " FROM lab_turns WHERE thread_id = ? ORDER BY id",
-                (thread_id,),
-            )
+        rows = await self._fetch(f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE thread_id = ? ORDER BY id", (thread_id,))
         return [_turn(row) for row in rows]
 
     # Statistics
 
     async def option_counts(self, module: int) -> list[OptionCount]:
-        async with self._connection() as db:
-            rows = await self._rows(
-                db,
-                "SELECT 'quiz' AS kind, lesson AS scope, question_id, option_index, correct, COUNT(*) AS chosen"
-                " FROM quiz_answers WHERE module = ?"
-                " GROUP BY lesson, question_id, option_index, correct"
-                " UNION ALL "
-                "SELECT 'test' AS kind, 0 AS scope, a.question_id, a.option_index, a.correct, COUNT(*) AS chosen"
-                " FROM test_answers a JOIN test_attempts t ON t.id = a.attempt_id"
-                " WHERE t.module = ? AND t.id = ("
-                "   SELECT MIN(f.id) FROM test_attempts f WHERE f.learner_id = t.learner_id AND f.module = t.module)"
-                " GROUP BY a.question_id, a.option_index, a.correct"
-                " ORDER BY kind, scope, question_id, option_index",
-                (module, module),
-            )
-        return [
-            OptionCount(
-                kind=row["kind"],
-                scope=row["scope"],
-                question_id=row["question_id"],
-                option_index=row["option_index"],
-                correct=bool(row["correct"]),
-                count=row["chosen"],
-            )
-            for row in rows
-        ]
+        rows = await self._fetch(
+            "SELECT 'quiz' AS kind, lesson AS scope, question_id, option_index, correct, COUNT(*) AS count"
+            " FROM quiz_answers WHERE module = ?"
+            " GROUP BY lesson, question_id, option_index, correct"
+            " UNION ALL "
+            "SELECT 'test' AS kind, 0 AS scope, a.question_id, a.option_index, a.correct, COUNT(*) AS count"
+            " FROM test_answers a JOIN test_attempts t ON t.id = a.attempt_id"
+            " WHERE t.module = ? AND t.id = ("
+            "   SELECT MIN(f.id) FROM test_attempts f WHERE f.learner_id = t.learner_id AND f.module = t.module)"
+            " GROUP BY a.question_id, a.option_index, a.correct"
+            " ORDER BY kind, scope, question_id, option_index",
+            (module, module),
+        )
+        return [_from_row(OptionCount, row, {"correct": bool}) for row in rows]

@@ -7,7 +7,7 @@ Platform-free. Adapters implement :class:`MessageSink` (optionally :class:`Nativ
 
 from bot.core.streaming.chunking import split_message
 from bot.core.streaming.engine import ProgressiveMessage
-from bot.core.streaming.pacing import Pacer, RateLimits, RequestKind
+from bot.core.streaming.pacing import Pacer, Priority, RateLimits, RequestKind
 from bot.core.streaming.sink import (
     DeliveryError,
     MessageSink,
@@ -22,6 +22,7 @@ __all__ = [
     "NativeStreamExpired",
     "NativeStreamSink",
     "Pacer",
+    "Priority",
     "ProgressiveMessage",
     "RateLimited",
     "RateLimits",

@@ -3,12 +3,13 @@
 The caller hands over the whole answer so far with :meth:`ProgressiveMessage.update` as often as it likes;
 it never blocks. A single background task per answer sends what is needed, one request at a time, each
 when the shared :class:`~bot.core.streaming.pacing.Pacer` grants a slot, always with the latest text
-(nothing stale queues up, unchanged text is never re-sent). The first text and the final state are urgent
-requests: they go before ordinary edits.
+(nothing stale queues up, unchanged text is never re-sent). The first text and the final texts go before
+progress edits (:class:`~bot.core.streaming.pacing.Priority`).
 
 Past ``sink.limit`` the message ends at a clean boundary (:mod:`bot.core.streaming.chunking`) and the answer
-continues in a new message; the earlier one gets its final text once and is not touched again. Every message
-leaves room for the cursor and a closing code fence, so its final text always fits.
+continues in a new message, posted first because it carries the newest text; the earlier one then gets its
+final text once and is not touched again. Every message leaves room for the cursor and a closing code fence,
+so its final text always fits.
 
 :meth:`ProgressiveMessage.finish` sends the complete text (cursor removed, notice and footer appended to the
 last message) and returns the message ids once everything landed. A failed request keeps its text for the
@@ -27,7 +28,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.core.streaming.chunking import FENCE_CLOSE, cut_point, fence_after, reopening_fence
-from bot.core.streaming.pacing import Pacer, RequestKind
+from bot.core.streaming.pacing import Pacer, Priority, RequestKind
 from bot.core.streaming.sink import (
     DeliveryError,
     MessageSink,
@@ -40,7 +41,7 @@ from bot.core.tasks import spawn
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # failed requests in a row before the answer is given up
-SETTLE = 256  # characters past a full message before its cut is final (markup straddling it is known by then)
+SETTLE = 64  # characters past a full message before its cut is final (markup straddling it is known by then)
 EMPTY_ANSWER = "(no answer)"
 
 
@@ -48,7 +49,7 @@ EMPTY_ANSWER = "(no answer)"
 class _Request:
     index: int  # which message
     kind: RequestKind
-    urgent: bool
+    priority: Priority
 
 
 class ProgressiveMessage:
@@ -97,7 +98,7 @@ class ProgressiveMessage:
         self._text = text
         self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
         if self._hurry is not None and not self._hurry.done():
-            self._hurry.set_result(None)  # the final text is urgent: do not wait out an ordinary slot
+            self._hurry.set_result(None)  # the final text goes first: do not wait out an ordinary slot
         self._wake()
         while (pump := self._pump) is not None:
             await pump
@@ -151,22 +152,28 @@ class ProgressiveMessage:
         return [last, suffix.lstrip("\n")[: self.sink.limit]]
 
     def _next_request(self) -> tuple[_Request, str] | None:
-        """The first message that does not show what it should, what to send it, and the text."""
+        """The next request to send and its text: a message not posted yet first (it shows the newest text),
+        then the first message that does not show what it should."""
         desired = self._layout()
         final = self._suffix is not None
+        if len(desired) > len(self.message_ids):
+            index = len(self.message_ids)
+            # A message the answer overflows into is ordinary: with many answers, first and final requests
+            # must stay few enough to always go first.
+            priority = Priority.FIRST if index == 0 else Priority.FINAL if final else Priority.ORDINARY
+            return _Request(index, "post", priority), desired[index]
         for index, want in enumerate(desired):
-            # Urgent: the answer's first text and its final state. Messages it overflows into are not: with
-            # many answers, urgent requests must stay few enough to always find room.
-            if index == len(self.message_ids):
-                return _Request(index, "post", urgent=final or index == 0), want
             shown = self._shown[index]
             done = final or index < len(desired) - 1  # this message will not change again
             if shown == want and not (done and index in self._streaming):
                 continue
-            urgent = final or (index == 0 and shown == self._status)
+            if index == 0 and shown == self._status:
+                priority = Priority.FIRST  # the first text replaces the status line
+            else:
+                priority = Priority.FINAL if done else Priority.ORDINARY
             if index in self._streaming and want.startswith(shown):
-                return _Request(index, "stop" if done else "append", urgent), want
-            return _Request(index, "edit", urgent), want
+                return _Request(index, "stop" if done else "append", priority), want
+            return _Request(index, "edit", priority), want
         return None
 
     # -- the pump: one request at a time ---------------------------------------------------------------
@@ -181,20 +188,36 @@ class ProgressiveMessage:
                 request, _ = planned
                 bucket = self._bucket(request.kind)
                 await self._acquire(bucket, request)
-                current = self._next_request()  # the latest text wins
-                if current is None:
-                    break
-                if (current[0].index, current[0].kind) != (request.index, request.kind):
-                    continue  # the plan moved on while waiting: ask for the right kind of slot
-                if not await self._send(request, current[1], bucket):
+                text = self._text_for(request)  # the latest text wins
+                if text is not None and not await self._send(request, text, bucket):
                     return
         finally:
             self._pump = None
 
+    def _text_for(self, request: _Request) -> str | None:
+        """What the granted request should send now, or None if that message needs no such request any more."""
+        desired = self._layout()
+        index = request.index
+        if index >= len(desired):
+            return None
+        want = desired[index]
+        if request.kind == "post":
+            return want if index == len(self.message_ids) else None
+        if index >= len(self.message_ids):
+            return None
+        shown = self._shown[index]
+        if request.kind == "edit":
+            return want if want != shown else None
+        if index not in self._streaming or not want.startswith(shown):
+            return None
+        if request.kind == "append":
+            return want if want != shown else None
+        return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
+
     async def _acquire(self, bucket: str, request: _Request) -> None:
-        """Wait for a slot; an ordinary wait becomes urgent if finish() is called meanwhile."""
-        if request.urgent:
-            await self.pacer.acquire(bucket, urgent=True, kind=request.kind)
+        """Wait for a slot; an ordinary wait is promoted if finish() is called meanwhile."""
+        if request.priority is not Priority.ORDINARY:
+            await self.pacer.acquire(bucket, priority=request.priority, kind=request.kind)
             return
         slot = asyncio.ensure_future(self.pacer.acquire(bucket, kind=request.kind))
         self._hurry = hurry = asyncio.get_running_loop().create_future()
@@ -206,7 +229,7 @@ class ProgressiveMessage:
                 slot.cancel()
         if slot.done() and not slot.cancelled():
             return  # granted (acquire returns nothing and raises nothing but cancellation)
-        await self.pacer.acquire(bucket, urgent=True, kind=request.kind)
+        await self.pacer.acquire(bucket, priority=Priority.FINAL, kind=request.kind)
 
     def _bucket(self, kind: RequestKind) -> str:
         return getattr(self.sink, "post_bucket", self.sink.bucket) if kind == "post" else self.sink.bucket
@@ -238,11 +261,15 @@ class ProgressiveMessage:
             self.pacer.penalize(bucket, exc.retry_after, kind=request.kind, is_global=exc.is_global)
         except NativeStreamExpired:
             self._streaming.discard(index)
-        except Exception as exc:  # the platform refused or the network failed: keep the text, try again
+        except Exception as exc:  # noqa: BLE001 - the platform refused or the network failed: keep the text
             self._failures += 1
             log.warning(
                 "%s of message %d in %s failed (%d in a row): %r",
-                request.kind, index, bucket, self._failures, exc,
+                request.kind,
+                index,
+                bucket,
+                self._failures,
+                exc,
             )
             if self._failures >= MAX_FAILURES:
                 self._error = exc

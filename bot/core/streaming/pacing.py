@@ -3,13 +3,15 @@
 Each pacing key (``sink.bucket``) has a sliding-window log: never more than ``count`` requests in any
 ``period`` seconds, which is what Discord's per-route buckets and Slack's per-minute tiers promise. On top of
 it, ordinary requests are spread evenly (at most one per ``period / count``) so an answer's edits arrive at a
-steady rhythm instead of bursting the whole window and then going quiet; urgent requests (a message's first
-text, final edits) may use the window's burst room and go to the front of the queue. A second window counts
+steady rhythm instead of bursting the whole window and then going quiet; an answer's first and final texts
+(:class:`Priority`) may use the window's burst room and go to the front of the queue. A second window counts
 every request of the connection (Discord's 50 requests/s per bot).
 
-Urgent requests also have a tenth of the global window to themselves, so a new answer's first text is not
-held up by other answers' ordinary edits. Waiting requests are served urgent first, then in arrival order. The engine asks again only after its
-previous request finished, so arrival order is least-recently-served: concurrent answers take turns.
+First texts also have a tenth of the global window to themselves, so a new answer's first words are not
+held up by other answers' edits. Waiting requests are served by priority, then in arrival order.
+The engine asks again only after its previous request finished, so arrival order is least-recently-served:
+concurrent answers take turns. A request is counted from when its caller resumes (the moment it is sent),
+and every period is padded by ``RateLimits.margin`` for the jitter on the way to the platform.
 
 Nothing polls: one ``loop.call_at`` timer is armed for the earliest moment a waiting request can go.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import enum
 import heapq
 import itertools
 from collections import deque
@@ -37,8 +40,7 @@ class RateLimits:
 
     ``per_bucket`` applies to edits per ``sink.bucket``; ``per_kind`` gives other request kinds their own
     window per bucket (a kind not listed counts as an edit); ``global_`` counts every request.
-    Discord: ``RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)})``.
-    Slack ``chat.update``: ``RateLimits(per_bucket=(50, 60.0), global_=None, per_kind={...})``.
+    See ``DISCORD_LIMITS`` and ``SLACK_LIMITS`` at the end of this module.
     """
 
     per_bucket: Window | None = (5, 5.0)
@@ -57,14 +59,22 @@ class RateLimits:
         return None if window is None else (window[0], window[1] + self.margin)
 
 
+class Priority(enum.IntEnum):
+    """Which requests go first. Ties are served in arrival order."""
+
+    FIRST = 0  # an answer's first text: what the learner is waiting for
+    FINAL = 1  # an answer's complete text, and the last text of a message the answer overflowed
+    ORDINARY = 2  # progress edits
+
+
 class _SlidingWindow:
     """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
-    The reserve is room only urgent requests may use, so a first or final message need not wait for a slot
-    to expire when ordinary edits keep the window full.
+    The reserve is room only ``Priority.FIRST`` may use, so an answer's first text need not wait for a slot to
+    expire while other answers keep the window full. ``FINAL`` may burst but not into the reserve.
     """
 
-    __slots__ = ("count", "period", "ordinary", "spacing", "stamps", "blocked_until")
+    __slots__ = ("blocked_until", "count", "ordinary", "period", "spacing", "stamps")
 
     def __init__(self, window: Window | None, reserve: int = 0) -> None:
         self.count, self.period = window if window is not None else (0, 0.0)
@@ -73,15 +83,15 @@ class _SlidingWindow:
         self.stamps: deque[float] = deque(maxlen=self.count or 1)
         self.blocked_until = 0.0
 
-    def free_at(self, urgent: bool) -> float:
+    def free_at(self, priority: Priority) -> float:
         """The earliest time a request may be granted (compare with the loop clock)."""
         if not self.count:
             return self.blocked_until
         when = self.blocked_until
-        full = self.count if urgent else self.ordinary
+        full = self.count if priority is Priority.FIRST else self.ordinary
         if len(self.stamps) >= full:
             when = max(when, self.stamps[len(self.stamps) - full] + self.period)
-        if not urgent and self.stamps:
+        if priority is Priority.ORDINARY and self.stamps:
             when = max(when, self.stamps[-1] + self.spacing)
         return when
 
@@ -106,27 +116,26 @@ class _SlidingWindow:
 @dataclass(eq=False)
 class _Waiter:
     future: asyncio.Future[None]
-    urgent: bool
+    priority: Priority
     seq: int
     granted_at: float = 0.0
 
     @property
     def rank(self) -> tuple[int, int]:
-        return (0 if self.urgent else 1, self.seq)
+        return (self.priority, self.seq)
 
 
 class _Bucket:
-    __slots__ = ("window", "urgent", "normal", "version")
+    __slots__ = ("queues", "version", "window")
 
     def __init__(self, window: Window | None) -> None:
         self.window = _SlidingWindow(window)
-        self.urgent: deque[_Waiter] = deque()
-        self.normal: deque[_Waiter] = deque()
+        self.queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
         self.version = 0  # only the scheduler entry carrying the current version is live
 
     def head(self) -> _Waiter | None:
         """The next live waiter, dropping those whose caller gave up."""
-        for queue in (self.urgent, self.normal):
+        for queue in self.queues:
             while queue and queue[0].future.done():
                 queue.popleft()
             if queue:
@@ -134,7 +143,7 @@ class _Bucket:
         return None
 
     def pop_head(self) -> None:
-        (self.urgent if self.urgent else self.normal).popleft()
+        next(queue for queue in self.queues if queue).popleft()
 
 
 class Pacer:
@@ -153,14 +162,16 @@ class Pacer:
         self._versions = itertools.count(1)
         self._grants = 0
 
-    async def acquire(self, bucket: str, *, urgent: bool = False, kind: RequestKind = "edit") -> None:
-        """Wait for a slot to send one ``kind`` request under ``bucket``; urgent requests go first."""
+    async def acquire(
+        self, bucket: str, *, priority: Priority = Priority.ORDINARY, kind: RequestKind = "edit"
+    ) -> None:
+        """Wait for a slot to send one ``kind`` request under ``bucket``; higher priorities go first."""
         loop = asyncio.get_running_loop()
         key = self._key(bucket, kind)
         state = self._bucket(bucket, kind)
-        waiter = _Waiter(loop.create_future(), urgent, next(self._seq))
+        waiter = _Waiter(loop.create_future(), priority, next(self._seq))
         previous = state.head()
-        (state.urgent if urgent else state.normal).append(waiter)
+        state.queues[priority].append(waiter)
         if previous is None or waiter.rank < previous.rank:
             self._schedule_head(key, state, self._now())
         self._dispatch()
@@ -173,9 +184,7 @@ class Pacer:
                 state.window.restamp(waiter.granted_at, sent)
             self._global.restamp(waiter.granted_at, sent)
 
-    def penalize(
-        self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False
-    ) -> None:
+    def penalize(self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False) -> None:
         """Send nothing under ``bucket`` (or, ``is_global``, at all) for ``retry_after`` seconds: a 429 arrived."""
         until = self._now() + max(0.0, retry_after)
         if is_global:
@@ -218,7 +227,7 @@ class Pacer:
         head = state.head()
         if head is None:
             return
-        when = state.window.free_at(head.urgent)
+        when = state.window.free_at(head.priority)
         if when <= now:
             heapq.heappush(self._ready, (head.rank, state.version, key))
         else:
@@ -246,12 +255,12 @@ class Pacer:
                 heapq.heappop(self._ready)
                 self._schedule_head(key, state, now)
                 continue
-            global_free = self._global.free_at(head.urgent)
+            global_free = self._global.free_at(head.priority)
             if global_free > now:
                 wake_at = global_free
                 break
             heapq.heappop(self._ready)
-            if state.window.free_at(head.urgent) > now:  # penalized since it was queued
+            if state.window.free_at(head.priority) > now:  # penalized since it was queued
                 self._schedule_head(key, state, now)
                 continue
             state.pop_head()
@@ -284,11 +293,7 @@ class Pacer:
 
     def _sweep(self, now: float) -> None:
         """Forget buckets nobody waits on whose windows have emptied, so long-running bots do not grow."""
-        idle = [
-            key
-            for key, state in self._buckets.items()
-            if state.head() is None and state.window.idle_since(now)
-        ]
+        idle = [key for key, state in self._buckets.items() if state.head() is None and state.window.idle_since(now)]
         for key in idle:
             del self._buckets[key]
 
