@@ -8,13 +8,13 @@ Each answer goes through a ``ProgressiveMessage`` into a sink that enforces Disc
 default Discord starts 12.5 answers a second, so first posts and final edits use half the global budget) so
 the figures describe steady concurrency rather than one thundering herd.
 
-Measured, per case:
+Measured, per case (``min_requests_per_s_needed`` > ``requests_per_s_allowed`` means the platform cannot
+carry that many answers at that size at all: a backlog builds whatever the pacing):
 - added first-visible latency: first delta leaving the source -> the engine issuing the post (p50, p99);
   the platform's own request latency comes on top and is not the bot's doing.
 - staleness: each delta's send time -> the first request containing it completed (mean), next to the floor
-  the rate limit allows: half the interval between one answer's edits (or half the answer, if longer), plus
-  the request latency. The interval is the bucket's spacing times the answers sharing it, or the global
-  budget shared by the answers streaming when the delta was sent, whichever is slower (averaged over deltas).
+  the rate limit allows (``staleness_floor``): half the interval between one answer's edits if the answers
+  streaming when the delta was sent shared the budget evenly, plus the request latency.
 - edits per message, 429s, CPU seconds per 1000 tokens and CPU share of one core, peak RSS, event-loop lag.
 
     .venv/bin/python bench/bench_streaming.py [--quick] [--streams 1 100 500] [--platform discord slack]
@@ -288,12 +288,17 @@ def summarize(
     concurrency = [
         bisect.bisect_right(starts, sent) - bisect.bisect_right(ends, sent) for t in traces for sent in t.deltas
     ]
+    messages = sum(t.messages for t in traces)
+    per_answer = messages / len(traces)
     floors = [
-        staleness_floor(args.platform, rate_limits, max(1, active), answer_seconds, args.latency)
+        staleness_floor(args.platform, rate_limits, max(1, active), per_answer, answer_seconds, args.latency)
         for active in concurrency
     ]
     floor = statistics.fmean(floors) if floors else float("nan")
-    messages = sum(t.messages for t in traces)
+    # Each answer needs at least a closing edit per message, and on Discord its posts count in the same global
+    # budget (Slack's posts have their own per-channel limit): can the platform carry that at all?
+    shared = 2 if args.platform == "discord" else 1
+    needed = statistics.fmean(concurrency) * shared * per_answer / answer_seconds if concurrency else 0.0
     return {
         "platform": args.platform,
         "source": args.source,
@@ -306,6 +311,8 @@ def summarize(
         "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,
         "staleness_floor_s": round(floor, 3),
         "staleness_vs_floor": round(statistics.fmean(staleness) / floor, 2) if staleness else None,
+        "min_requests_per_s_needed": round(needed, 1),
+        "requests_per_s_allowed": round(allowed_rate(args.platform, rate_limits, 1), 1),
         "edits_per_message": round(sum(t.edits for t in traces) / messages, 1) if messages else None,
         "messages_per_answer": round(messages / len(traces), 1),
         "requests": platform.request_count,
@@ -335,13 +342,38 @@ def delta_staleness(trace: Trace) -> list[float]:
     return result
 
 
-def staleness_floor(platform: str, limits: RateLimits, streams: int, answer_s: float, latency: float) -> float:
-    per_bucket = limits.per_bucket or (1, 0.0)
-    spacing = (per_bucket[1] + limits.margin) / per_bucket[0]
-    sharing = 1 if platform == "discord" else streams  # Slack: every answer in the workspace bucket
-    interval = spacing * sharing
+def allowed_rate(platform: str, limits: RateLimits, streams: int) -> float:
+    """Requests per second the platform takes from all answers together (Discord: the global budget, or a
+    thread each if fewer; Slack: the workspace's chat.update tier)."""
+    per_bucket = limits.per_bucket or (1, 1.0)
+    rate = per_bucket[0] / (per_bucket[1] + limits.margin)
+    if platform == "discord":
+        rate *= streams  # a thread each
     if limits.global_ is not None:
-        interval = max(interval, streams * (limits.global_[1] + limits.margin) / limits.global_[0])
+        rate = min(rate, limits.global_[0] / (limits.global_[1] + limits.margin))
+    return rate
+
+
+def staleness_floor(
+    platform: str, limits: RateLimits, streams: int, messages: float, answer_s: float, latency: float
+) -> float:
+    """Mean wait of a token for the next edit if ``streams`` answers shared the budget perfectly evenly.
+
+    Each budget is what is left after the requests every answer must make anyway (a closing edit per
+    message, and on Discord its posts in the global budget); an answer edits once per its share of the rest,
+    and a token waits half that interval, plus the request latency.
+    """
+    per_bucket = limits.per_bucket or (1, 1.0)
+    closing = messages / answer_s  # closing edits/s of one answer
+    bucket_rate = per_bucket[0] / (per_bucket[1] + limits.margin)
+    if platform == "discord":  # its own thread, and the global budget shared with everyone's posts
+        budgets = [(1, bucket_rate - closing)]
+        if limits.global_ is not None:
+            global_rate = limits.global_[0] / (limits.global_[1] + limits.margin)
+            budgets.append((streams, global_rate - streams * 2 * closing))
+    else:  # one workspace bucket for every answer's edits
+        budgets = [(streams, bucket_rate - streams * closing)]
+    interval = max(sharing / budget if budget > 0 else answer_s for sharing, budget in budgets)
     return min(interval, answer_s) / 2 + latency
 
 

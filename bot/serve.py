@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.core.content.loader import ContentError
+from bot.core.store.base import StoreError
 from bot.logs import setup_logging
 from bot.runtime import Runtime
 
@@ -91,6 +92,9 @@ async def serve(
         runtime = await Runtime.start(settings)
     except ContentError as exc:
         log.error("the course content has errors:\n%s", exc)
+        return 1
+    except (StoreError, OSError) as exc:
+        log.error("cannot open the database %s: %s", settings.db, exc)
         return 1
     if runtime.labs is None:
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")

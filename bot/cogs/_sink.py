@@ -16,7 +16,7 @@ from typing import TypeVar
 import discord
 
 from bot.cogs._render import CONTENT_MAX
-from bot.core.streaming.pacing import Pacer
+from bot.core.streaming.pacing import Pacer, Priority
 from bot.core.streaming.sink import RateLimited
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def global_slot(pacer: Pacer) -> None:
     Thread creation, typing and role grants have no per-channel window worth pacing, but they count
     against the global limit like every edit; a key of their own leaves only the global window in play.
     """
-    await pacer.acquire(f"unpaced:{next(_unique)}", urgent=True)
+    await pacer.acquire(f"unpaced:{next(_unique)}", priority=Priority.FINAL)
 
 
 async def typing_until(channel: discord.Thread, shown: asyncio.Event, pacer: Pacer) -> None:
@@ -90,7 +90,7 @@ class ThreadSink:
         """Take the Stop button off every message of the answer (paced; failures are only logged)."""
         while self._with_stop:
             message_id = self._with_stop.pop()
-            await pacer.acquire(self.bucket, urgent=True)
+            await pacer.acquire(self.bucket, priority=Priority.FINAL)
             try:
                 await self.channel.get_partial_message(message_id).edit(
                     view=None, allowed_mentions=discord.AllowedMentions.none()

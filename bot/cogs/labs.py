@@ -39,6 +39,7 @@ from bot.core.course import CourseError, LabProgress
 from bot.core.labs import LabAssistant, LabBusy
 from bot.core.store.base import LabThread
 from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.streaming.pacing import Priority
 from bot.core.tasks import spawn
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def greeting_embed(lab: Lab, learner: discord.abc.User) -> discord.Embed:
             f"(or use `/ask`). Ask {need} question{'s' if need != 1 else ''} to complete the lab.", 4096),
         colour=COLOUR,
     )
-    embed.set_author(name=clip(f"{lab.assistant_name}: {lab.specialty}", 256))
+    embed.set_author(name=clip(lab.assistant_name, 256))  # the greeting says what it covers
     if lab.suggested_questions:
         embed.add_field(name="Try one of these", inline=False, value=clip(
             "\n".join(f"{i}. {q}" for i, q in enumerate(lab.suggested_questions, start=1)), 1024))
@@ -226,7 +227,7 @@ class Labs(commands.Cog):
         await thread.add_user(interaction.user)
         await course.open_lab(learner, lab.number, PLATFORM, str(thread.id), found.number)
         suggestions = [SuggestedQuestionButton(i, q) for i, q in enumerate(lab.suggested_questions[:10])]
-        await self.bot.pacer.acquire(str(thread.id), urgent=True, kind="post")
+        await self.bot.pacer.acquire(str(thread.id), priority=Priority.FIRST, kind="post")
         await thread.send(
             f"Welcome, {interaction.user.mention}!", embed=greeting_embed(lab, interaction.user),
             view=view_of(*suggestions) if suggestions else discord.utils.MISSING,
@@ -325,7 +326,7 @@ class Labs(commands.Cog):
 
     async def _reply(self, message: discord.Message, text: str) -> None:
         try:
-            await self.bot.pacer.acquire(str(message.channel.id), urgent=True, kind="post")
+            await self.bot.pacer.acquire(str(message.channel.id), priority=Priority.FINAL, kind="post")
             await message.reply(text)
         except discord.HTTPException:
             log.warning("could not reply in thread %s", message.channel.id, exc_info=True)
@@ -355,7 +356,7 @@ class Labs(commands.Cog):
                 typing.cancel()
                 await sink.remove_stop_buttons(self.bot.pacer)
             if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
-                await self.bot.pacer.acquire(sink.bucket, urgent=True, kind="post")
+                await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL, kind="post")
                 await thread.send(line)
         finally:
             self._answering.discard(task)  # type: ignore[arg-type]

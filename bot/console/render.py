@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from rich import box
 from rich.console import Console, Group
@@ -37,15 +38,20 @@ class Screen:
 
     @classmethod
     def for_stdout(cls) -> Screen:
-        """Rich output on a terminal; plain text (no ANSI codes, no wrapping) when stdout is piped.
+        """Rich output when stdout is a terminal; plain text when it is piped."""
+        return cls.on(sys.stdout, terminal=sys.stdout.isatty())
+
+    @classmethod
+    def on(cls, file: TextIO, *, terminal: bool, width: int | None = None) -> Screen:
+        """A screen writing to ``file``: rich on a terminal, else plain text (no ANSI codes, no wrapping).
 
         Markup is off: course text such as ``list[str]`` is printed as written, never read as a style tag.
         """
-        if sys.stdout.isatty():
-            return cls(Console(highlight=False, markup=False), rich=True)
+        if terminal:
+            return cls(Console(file=file, force_terminal=True, highlight=False, markup=False, width=width), rich=True)
         plain = Console(
-            force_terminal=False, no_color=True, color_system=None, highlight=False, markup=False, emoji=False,
-            soft_wrap=True, force_jupyter=False, width=PLAIN_WIDTH,
+            file=file, force_terminal=False, no_color=True, color_system=None, highlight=False, markup=False,
+            emoji=False, soft_wrap=True, force_jupyter=False, width=PLAIN_WIDTH,
         )
         return cls(plain, rich=False)
 

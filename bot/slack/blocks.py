@@ -37,13 +37,6 @@ def sections(mrkdwn: str) -> list[Block]:
     ]
 
 
-def section(mrkdwn: str) -> Block:
-    """One section; the text must fit (use :func:`sections` for anything that may not)."""
-    if len(mrkdwn) > SECTION_MAX:
-        raise ValueError(f"section text is {len(mrkdwn)} characters; the limit is {SECTION_MAX}")
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
-
-
 def context(items: Iterable[str]) -> list[Block]:
     """Small grey mrkdwn lines, ten to a context block."""
     elements = [{"type": "mrkdwn", "text": item[:SECTION_MAX]} for item in items if item]

@@ -33,7 +33,7 @@ def lesson_blocks(lesson: Lesson, module: Module) -> list[Block]:
     if lesson.key_terms:
         out.append(blocks.divider())
         out += blocks.sections("*Key terms*")
-        out += blocks.context(f"*{escape(k.term)}*: {escape(k.definition)}" for k in lesson.key_terms)
+        out += blocks.context(f"*{escape(k.term)}*: {inline(k.definition)}" for k in lesson.key_terms)
     buttons = []
     if lesson.number in module.quizzes:
         buttons.append(blocks.button("Take the quiz", QUIZ_ACTION, f"{module.number}:{lesson.number}", style="primary"))

@@ -70,8 +70,8 @@ def result_blocks(result: TestResult, module: Module) -> list[Block]:
             right = question.correct_option
             text = (
                 f"*{inline(question.prompt)}*\n"
-                f"You chose: {chosen.letter}. {escape(chosen.label)}\n"
-                f"Correct: {right.letter}. {escape(right.label)}"
+                f"You chose: ❌ {chosen.letter}. {inline(chosen.label)}\n"
+                f"Correct: ✅ {right.letter}. {inline(right.label)}"
             )
             if question.explanation:
                 text += f"\n_{inline(question.explanation)}_"

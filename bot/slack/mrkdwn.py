@@ -25,6 +25,7 @@ _INLINE = re.compile(
     r"|(?<![\w*])\*(?P<em_text>[^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])"
     r"|(?<!\w)_(?P<em2_text>[^_\s](?:[^_\n]*?[^_\s])?)_(?!\w)"
 )
+TABLE_CODE_WIDTH = 60  # characters a preformatted line shows on a phone before it wraps
 _SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s<>|]+$", re.IGNORECASE)
 
 
@@ -69,8 +70,9 @@ def to_mrkdwn(markdown: str) -> str:
     """Convert a Markdown document (lesson text) to Slack mrkdwn.
 
     Paragraphs are re-joined onto one line (Slack shows every newline), code blocks stay preformatted (the
-    language tag is dropped: mrkdwn has none), tables become aligned preformatted text, headings become bold
-    lines, bullets become "•", numbered items keep their numbers and block quotes stay quotes.
+    language tag is dropped: mrkdwn has none), narrow tables become aligned preformatted text and wide ones a
+    line per row, headings become bold lines, bullets become "•", numbered items keep their numbers and block
+    quotes stay quotes.
     """
     lines = markdown.splitlines()
     out: list[str] = []
@@ -100,7 +102,7 @@ def to_mrkdwn(markdown: str) -> str:
                 if not _TABLE_RULE.match(lines[i]):
                     rows.append(_cells(lines[i]))
                 i += 1
-            out.append("```\n" + escape(_table(rows)) + "\n```")
+            out.append(_table(rows))
             continue
         elif not line.strip():
             flush()
@@ -134,20 +136,33 @@ def _is_table_start(lines: list[str], i: int) -> bool:
 
 
 def _cells(line: str) -> list[str]:
-    cells = line.strip().strip("|").split("|")
-    return [_strip_inline(cell.strip()) for cell in cells]
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def _strip_inline(text: str) -> str:
-    """Table cells are preformatted: keep their words, drop Markdown emphasis and code marks."""
+    """Preformatted table cells keep their words and drop Markdown emphasis and code marks."""
     return re.sub(r"(\*\*|__|`)", "", text)
 
 
 def _table(rows: list[list[str]]) -> str:
+    """A Markdown table as mrkdwn: aligned preformatted text when it is narrow enough not to wrap on a phone,
+    else one line per row ("• *first cell* — _Header_: cell · _Header_: cell")."""
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
-    sizes = [max(len(row[c]) for row in rows) for c in range(width)]
-    lines = [" | ".join(cell.ljust(size) for cell, size in zip(row, sizes)).rstrip() for row in rows]
+    aligned = _aligned([[_strip_inline(cell) for cell in row] for row in rows])
+    if max(len(line) for line in aligned) <= TABLE_CODE_WIDTH or len(rows) < 2 or width < 2:
+        return "```\n" + escape("\n".join(aligned)) + "\n```"
+    header, *body = rows
+    return "\n".join(f"• *{inline(row[0])}* — " + _row_fields(header[1:], row[1:]) for row in body)
+
+
+def _row_fields(names: list[str], cells: list[str]) -> str:
+    return " · ".join(f"_{inline(name)}_: {inline(cell)}" for name, cell in zip(names, cells, strict=True) if cell)
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    sizes = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    lines = [" | ".join(cell.ljust(size) for cell, size in zip(row, sizes, strict=True)).rstrip() for row in rows]
     if len(lines) > 1:
         lines.insert(1, "-+-".join("-" * size for size in sizes))
-    return "\n".join(lines)
+    return lines

@@ -15,7 +15,7 @@ previous one.
 
 from __future__ import annotations
 
-from bot.core.streaming.pacing import Pacer, RateLimits
+from bot.core.streaming.pacing import Pacer, Priority, RateLimits
 
 MINUTE = 61.0
 
@@ -55,8 +55,8 @@ class SlackPacing:
 
     async def post(self, channel: str) -> None:
         """Wait for a slot to post one message (chat.postMessage) in ``channel``."""
-        await self._posts.acquire(channel, urgent=True)
+        await self._posts.acquire(channel, priority=Priority.FIRST)
 
     async def call(self, method: str, team_id: str) -> None:
         """Wait for a slot to call ``method`` (one of ``METHOD_LIMITS``) in workspace ``team_id``."""
-        await self._methods[method].acquire(team_id, urgent=True)
+        await self._methods[method].acquire(team_id, priority=Priority.FIRST)

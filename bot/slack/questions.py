@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot.core.content.model import Question
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.mrkdwn import escape, inline
+from bot.slack.mrkdwn import inline
 
 
 def question_blocks(question: Question, prompt_prefix: str, *, action_prefix: str, value_prefix: str,
@@ -20,7 +20,7 @@ def question_blocks(question: Question, prompt_prefix: str, *, action_prefix: st
     fits = all(len(label) <= blocks.BUTTON_TEXT_MAX for label in labels)
     text = prompt_prefix + inline(question.prompt)
     if not fits:
-        text += "\n" + "\n".join(f"*{o.letter}.* {escape(o.label)}" for o in question.options)
+        text += "\n" + "\n".join(f"*{o.letter}.* {inline(o.label)}" for o in question.options)
         labels = [option.letter for option in question.options]
     return [
         *blocks.sections(text),

@@ -43,7 +43,7 @@ def feedback(outcome: QuizOutcome) -> str:
 
     The verdict word is left to the option's own feedback when it has one (it starts "Correct", "Not quite").
     """
-    chosen = f"*{outcome.chosen.letter}. {escape(outcome.chosen.label)}*"
+    chosen = f"*{outcome.chosen.letter}. {inline(outcome.chosen.label)}*"
     mark = "✅" if outcome.correct else "❌"
     if outcome.already_answered:
         verdict = "correct" if outcome.correct else "not correct"

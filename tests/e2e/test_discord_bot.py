@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.cogs.errors import APOLOGY
 from bot.core.course import CourseService
 from tests.e2e.discord_harness import DiscordHarness, discord_settings
 from tests.emulators.anthropic import FakeAnthropic
@@ -36,26 +38,44 @@ async def test_commands_sync_globally_without_a_guild(
         await harness.stop()
 
 
-async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(
-    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("database on fire")
-
+@pytest.fixture
+def error_log() -> Iterator[list[logging.LogRecord]]:
+    """What the shared error handler logs."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     logging.getLogger("bot.cogs.errors").addHandler(handler)
+    yield records
+    logging.getLogger("bot.cogs.errors").removeHandler(handler)
+
+
+async def broken(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("database on fire")
+
+
+async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(
+    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch, error_log: list[logging.LogRecord]
+) -> None:
     monkeypatch.setattr(CourseService, "progress", broken)
-    try:
-        emu = discord_bot.emulator
-        (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "progress"))
-    finally:
-        logging.getLogger("bot.cogs.errors").removeHandler(handler)
-    assert reply.ephemeral and reply.content.startswith("Sorry, something went wrong")
-    assert "database on fire" not in reply.content
-    (record,) = records
+    emu = discord_bot.emulator
+    (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "progress"))
+    assert reply.ephemeral and reply.content == APOLOGY
+    (record,) = error_log
     assert record.exc_info and "database on fire" in str(record.exc_info[1])
+
+
+async def test_a_failing_button_gets_an_apology_and_a_logged_traceback(
+    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch, error_log: list[logging.LogRecord]
+) -> None:
+    emu = discord_bot.emulator
+    alice = emu.add_user("alice")
+    (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
+    monkeypatch.setattr(CourseService, "answer_quiz", broken)
+    (reply,) = await emu.responded(await emu.click(alice, quiz, quiz.buttons()[0]["custom_id"]))
+    assert reply.ephemeral and reply.content == APOLOGY
+    (record,) = error_log
+    assert "component" in record.getMessage() and "database on fire" in str(record.exc_info[1])  # type: ignore[index]
+    assert quiz.contents == [quiz.contents[0]]  # the quiz message is untouched
 
 
 async def test_every_message_the_bot_sends_mentions_nobody(discord_bot: DiscordHarness) -> None:

@@ -55,6 +55,9 @@ async def test_lab_opens_a_private_thread_with_greeting_and_suggestions(discord_
     assert thread["name"].startswith(f"Lab 1: {LAB.title}") and "alice" in thread["name"]
     assert alice.id in emu.thread_members[thread_id]
     assert LAB.greeting in greeting.text()
+    (embed,) = greeting.embeds
+    assert embed["title"] == f"🧪 Lab 1: {LAB.title}" and embed["author"]["name"] == LAB.assistant_name
+    assert f"Ask {LAB.questions_to_complete} questions to complete the lab" in embed["description"]
     assert [b["label"] for b in greeting.buttons()] == [q[:80] for q in LAB.suggested_questions]
 
 
@@ -98,7 +101,7 @@ async def test_long_answer_continues_in_new_messages_within_2000(
     assert len(parts) >= 3
     assert all(len(v) <= 2000 for m in parts for v in m.contents)
     joined = "".join(m.content for m in parts)
-    assert FOOTER.sub("", joined).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert FOOTER.sub("", joined) == text  # the pieces join back byte for byte
 
 
 async def test_three_questions_complete_the_lab(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:

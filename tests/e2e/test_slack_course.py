@@ -137,7 +137,7 @@ async def answer_test(bot: SlackBot, message: Ephemeral, user: str, *, wrong: se
         index = next(o.index for o in question.options if o.correct != (position in wrong))
         before = len(message.versions)
         await bot.click(message, user=user, action_id=f"test:answer:{index}")
-        await bot.wait_for(lambda: len(message.versions) > before)
+        await bot.wait_for(lambda before=before: len(message.versions) > before)
 
 
 async def test_module_test_is_private_scored_and_reviewed(slack_bot: SlackBot) -> None:
@@ -182,7 +182,7 @@ async def test_module_test_resumes_after_a_restart(
         for position in (1, 2, 3):
             question = TEST_QUESTIONS[position - 1]
             await bot.click(intro, action_id=f"test:answer:{question.correct_option.index}")
-            await bot.wait_for(lambda: f"question {position + 1} of 15" in intro.shown)
+            await bot.wait_for(lambda position=position: f"question {position + 1} of 15" in intro.shown)
     async with running_slack_bot(slack_emulator, db, mode="http", anthropic=fake_anthropic) as bot:
         await bot.click(intro, action_id=f"test:answer:{TEST_QUESTIONS[3].correct_option.index}")
         await bot.wait_for(lambda: "question 5 of 15" in intro.shown)

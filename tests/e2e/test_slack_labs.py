@@ -47,7 +47,7 @@ async def test_lab_question_streams_into_one_message(slack_bot: SlackBot, fake_a
     assert reply.shown.startswith(long_answer + "\n\n")
     assert "TTFT" in reply.shown
     assert len(reply.versions) > 2, "the answer grew in place instead of arriving at once"
-    assert all(long_answer.startswith(v.markdown) for v in reply.versions[:-1])
+    assert all(reply.versions[-1].markdown.startswith(v.markdown) for v in reply.versions), "it only grew"
     assert len(reply.versions[0].markdown) < 256 < len(long_answer), "the first words go out at once"
     methods = [c.method for c in slack_bot.slack.calls]
     assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
@@ -297,7 +297,7 @@ async def test_twenty_concurrent_labs_in_one_workspace(
         parents = [await open_lab(bot, user=user) for user in learners]
         await asyncio.gather(*(
             bot.say(f"Question from learner {n}", thread_ts=parent.ts, user=user)
-            for n, (user, parent) in enumerate(zip(learners, parents))
+            for n, (user, parent) in enumerate(zip(learners, parents, strict=True))
         ))
         replies = await asyncio.gather(*(answer_in(bot, parent, timeout=60) for parent in parents))
     assert sum(slack_emulator.throttled.values()) == 0, slack_emulator.throttled

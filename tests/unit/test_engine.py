@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimits
+from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimited, RateLimits
 from tests.limit_sinks import EmulatedPlatform, PlatformLimits, rejoin
 
 CURSOR = " ▌"
@@ -332,3 +332,18 @@ async def test_native_streaming_overflows_into_new_streams_and_stops_them_all() 
     assert sink.streaming == {}  # every stream was stopped (or ended by an edit)
     assert {r.kind for r in platform.requests} >= {"post", "append", "stop"}
     _assert_clean(platform)
+
+
+async def test_the_emulated_platform_refuses_what_the_real_one_would() -> None:
+    """The checks above are only as good as the emulator: it must answer 429 and flag misuse."""
+    platform = EmulatedPlatform(PlatformLimits(limit=10, edit=(2, 60.0), post=(5, 60.0)))
+    sink = platform.sink("c")
+    message_id = await sink.post("one")
+    await sink.edit(message_id, "two")
+    await sink.edit(message_id, "three")
+    with pytest.raises(RateLimited):
+        await sink.edit(message_id, "four")
+    with pytest.raises(ValueError):
+        await sink.post("x" * 11)
+    assert len(platform.rejections) == 1
+    assert platform.violations == ["message 2 is 11 > 10 characters"]

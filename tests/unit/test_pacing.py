@@ -1,4 +1,4 @@
-"""The shared pacer: windows respected, urgent first, fair turns, penalties. Small windows keep it fast."""
+"""The shared pacer: windows respected, priorities, fair turns, penalties. Small windows keep it fast."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.core.streaming.pacing import Pacer, RateLimits
+from bot.core.streaming.pacing import Pacer, Priority, RateLimits
 
 
 def _within(stamps: list[float], count: int, period: float) -> bool:
@@ -16,12 +16,14 @@ def _within(stamps: list[float], count: int, period: float) -> bool:
     return all(later - earlier >= period for earlier, later in zip(ordered, ordered[count:]))
 
 
-async def _grant_times(pacer: Pacer, buckets: list[str], *, urgent: bool = False) -> list[tuple[str, float]]:
+async def _grant_times(
+    pacer: Pacer, buckets: list[str], *, priority: Priority = Priority.ORDINARY
+) -> list[tuple[str, float]]:
     loop = asyncio.get_running_loop()
     granted: list[tuple[str, float]] = []
 
     async def one(bucket: str) -> None:
-        await pacer.acquire(bucket, urgent=urgent)
+        await pacer.acquire(bucket, priority=priority)
         granted.append((bucket, loop.time()))
 
     await asyncio.wait_for(asyncio.gather(*(one(bucket) for bucket in buckets)), timeout=10)
@@ -30,7 +32,7 @@ async def _grant_times(pacer: Pacer, buckets: list[str], *, urgent: bool = False
 
 async def test_a_bucket_never_exceeds_its_window() -> None:
     pacer = Pacer(RateLimits(per_bucket=(3, 0.1), global_=None, margin=0))
-    granted = await _grant_times(pacer, ["a"] * 12, urgent=True)
+    granted = await _grant_times(pacer, ["a"] * 12, priority=Priority.FIRST)
     assert len(granted) == 12
     assert _within([at for _, at in granted], 3, 0.1)
 
@@ -44,25 +46,35 @@ async def test_ordinary_requests_are_spread_evenly() -> None:
 
 async def test_the_global_budget_spans_buckets() -> None:
     pacer = Pacer(RateLimits(per_bucket=(5, 1.0), global_=(4, 0.1), margin=0))
-    granted = await _grant_times(pacer, [f"b{i}" for i in range(16)], urgent=True)
+    granted = await _grant_times(pacer, [f"b{i}" for i in range(16)], priority=Priority.FIRST)
     assert _within([at for _, at in granted], 4, 0.1)
 
 
-async def test_urgent_requests_go_first() -> None:
+async def test_first_then_final_then_ordinary_requests() -> None:
     pacer = Pacer(RateLimits(per_bucket=(1, 0.05), global_=None, margin=0))
     order: list[str] = []
 
-    async def one(name: str, urgent: bool) -> None:
-        await pacer.acquire("a", urgent=urgent)
+    async def one(name: str, priority: Priority) -> None:
+        await pacer.acquire("a", priority=priority)
         order.append(name)
 
     await pacer.acquire("a")  # fills the window: everyone below has to wait
-    waiting = [asyncio.create_task(one(f"normal{i}", False)) for i in range(3)]
+    waiting = [asyncio.create_task(one(f"ordinary{i}", Priority.ORDINARY)) for i in range(3)]
     await asyncio.sleep(0)
-    waiting.append(asyncio.create_task(one("urgent", True)))
+    waiting.append(asyncio.create_task(one("final", Priority.FINAL)))
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(one("first", Priority.FIRST)))
     await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
-    assert order[0] == "urgent"
-    assert order[1:] == ["normal0", "normal1", "normal2"]
+    assert order == ["first", "final", "ordinary0", "ordinary1", "ordinary2"]
+
+
+async def test_first_texts_have_room_that_others_cannot_fill() -> None:
+    pacer = Pacer(RateLimits(per_bucket=None, global_=(10, 60.0), margin=0))
+    for number in range(9):  # ordinary and final requests may use 9 of the 10 slots
+        await asyncio.wait_for(pacer.acquire(f"b{number}", priority=Priority.FINAL), timeout=1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pacer.acquire("late", priority=Priority.FINAL), timeout=0.1)
+    await asyncio.wait_for(pacer.acquire("new answer", priority=Priority.FIRST), timeout=1)
 
 
 async def test_streams_sharing_a_bucket_take_turns() -> None:
@@ -94,7 +106,7 @@ async def test_a_global_penalty_holds_every_bucket() -> None:
     pacer = Pacer(RateLimits(per_bucket=(10, 0.01), global_=(100, 1.0), margin=0))
     start = asyncio.get_running_loop().time()
     pacer.penalize("any", 0.15, is_global=True)
-    granted = await _grant_times(pacer, ["x", "y"], urgent=True)
+    granted = await _grant_times(pacer, ["x", "y"], priority=Priority.FIRST)
     assert all(at >= start + 0.15 for _, at in granted)
 
 
@@ -121,7 +133,7 @@ async def test_a_caller_that_gives_up_does_not_block_the_queue() -> None:
 async def test_posts_have_their_own_window_when_configured() -> None:
     pacer = Pacer(RateLimits(per_bucket=(1, 10.0), global_=None, per_kind={"post": (5, 1.0)}, margin=0))
     await pacer.acquire("a")  # the only edit for ten seconds
-    await asyncio.wait_for(pacer.acquire("a", kind="post", urgent=True), timeout=1)
+    await asyncio.wait_for(pacer.acquire("a", kind="post", priority=Priority.FIRST), timeout=1)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(pacer.acquire("a"), timeout=0.1)
 

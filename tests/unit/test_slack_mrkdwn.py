@@ -9,9 +9,9 @@ import pytest
 from bot.core.content.model import KeyTerm, Lab, Lesson, Module, Option, Question, Quiz, Section
 from bot.core.course import QuizOutcome
 from bot.slack.blocks import paginate, sections
+from bot.slack.labs import parent_blocks
 from bot.slack.lessons import lesson_blocks
 from bot.slack.mrkdwn import escape, inline, plain, to_mrkdwn
-from bot.slack.labs import parent_blocks
 from bot.slack.quizzes import feedback, quiz_blocks
 from tests.emulators.slack import SlackError, validate_blocks
 
@@ -49,6 +49,19 @@ def test_document_conversion() -> None:
         "1. First `step`", "2. Second step", "10. Tenth", "",
         "```", "if a &lt; b:", "    print('&amp;')", "```", "",
         "```", "A | B", "--+----", "1 | two", "```", "", "> quoted text",
+    ]
+
+
+def test_a_table_too_wide_for_a_phone_becomes_a_line_per_row() -> None:
+    markdown = (
+        "| Header | Value | Why |\n|---|---|---|\n"
+        "| `Content-Type` | text/event-stream | The browser's EventSource expects it to be <exactly> this |\n"
+        "| Cache-Control | | No cache should hold or replay the stream, ever |"
+    )
+    assert to_mrkdwn(markdown).split("\n") == [
+        "• *`Content-Type`* — _Value_: text/event-stream · _Why_: The browser's EventSource expects it to be"
+        " &lt;exactly&gt; this",
+        "• *Cache-Control* — _Why_: No cache should hold or replay the stream, ever",
     ]
 
 

@@ -482,9 +482,7 @@ class _CourseReader:
 
     # ---------------------------------------------------------------- questions
 
-    def _questions(
-        self, source: str, fields: _Fields, expected: int, rule: str, what: str
-    ) -> tuple[Question, ...] | None:
+    def _questions(self, fields: _Fields, expected: int, rule: str, what: str) -> tuple[Question, ...] | None:
         """The ``questions`` of a quiz or test: exactly ``expected`` of them, with unique ids."""
         raw = fields.data.get("questions")
         if isinstance(raw, YamlList) and len(raw) != expected:
@@ -501,7 +499,7 @@ class _CourseReader:
                 fields.problem(data.line_of("id"), message)
             elif isinstance(qid, str):
                 seen[qid] = data.line_of("id")
-            questions.append(self._question(source, data, position))
+            questions.append(self._question(fields.source, data, position))
         if None in questions or not fields.ok:
             return None
         return tuple(questions)  # type: ignore[arg-type]  # None ruled out above
@@ -567,12 +565,11 @@ class _CourseReader:
         fields = self._file_fields(path, _QUIZ_KEYS)
         if fields is None:
             return None
-        source = fields.source
         lesson = fields.integer("lesson")
         self._check_file_number(fields, "lesson", lesson, file_number, path)
         self._check_lesson_exists(fields, lesson, lessons, "this quiz is for")
         title = fields.text("title")
-        questions = self._questions(source, fields, self.rules.quiz_questions, "rules.quiz_questions", "this quiz")
+        questions = self._questions(fields, self.rules.quiz_questions, "rules.quiz_questions", "this quiz")
         if not fields.ok or lesson is None or questions is None:
             return None
         return Quiz(lesson=lesson, title=title, questions=questions)
@@ -634,10 +631,9 @@ class _CourseReader:
         fields = self._file_fields(path, _TEST_KEYS)
         if fields is None:
             return None
-        source = fields.source
         title = fields.text("title")
         pass_mark = fields.fraction("pass_mark", default=_default(ModuleTest, "pass_mark"))
-        questions = self._questions(source, fields, self.rules.test_questions, "rules.test_questions", "the test")
+        questions = self._questions(fields, self.rules.test_questions, "rules.test_questions", "the test")
         if not fields.ok or questions is None:
             return None
         return ModuleTest(title=title, questions=questions, pass_mark=pass_mark)

@@ -6,7 +6,7 @@ Layout on disk (one folder per module, see README "Authoring content")::
     content/<module folder>/module.yaml   number, title, summary
                            lesson-<N>.md  front matter + Markdown body ("## " starts a section)
                            quiz-<N>.yaml  3 questions for lesson N
-                           lab-<N>.yaml   the lab assistant for lesson N
+                           lab-<N>.yaml   lab N: its assistant, and the lesson it practises
                            test.yaml      the module test
 """
 

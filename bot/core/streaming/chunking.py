@@ -31,6 +31,7 @@ _MARKUP = re.compile(
     """,
     re.VERBOSE,
 )
+_WHITESPACE = re.compile(r"\s+")
 _LOOKAHEAD = 512  # how far past the room to look for the end of markup that straddles it
 _LANGUAGE = re.compile(r"[\w+#.-]*")
 _LANGUAGE_MAX = 24  # a longer "language" is text; reopening with it would eat the room
@@ -95,9 +96,6 @@ def cut_point(text: str, room: int, fence: str | None = None) -> int:
     if best:
         return max(best.values())
     return _hard_cut(text, room, protected)
-
-
-_WHITESPACE = re.compile(r"\s+")
 
 
 def _fence_toggles(text: str, room: int) -> list[int]:
