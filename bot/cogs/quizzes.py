@@ -219,7 +219,7 @@ class Quizzes(commands.Cog):
         try:
             message = await channel.fetch_message(posted[0])
         except discord.NotFound:
-            del self._posted[key]
+            self._posted.pop(key, None)  # two presses may both find it gone
             return None
         return message.jump_url
 

@@ -70,11 +70,14 @@ async def test_first_then_final_then_ordinary_requests() -> None:
 
 async def test_first_texts_have_room_that_others_cannot_fill() -> None:
     pacer = Pacer(RateLimits(per_bucket=None, global_=(10, 60.0), margin=0))
-    for number in range(9):  # ordinary and final requests may use 9 of the 10 slots
-        await asyncio.wait_for(pacer.acquire(f"b{number}", priority=Priority.FINAL), timeout=1)
+    for number in range(9):
+        await asyncio.wait_for(pacer.acquire(f"b{number}", priority=Priority.FIRST), timeout=1)
+    # Final and ordinary requests may use 9 of the 10 slots, and in the shared window they are spaced too.
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(pacer.acquire("late", priority=Priority.FINAL), timeout=0.1)
     await asyncio.wait_for(pacer.acquire("new answer", priority=Priority.FIRST), timeout=1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pacer.acquire("newer answer", priority=Priority.FIRST), timeout=0.1)
 
 
 async def test_streams_sharing_a_bucket_take_turns() -> None:

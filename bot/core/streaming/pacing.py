@@ -71,15 +71,18 @@ class _SlidingWindow:
     """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
     The reserve is room only ``Priority.FIRST`` may use, so an answer's first text need not wait for a slot to
-    expire while other answers keep the window full. ``FINAL`` may burst but not into the reserve.
+    expire while other answers keep the window full. Requests up to ``burst`` priority skip the spacing; in a
+    window shared by many answers only first texts should, or bursts of grants come back as bursts of
+    expiries with long gaps between them.
     """
 
-    __slots__ = ("blocked_until", "count", "ordinary", "period", "spacing", "stamps")
+    __slots__ = ("blocked_until", "burst", "count", "ordinary", "period", "spacing", "stamps")
 
-    def __init__(self, window: Window | None, reserve: int = 0) -> None:
+    def __init__(self, window: Window | None, *, reserve: int = 0, burst: Priority = Priority.FINAL) -> None:
         self.count, self.period = window if window is not None else (0, 0.0)
         self.ordinary = max(1, self.count - reserve)
         self.spacing = self.period / self.ordinary if self.count else 0.0
+        self.burst = burst
         self.stamps: deque[float] = deque(maxlen=self.count or 1)
         self.blocked_until = 0.0
 
@@ -91,7 +94,7 @@ class _SlidingWindow:
         full = self.count if priority is Priority.FIRST else self.ordinary
         if len(self.stamps) >= full:
             when = max(when, self.stamps[len(self.stamps) - full] + self.period)
-        if priority is Priority.ORDINARY and self.stamps:
+        if priority > self.burst and self.stamps:
             when = max(when, self.stamps[-1] + self.spacing)
         return when
 
@@ -152,7 +155,8 @@ class Pacer:
     def __init__(self, limits: RateLimits | None = None) -> None:
         self.limits = limits or RateLimits()
         global_ = self.limits.padded(self.limits.global_)
-        self._global = _SlidingWindow(global_, reserve=global_[0] // 10 if global_ else 0)
+        reserve = global_[0] // 10 if global_ else 0
+        self._global = _SlidingWindow(global_, reserve=reserve, burst=Priority.FIRST)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._ready: list[tuple[tuple[int, int], int, tuple[str, str]]] = []  # (rank of head, version, key)
         self._sleeping: list[tuple[float, int, tuple[str, str]]] = []  # (free at, version, key)
