@@ -25,8 +25,9 @@ bench: $(STAMP)  ## Run the benchmarks (minutes; figures go in bench/RESULTS.md)
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_streaming.py
 
-lint: $(STAMP)  ## Lint the Dockerfile
+lint: $(STAMP)  ## Lint the Dockerfile and the Python code
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/ruff check bot tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

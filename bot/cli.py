@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,7 +50,7 @@ def console() -> None:
 
 @app.command()
 def check(
-    content: Annotated[Optional[Path], typer.Option(help="Content folder (default: COURSEBOT_CONTENT).")] = None,
+    content: Annotated[Path | None, typer.Option(help="Content folder (default: COURSEBOT_CONTENT).")] = None,
 ) -> None:
     """Validate the course content and print a summary; exit 1 on errors."""
     from bot.core.content.check import run_check
@@ -62,7 +62,7 @@ def check(
 def ask(
     question: Annotated[str, typer.Argument(help="The question for the lab's assistant.")],
     lab: Annotated[int, typer.Option("--lab", help="Lab number.")] = 1,
-    module: Annotated[Optional[int], typer.Option(help="Module number (default: the course's default).")] = None,
+    module: Annotated[int | None, typer.Option(help="Module number (default: the course's default).")] = None,
 ) -> None:
     """Ask lab N's assistant one question; the answer streams to stdout.
 

@@ -191,7 +191,9 @@ def system_blocks(lab: Lab, lesson: Lesson) -> list[TextBlockParam]:
     persona = (
         f"You are {lab.assistant_name}, the assistant of the lab \"{lab.title}\". {lab.specialty}\n\n"
         f"{lab.system_prompt.strip()}\n\n"
-        "You are talking in a chat app: answer in a few short paragraphs of plain Markdown."
+        "You are talking in a chat app (Discord, Slack or a terminal): answer in a few short paragraphs of plain "
+        "Markdown. Use bullet lists and fenced code blocks with a language; no tables and no headings, which chat "
+        "apps do not draw."
     )
     grounding = (
         f"The learner has just studied lesson {lesson.number}, reproduced below. Ground your answers in it "
