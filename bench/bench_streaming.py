@@ -11,7 +11,8 @@ the figures describe steady concurrency rather than one thundering herd.
 Measured, per case (``min_requests_per_s_needed`` > ``requests_per_s_allowed`` means the platform cannot
 carry that many answers at that size at all: a backlog builds whatever the pacing):
 - added first-visible latency: first delta leaving the source -> the engine issuing the post (p50, p99);
-  the platform's own request latency comes on top and is not the bot's doing.
+  the platform's own request latency comes on top and is not the bot's doing. ``engine_first_post`` is the
+  engine's part alone: the first ``update()`` -> the post.
 - staleness: each delta's send time -> the first request containing it completed (mean), next to the floor
   the rate limit allows (``staleness_floor``): half the interval between one answer's edits if the answers
   streaming when the delta was sent shared the budget evenly, plus the request latency.
@@ -112,6 +113,7 @@ class Trace:
     """One answer's timeline."""
 
     deltas: list[float] = field(default_factory=list)  # send time of each token (monotonic)
+    first_update: float | None = None  # when the engine got the first text (monotonic)
     post_called: float | None = None
     visible: list[tuple[float, int]] = field(default_factory=list)  # (request done, characters shown)
     messages: int = 0
@@ -182,6 +184,8 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
             async for delta in stream.text_stream:
                 answer += delta
                 message.update(answer)
+                if traces[number].first_update is None:
+                    traces[number].first_update = time.monotonic()
         return answer
 
     async def from_generator(number: int, message: ProgressiveMessage) -> str:
@@ -192,6 +196,8 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(max(0.0, start + token / args.rate - loop.time()))
             trace.deltas.append(time.monotonic())
             message.update(text[: token * CHARS_PER_TOKEN])
+            if trace.first_update is None:
+                trace.first_update = trace.deltas[-1]
         return text
 
     async def one(number: int, delay: float) -> None:
@@ -279,6 +285,7 @@ def summarize(
     lags: list[float],
 ) -> dict[str, Any]:
     added = [t.post_called - t.deltas[0] for t in traces if t.post_called is not None and t.deltas]
+    engine = [t.post_called - t.first_update for t in traces if t.post_called and t.first_update]
     staleness = [s for t in traces for s in delta_staleness(t)]
     tokens = sum(len(t.deltas) for t in traces)
     _, rate_limits = PLATFORMS[args.platform]
@@ -308,11 +315,12 @@ def summarize(
         "mean_concurrent_answers": round(statistics.fmean(concurrency), 1) if concurrency else None,
         "added_first_visible_p50_ms": round(percentile(added, 0.5) * 1000, 1),
         "added_first_visible_p99_ms": round(percentile(added, 0.99) * 1000, 1),
+        "engine_first_post_p99_ms": round(percentile(engine, 0.99) * 1000, 1),
         "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,
         "staleness_floor_s": round(floor, 3),
         "staleness_vs_floor": round(statistics.fmean(staleness) / floor, 2) if staleness else None,
         "min_requests_per_s_needed": round(needed, 1),
-        "requests_per_s_allowed": round(allowed_rate(args.platform, rate_limits, 1), 1),
+        "requests_per_s_allowed": round(allowed_rate(args.platform, rate_limits, args.streams), 1),
         "edits_per_message": round(sum(t.edits for t in traces) / messages, 1) if messages else None,
         "messages_per_answer": round(messages / len(traces), 1),
         "requests": platform.request_count,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
+from bot.core.content import markdown as md
 from bot.core.content.model import Lesson, Module, Question
 from bot.core.course import ModuleProgress, QuestionStats, QuizOutcome, TestResult, TestState
 from bot.core.streaming.chunking import split_message
@@ -27,18 +28,11 @@ EMBEDS_PER_MESSAGE = 10
 CHARS_PER_MESSAGE = 6000
 CONTENT_MAX = 2000
 STATS_PROMPT_MAX = 90
-TABLE_CODE_WIDTH = 56  # wider tables read better as a list on phones
 
 COLOUR = discord.Colour.blurple()
 CORRECT = discord.Colour.green()
 WRONG = discord.Colour.orange()
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_HEADING = re.compile(r"^(#{3,6})\s+(.*)$")
-_INLINE = re.compile(r"\*\*|__|`")
-_BLOCK_START = re.compile(r"^\s*([-*+] |\d+[.)] |>|\||#)")
 _VERDICT = re.compile(r"^\s*(correct|not quite)\s*[.!:]\s*", re.IGNORECASE)
 
 
@@ -55,70 +49,34 @@ def bar(done: int, total: int, width: int = 10) -> str:
 # -- Markdown for Discord ---------------------------------------------------------------------------
 
 
-def _cells(row: str) -> list[str]:
-    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+class _DiscordMarkdown(md.Renderer):
+    """Discord draws ``#`` and ``##`` headings but not deeper ones, and no tables."""
+
+    table_width = 56  # wider tables read better as a list on phones
+
+    def heading(self, heading: md.Heading) -> str:
+        return super().heading(heading) if heading.level <= 2 else f"**{heading.text}**"
+
+    def wide_table(self, table: md.Table) -> str:
+        """One bold entry per row, its cells labelled by the column headers; a first column of row numbers
+        joins the second in the entry's name ("1. message_start")."""
+        header, width = table.header, len(table.header)
+        named_by = 2 if width > 2 and all(row[0].isdigit() for row in table.rows) else 1
+        items = []
+        for row in table.rows:
+            name = f"{row[0]}. {row[1]}" if named_by == 2 else row[0] or "•"
+            details = [f"{header[i] or '—'}: {row[i]}" for i in range(named_by, width) if row[i]]
+            items.append(f"**{name}**\n" + "\n".join(f"• {detail}" for detail in details))
+        return "\n\n".join(items)
 
 
-def render_table(lines: Sequence[str]) -> str:
-    """A Markdown table as something Discord shows well.
-
-    A narrow table becomes an aligned code block (without inline markup, which a code block would show
-    literally); a wider one a list with one bold entry per row, its cells labelled by the column headers.
-    A first column of row numbers joins the second in the entry's name ("1. message_start").
-    """
-    rows = [_cells(line) for line in lines if not _TABLE_RULE.match(line)]
-    if not rows:
-        return ""
-    width = max(len(row) for row in rows)
-    rows = [row + [""] * (width - len(row)) for row in rows]
-    plain = [[_INLINE.sub("", cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in plain) for i in range(width)]
-    if sum(widths) + 3 * (width - 1) <= TABLE_CODE_WIDTH:
-        lines_out = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in plain]
-        lines_out.insert(1, "-+-".join("-" * w for w in widths))
-        return "```\n" + "\n".join(lines_out) + "\n```"
-    header, *body = rows
-    named_by = 2 if width > 2 and body and all(row[0].isdigit() for row in body) else 1
-    items = []
-    for row in body:
-        name = f"{row[0]}. {row[1]}" if named_by == 2 else row[0] or "•"
-        details = [f"{header[i] or '—'}: {row[i]}" for i in range(named_by, width) if row[i]]
-        items.append(f"**{name}**\n" + "\n".join(f"• {detail}" for detail in details))
-    return "\n\n".join(items)
+_DISCORD_MARKDOWN = _DiscordMarkdown()
 
 
 def discord_markdown(markdown: str) -> str:
-    """Rewrite the Markdown Discord does not render (tables, deep headings); code blocks pass through."""
-    out: list[str] = []
-    table: list[str] = []
-    in_code = False
-
-    def flush() -> None:
-        if table:
-            out.append(render_table(table))
-            table.clear()
-
-    joinable = False  # the previous line is paragraph text that the next one continues
-    for line in markdown.splitlines():
-        if joinable and line.strip() and not _FENCE.match(line) and not _BLOCK_START.match(line):
-            out[-1] = f"{out[-1].rstrip()} {line.strip()}"  # source line breaks would show in Discord
-            continue
-        joinable = False
-        if _FENCE.match(line):
-            flush()
-            in_code = not in_code
-            out.append(line)
-        elif in_code:
-            out.append(line)
-        elif _TABLE_ROW.match(line) or (table and _TABLE_RULE.match(line)):
-            table.append(line)
-        else:
-            flush()
-            heading = _HEADING.match(line)
-            out.append(f"**{heading.group(2).strip()}**" if heading else line)
-            joinable = bool(line.strip()) and not heading
-    flush()
-    return "\n".join(out).strip()
+    """Lesson Markdown as Discord Markdown: deep headings become bold lines, wrapped lines are joined and
+    tables become an aligned code block when narrow, else a list of rows (code blocks stay copyable)."""
+    return _DISCORD_MARKDOWN.render(markdown)
 
 
 # -- Lessons -----------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from bot.cogs._render import (
     lesson_embeds,
     pack,
     quiz_feedback,
-    render_table,
 )
 from bot.cogs.quizzes import quiz_header, quiz_messages
 from bot.core.content.model import KeyTerm, Lesson, Module, Option, Question, Quiz, Section
@@ -27,7 +26,7 @@ def make_module(lesson: Lesson) -> Module:
 
 def test_narrow_table_becomes_an_aligned_code_block() -> None:
     table = ["| Event | When |", "|---|---|", "| `message_start` | first |", "| ping | **any** time |"]
-    assert render_table(table) == (
+    assert discord_markdown("\n".join(table)) == (
         "```\n"
         "Event         | When\n"
         "--------------+---------\n"
@@ -40,7 +39,7 @@ def test_narrow_table_becomes_an_aligned_code_block() -> None:
 def test_wide_table_becomes_a_list_of_rows() -> None:
     table = ["| Use | Stream? | Why |", "|---|---|---|",
              "| Chat assistant or support bot | Yes | A person reads as the text arrives, which is the point |"]
-    assert render_table(table) == (
+    assert discord_markdown("\n".join(table)) == (
         "**Chat assistant or support bot**\n• Stream?: Yes\n"
         "• Why: A person reads as the text arrives, which is the point"
     )
@@ -88,7 +87,7 @@ def test_wide_table_keeps_inline_code_and_names_numbered_rows() -> None:
     table = ["| Order | Event | Key fields |", "|---|---|---|",
              "| 1 | `message_start` | `message.id` and `message.usage.input_tokens`, sent once |",
              "| 2 | `ping` | none |"]
-    assert render_table(table) == (
+    assert discord_markdown("\n".join(table)) == (
         "**1. `message_start`**\n• Key fields: `message.id` and `message.usage.input_tokens`, sent once\n\n"
         "**2. `ping`**\n• Key fields: none"
     )
