@@ -261,7 +261,7 @@ class ProgressiveMessage:
             self.pacer.penalize(bucket, exc.retry_after, kind=request.kind, is_global=exc.is_global)
         except NativeStreamExpired:
             self._streaming.discard(index)
-        except Exception as exc:  # noqa: BLE001 - the platform refused or the network failed: keep the text
+        except Exception as exc:  # the platform refused or the network failed: keep the text, try again
             self._failures += 1
             log.warning(
                 "%s of message %d in %s failed (%d in a row): %r",

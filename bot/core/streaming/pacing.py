@@ -166,9 +166,7 @@ class Pacer:
         self._versions = itertools.count(1)
         self._grants = 0
 
-    async def acquire(
-        self, bucket: str, *, priority: Priority = Priority.ORDINARY, kind: RequestKind = "edit"
-    ) -> None:
+    async def acquire(self, bucket: str, *, priority: Priority = Priority.ORDINARY, kind: RequestKind = "edit") -> None:
         """Wait for a slot to send one ``kind`` request under ``bucket``; higher priorities go first."""
         loop = asyncio.get_running_loop()
         key = self._key(bucket, kind)
