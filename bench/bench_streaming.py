@@ -46,7 +46,7 @@ from bot.core.streaming import Pacer, ProgressiveMessage
 from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits
 from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits
 
-CHARS_PER_TOKEN = 4  # one text delta = one token of 4 characters
+CHARS_PER_TOKEN = 4  # one token of answer text is 4 characters
 CURSOR = " ▌"
 API_KEY = "bench-key"
 PLATFORMS: dict[str, tuple[PlatformLimits, RateLimits]] = {
@@ -71,7 +71,7 @@ def answer_text(tokens: int) -> str:
 # -- the fake Anthropic server, in its own process ---------------------------------------------------------
 
 
-def serve(port_file: Path, stamps_file: Path, tokens: int, rate: float) -> None:
+def serve(port_file: Path, stamps_file: Path, tokens: int, rate: float, delta_tokens: int) -> None:
     """Run the fake server; on SIGTERM write every stream's delta send times (monotonic clock) and exit."""
     from tests.emulators.anthropic import FakeAnthropic, Reply
 
@@ -93,7 +93,11 @@ def serve(port_file: Path, stamps_file: Path, tokens: int, rate: float) -> None:
 
     async def main() -> None:
         fake = StampedFake(api_key=API_KEY)
-        fake.reply = Reply(text=answer_text(tokens), chunk_chars=CHARS_PER_TOKEN, tokens_per_second=rate)
+        fake.reply = Reply(
+            text=answer_text(tokens),
+            chunk_chars=CHARS_PER_TOKEN * delta_tokens,
+            tokens_per_second=rate / delta_tokens,  # the fake paces deltas
+        )
         await fake.start()
         port_file.write_text(fake.url)
         stop = asyncio.Event()
@@ -192,7 +196,7 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
         trace = traces[number]
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for token in range(1, args.tokens + 1):
+        for token in range(args.delta_tokens, args.tokens + 1, args.delta_tokens):
             await asyncio.sleep(max(0.0, start + token / args.rate - loop.time()))
             trace.deltas.append(time.monotonic())
             message.update(text[: token * CHARS_PER_TOKEN])
@@ -259,7 +263,10 @@ def ramp_rate(platform: str) -> float:
 
 async def start_server(workdir: Path, args: argparse.Namespace) -> tuple[asyncio.subprocess.Process, str]:
     port_file = workdir / "url"
-    command = [__file__, "serve", str(port_file), str(workdir / "stamps.json"), str(args.tokens), str(args.rate)]
+    command = [
+        __file__, "serve", str(port_file), str(workdir / "stamps.json"),
+        str(args.tokens), str(args.rate), str(args.delta_tokens),
+    ]
     server = await asyncio.create_subprocess_exec(sys.executable, *command, cwd=ROOT, stdout=subprocess.DEVNULL)
     for _ in range(200):
         if port_file.exists() and port_file.read_text():
@@ -286,8 +293,8 @@ def summarize(
 ) -> dict[str, Any]:
     added = [t.post_called - t.deltas[0] for t in traces if t.post_called is not None and t.deltas]
     engine = [t.post_called - t.first_update for t in traces if t.post_called and t.first_update]
-    staleness = [s for t in traces for s in delta_staleness(t)]
-    tokens = sum(len(t.deltas) for t in traces)
+    staleness = [s for t in traces for s in delta_staleness(t, CHARS_PER_TOKEN * args.delta_tokens)]
+    tokens = sum(len(t.deltas) for t in traces) * args.delta_tokens
     _, rate_limits = PLATFORMS[args.platform]
     answer_seconds = args.tokens / args.rate
     starts = sorted(t.deltas[0] for t in traces if t.deltas)
@@ -311,6 +318,7 @@ def summarize(
         "source": args.source,
         "streams": args.streams,
         "tokens_per_answer": args.tokens,
+        "tokens_per_delta": args.delta_tokens,
         "ramp_s": round(ramp, 1),
         "mean_concurrent_answers": round(statistics.fmean(concurrency), 1) if concurrency else None,
         "added_first_visible_p50_ms": round(percentile(added, 0.5) * 1000, 1),
@@ -335,13 +343,13 @@ def summarize(
     }
 
 
-def delta_staleness(trace: Trace) -> list[float]:
-    """For each token: from its send time to the end of the first request that showed it."""
+def delta_staleness(trace: Trace, chars_per_delta: int) -> list[float]:
+    """For each delta: from its send time to the end of the first request that showed it."""
     result = []
     visible = sorted(trace.visible)
     position = 0  # both send times and characters needed grow, so the answering request never moves back
     for index, sent in enumerate(trace.deltas):
-        needed = (index + 1) * CHARS_PER_TOKEN
+        needed = (index + 1) * chars_per_delta
         while position < len(visible) and (visible[position][0] < sent or visible[position][1] < needed):
             position += 1
         if position == len(visible):
@@ -390,7 +398,7 @@ def staleness_floor(
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        serve(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 100, 500])
@@ -398,6 +406,10 @@ def main() -> None:
     parser.add_argument("--source", choices=["sdk", "generator"], default="sdk")
     parser.add_argument("--tokens", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=50.0, help="tokens per second per answer")
+    parser.add_argument(
+        "--delta-tokens", type=int, default=1,
+        help="tokens per text delta (1: worst case; the recorded real streams have a median delta of ~21 chars, ~5)",
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="simulated platform request latency (s)")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which answers start")
     parser.add_argument("--quick", action="store_true", help="300-token answers")
@@ -415,7 +427,7 @@ def main() -> None:
         for streams in args.streams:
             command = [sys.executable, __file__, "--case", "--platform", platform, "--streams", str(streams)]
             command += ["--source", args.source, "--tokens", str(args.tokens), "--rate", str(args.rate)]
-            command += ["--latency", str(args.latency)]
+            command += ["--latency", str(args.latency), "--delta-tokens", str(args.delta_tokens)]
             if args.ramp is not None:
                 command += ["--ramp", str(args.ramp)]
             output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
