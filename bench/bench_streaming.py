@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core.streaming import Pacer, ProgressiveMessage
 from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits
+from bot.runtime import settle_heap
 from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits
 
 CHARS_PER_TOKEN = 4  # one token of answer text is 4 characters
@@ -229,6 +230,7 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
         return summarize(args, traces, platform, ramp, cpu=cpu, wall=wall, lags=lags)
     try:
         await warm_up(client)
+        settle_heap()  # as the bot does once its runtime has started
         cpu, wall, lags = await measure()
     finally:
         await client.close()
