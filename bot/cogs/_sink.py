@@ -8,7 +8,6 @@ engine backs off that thread's bucket.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -23,22 +22,12 @@ log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for about 10 s per request
 T = TypeVar("T")
-_unique = itertools.count()
-
-
-async def global_slot(pacer: Pacer) -> None:
-    """Wait for room under the connection-wide limit (50 requests/s) for a request with no paced route.
-
-    Thread creation, typing and role grants have no per-channel window worth pacing, but they count
-    against the global limit like every edit; a key of their own leaves only the global window in play.
-    """
-    await pacer.acquire(f"unpaced:{next(_unique)}", priority=Priority.FINAL)
 
 
 async def typing_until(channel: discord.Thread, shown: asyncio.Event, pacer: Pacer) -> None:
     """Show "typing…" in ``channel`` until ``shown`` is set (re-sent while the wait lasts)."""
     while not shown.is_set():
-        await global_slot(pacer)
+        await pacer.acquire_global(priority=Priority.FINAL)
         try:
             await channel.typing()
         except discord.HTTPException:

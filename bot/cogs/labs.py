@@ -21,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import COLOUR, clip
-from bot.cogs._sink import ThreadSink, global_slot, typing_until
+from bot.cogs._sink import ThreadSink, typing_until
 from bot.cogs._ui import (
     PLATFORM,
     CourseButton,
@@ -223,7 +223,7 @@ class Labs(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = clip(f"Lab {lab.number}: {lab.title} · {interaction.user.display_name}", THREAD_NAME_MAX)
         thread = await self._create_thread(channel, name)
-        await global_slot(self.bot.pacer)
+        await self.bot.pacer.acquire_global(priority=Priority.FINAL)
         await thread.add_user(interaction.user)
         await course.open_lab(learner, lab.number, PLATFORM, str(thread.id), found.number)
         suggestions = [SuggestedQuestionButton(i, q) for i, q in enumerate(lab.suggested_questions[:10])]
@@ -235,7 +235,7 @@ class Labs(commands.Cog):
         await interaction.followup.send(f"Your lab is ready: {thread.mention}", ephemeral=True)
 
     async def _create_thread(self, channel: discord.TextChannel, name: str) -> discord.Thread:
-        await global_slot(self.bot.pacer)
+        await self.bot.pacer.acquire_global(priority=Priority.FINAL)
         try:
             return await channel.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False,
@@ -245,7 +245,7 @@ class Labs(commands.Cog):
             if exc.status not in (400, 403):
                 raise
             log.info("private threads not allowed in #%s (%s); opening a public thread", channel.name, exc.text)
-        await global_slot(self.bot.pacer)
+        await self.bot.pacer.acquire_global(priority=Priority.FINAL)
         return await channel.create_thread(
             name=name, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES,
             reason="Lab thread",

@@ -16,9 +16,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import test_question_embed, test_result_embeds
-from bot.cogs._sink import global_slot
 from bot.cogs._ui import CourseButton, bot_of, learner_of, runtime_of, view_of
 from bot.core.course import TestResult, TestState
+from bot.core.streaming.pacing import Priority
 
 if TYPE_CHECKING:
     from bot.discord_app import CourseBot
@@ -69,7 +69,7 @@ async def grant_pass_role(interaction: discord.Interaction, result: TestResult) 
     if not result.passed or role_id is None or not isinstance(member, discord.Member):
         return
     try:
-        await global_slot(bot_of(interaction).pacer)
+        await bot_of(interaction).pacer.acquire_global(priority=Priority.FINAL)
         await member.add_roles(discord.Object(id=role_id), reason="Passed the module test")
     except discord.HTTPException:
         log.warning("could not grant role %s to %s (check the bot's Manage Roles permission and role order)",

@@ -21,7 +21,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._render import question_embed, quiz_feedback, respondents_line
-from bot.cogs._sink import global_slot
 from bot.cogs._ui import (
     CourseButton,
     cog_of,
@@ -32,7 +31,7 @@ from bot.cogs._ui import (
     view_of,
 )
 from bot.core.content.model import Quiz
-from bot.core.streaming.pacing import Pacer
+from bot.core.streaming.pacing import Pacer, Priority
 from bot.core.tasks import spawn
 
 if TYPE_CHECKING:
@@ -215,7 +214,7 @@ class Quizzes(commands.Cog):
         if posted is None or time.monotonic() - posted[1] > RECENT_QUIZ_SECONDS:
             return None
         channel = self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id)
-        await global_slot(self.bot.pacer)
+        await self.bot.pacer.acquire_global(priority=Priority.FINAL)
         try:
             message = await channel.fetch_message(posted[0])
         except discord.NotFound:

@@ -148,3 +148,17 @@ def test_invalid_limits_are_refused() -> None:
         RateLimits(global_=(5, 0.0))
     with pytest.raises(ValueError):
         RateLimits(margin=-1)
+
+
+async def test_global_only_requests_share_the_global_window_and_no_bucket_window() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(1, 10.0), global_=(4, 0.1), margin=0))
+    loop = asyncio.get_running_loop()
+    stamps: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire_global(priority=Priority.FINAL)
+        stamps.append(loop.time())
+
+    await asyncio.wait_for(asyncio.gather(*(one() for _ in range(12))), timeout=5)
+    assert len(stamps) == 12  # a per-bucket window of 1 per 10 s would have held 11 of them back
+    assert _within(stamps, 4, 0.1)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-RequestKind = Literal["post", "edit", "append", "stop"]
+RequestKind = Literal["post", "edit", "append", "stop", "global"]  # "global": no bucket of its own
 Window = tuple[int, float]  # (requests, seconds)
 
 _SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
@@ -186,6 +186,11 @@ class Pacer:
                 state.window.restamp(waiter.granted_at, sent)
             self._global.restamp(waiter.granted_at, sent)
 
+    async def acquire_global(self, *, priority: Priority = Priority.ORDINARY) -> None:
+        """Wait for room under the connection-wide limit alone: a request with no paced route of its own
+        (Discord: typing, thread creation, role grants) still counts against the global budget."""
+        await self.acquire("", priority=priority, kind="global")
+
     def penalize(self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False) -> None:
         """Send nothing under ``bucket`` (or, ``is_global``, at all) for ``retry_after`` seconds: a 429 arrived."""
         until = self._now() + max(0.0, retry_after)
@@ -203,9 +208,11 @@ class Pacer:
     # -- scheduling -------------------------------------------------------------------------------------
 
     def _key(self, bucket: str, kind: RequestKind) -> tuple[str, str]:
-        return (kind if kind in self.limits.per_kind else "edit", bucket)
+        return (kind if kind == "global" or kind in self.limits.per_kind else "edit", bucket)
 
     def _window_for(self, kind: RequestKind) -> Window | None:
+        if kind == "global":
+            return None
         return self.limits.padded(self.limits.per_kind.get(kind, self.limits.per_bucket))
 
     def _bucket(self, bucket: str, kind: RequestKind) -> _Bucket:
