@@ -89,6 +89,12 @@ SEEDS: dict[int, str] = {
             VALUES (9, 'ev-3', 'Why stream?', 'Sooner first words.', 'complete', '', '2026-01-01T12:01:00+00:00');
     """,
 }
+# Version 2 added the lab turn metrics: the same history, with a measured turn.
+SEEDS[2] = SEEDS[1].replace(
+    "VALUES (9, 'ev-3', 'Why stream?', 'Sooner first words.', 'complete', '', '2026-01-01T12:01:00+00:00');",
+    "VALUES (9, 'ev-3', 'Why stream?', 'Sooner first words.', 'complete', '', '2026-01-01T12:01:00+00:00');\n"
+    "        UPDATE lab_turns SET output_tokens = 4, ttft_ms = 310.5, model = 'claude-x' WHERE event_id = 'ev-3';",
+)
 
 
 @pytest.mark.parametrize("version", range(1, LATEST))
@@ -112,9 +118,11 @@ async def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, ver
         assert (await store.attempt_answers(open_.id))["t1"].correct is False
         thread = await store.lab_thread("slack", "C1:1.2")
         assert thread is not None and thread.learner_id == ann
+        measured = {"output_tokens": 4, "ttft_ms": 310.5, "model": "claude-x"} if version >= 2 else {}
         assert await store.lab_turns(thread.id) == [
-            LabTurn(question="Why stream?", answer="Sooner first words.", status="complete")
+            LabTurn(question="Why stream?", answer="Sooner first words.", status="complete", **measured)
         ]
+        assert await store.answered_turns(ann, 5, 1) == 1
         # The upgraded database takes the latest writes.
         turn = LabTurn(question="TTFT?", answer="Time to first token.", status="complete", output_tokens=9, ttft_ms=8.0)
         assert await store.record_lab_turn(thread.id, "ev-4", turn)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
-TurnStatus = Literal["complete", "partial", "stopped", "failed"]
+TurnStatus = Literal["complete", "partial", "stopped", "failed", "interrupted"]
+ClaimStatus = Literal["streaming", "done", "interrupted"]
 
 
 class StoreError(Exception):
@@ -56,6 +58,7 @@ class Attempt:
     score: int | None = None
     total: int | None = None
     passed: bool | None = None
+    seed: int = 0  # the order its questions and options are shown in (0: the content's order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,28 @@ class LabTurn:
     duration_ms: float | None = None
     stop_reason: str | None = None
     model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerClaim:
+    """A lab question admitted for answering, claimed by its platform event id (see ``Store.claim_answer``).
+
+    ``message_ids`` and ``shown`` (what the answer's last message displayed) are checkpoints written with each
+    lease renewal: after a crash they are what the reconciler repairs; ``answer`` is the text received so far.
+    """
+
+    id: int
+    event_id: str
+    thread_id: int
+    learner_id: int
+    question: str
+    status: ClaimStatus
+    owner: str
+    lease_until: datetime
+    created_at: datetime
+    message_ids: tuple[str, ...] = ()
+    shown: str = ""
+    answer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +155,8 @@ class Store(Protocol):
     async def open_attempt(self, learner_id: int, module: int) -> Attempt | None:
         """The unfinished test attempt, if any."""
 
-    async def start_attempt(self, learner_id: int, module: int) -> Attempt:
-        """A new attempt; an unfinished one is returned instead of starting a second."""
+    async def start_attempt(self, learner_id: int, module: int, seed: int = 0) -> Attempt:
+        """A new attempt shown in the order ``seed`` gives; an unfinished one is returned instead of a second."""
 
     async def record_test_answer(
         self, attempt_id: int, question_id: str, option_index: int, correct: bool, event_id: str,
@@ -163,6 +188,40 @@ class Store(Protocol):
 
     async def lab_turns(self, thread_id: int) -> list[LabTurn]:
         """The thread's turns, oldest first."""
+
+    async def answered_turns(self, learner_id: int, module: int, lab: int) -> int:
+        """How many of the learner's questions in this lab (every thread) were answered completely."""
+
+    async def claim_answer(
+        self, event_id: str, thread_id: int, learner_id: int, question: str, *, owner: str, lease: float,
+    ) -> AnswerClaim | None:
+        """Claim the event for answering (status streaming, leased to ``owner`` for ``lease`` seconds).
+
+        None when the event id was claimed before (a redelivery, in this process or any other, before or
+        after a restart): nothing is answered twice.
+        """
+
+    async def is_claimed(self, event_id: str) -> bool: ...
+
+    async def renew_claim(
+        self, claim_id: int, *, owner: str, lease: float, message_ids: Sequence[str], shown: str, answer: str,
+    ) -> bool:
+        """Extend a streaming claim and checkpoint it; False when ``owner`` no longer holds it."""
+
+    async def finish_claim(self, claim_id: int, turn: LabTurn) -> bool:
+        """Record the claim's turn and close the claim, in one transaction; False when already finished."""
+
+    async def expired_claims(self) -> list[AnswerClaim]:
+        """Claims still streaming whose lease has run out: their owner is gone."""
+
+    async def take_over_claim(self, claim_id: int, *, owner: str, lease: float) -> bool:
+        """Lease an expired claim to ``owner``; False when another process took it first (or it ended)."""
+
+    async def claims_since(self, learner_id: int, since: datetime) -> list[datetime]:
+        """When each of the learner's questions claimed since ``since`` was admitted, oldest first."""
+
+    async def output_tokens_since(self, learner_id: int, since: datetime) -> int:
+        """Output tokens of the learner's lab answers recorded since ``since``."""
 
     async def option_counts(self, module: int) -> list[OptionCount]:
         """Per question and option, how many learners chose it (for instructor statistics).

@@ -27,12 +27,13 @@ its row types, so nothing outside this module would change.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.core.store.base import (
+    AnswerClaim,
     Attempt,
     EventIdReused,
     LabThread,
@@ -183,6 +185,7 @@ _ANSWER_COLUMNS = _columns(StoredAnswer, skip=("new",))
 _ATTEMPT_COLUMNS = _columns(Attempt)
 _THREAD_COLUMNS = _columns(LabThread)
 _TURN_COLUMNS = _columns(LabTurn)
+_CLAIM_COLUMNS = _columns(AnswerClaim)
 
 
 def _answer(row: sqlite3.Row, *, new: bool) -> StoredAnswer:
@@ -199,6 +202,17 @@ def _thread(row: sqlite3.Row) -> LabThread:
 
 def _turn(row: sqlite3.Row) -> LabTurn:
     return _from_row(LabTurn, row, {})
+
+
+def _claim(row: sqlite3.Row) -> AnswerClaim:
+    return _from_row(AnswerClaim, row, {
+        "lease_until": datetime.fromisoformat, "created_at": datetime.fromisoformat,
+        "message_ids": lambda text: tuple(json.loads(text)),
+    })
+
+
+def _later(now: datetime, seconds: float) -> str:
+    return (now + timedelta(seconds=seconds)).isoformat()
 
 
 class SQLiteStore:
@@ -384,13 +398,14 @@ class SQLiteStore:
         )
         return _attempt(rows[0]) if rows else None
 
-    async def start_attempt(self, learner_id: int, module: int) -> Attempt:
+    async def start_attempt(self, learner_id: int, module: int, seed: int = 0) -> Attempt:
         async with self._transaction() as db:
             # The partial unique index allows one unfinished attempt: a second insert does nothing.
             await self._changes(
                 db,
-                "INSERT INTO test_attempts (learner_id, module, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (learner_id, module, _now()),
+                "INSERT INTO test_attempts (learner_id, module, started_at, seed) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (learner_id, module, _now(), seed),
             )
             attempt = await self._open_attempt(db, learner_id, module)
         assert attempt is not None  # inserted or already open, inside one transaction
@@ -468,15 +483,102 @@ class SQLiteStore:
         return [_thread(row) for row in rows]
 
     async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
-        values = [getattr(turn, field.name) for field in fields(LabTurn)]
         async with self._connection() as db:
+            return await self._insert_turn(db, thread_id, event_id, turn)
+
+    async def _insert_turn(self, db: aiosqlite.Connection, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        values = [getattr(turn, field.name) for field in fields(LabTurn)]
+        new = await self._changes(
+            db,
+            f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
+            f" VALUES ({', '.join('?' * (len(values) + 3))}) ON CONFLICT DO NOTHING",
+            (thread_id, event_id, *values, _now()),
+        )
+        return bool(new)
+
+    async def answered_turns(self, learner_id: int, module: int, lab: int) -> int:
+        rows = await self._fetch(
+            "SELECT COUNT(*) FROM lab_turns t JOIN lab_threads h ON h.id = t.thread_id"
+            " WHERE h.learner_id = ? AND h.module = ? AND h.lab = ? AND t.status = 'complete'",
+            (learner_id, module, lab),
+        )
+        return int(rows[0][0])
+
+    # Answer claims
+
+    async def claim_answer(
+        self, event_id: str, thread_id: int, learner_id: int, question: str, *, owner: str, lease: float,
+    ) -> AnswerClaim | None:
+        now = datetime.now(UTC)
+        async with self._transaction() as db:
             new = await self._changes(
                 db,
-                f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
-                f" VALUES ({', '.join('?' * (len(values) + 3))}) ON CONFLICT DO NOTHING",
-                (thread_id, event_id, *values, _now()),
+                "INSERT INTO lab_answers (event_id, thread_id, learner_id, question, status, owner, lease_until,"
+                " created_at) VALUES (?, ?, ?, ?, 'streaming', ?, ?, ?) ON CONFLICT DO NOTHING",
+                (event_id, thread_id, learner_id, question, owner, _later(now, lease), now.isoformat()),
             )
-        return bool(new)
+            if not new:
+                return None
+            rows = await self._rows(db, f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE event_id = ?", (event_id,))
+        return _claim(rows[0])
+
+    async def is_claimed(self, event_id: str) -> bool:
+        return bool(await self._fetch("SELECT 1 FROM lab_answers WHERE event_id = ?", (event_id,)))
+
+    async def renew_claim(
+        self, claim_id: int, *, owner: str, lease: float, message_ids: Sequence[str], shown: str, answer: str,
+    ) -> bool:
+        async with self._connection() as db:
+            return bool(await self._changes(
+                db,
+                "UPDATE lab_answers SET lease_until = ?, message_ids = ?, shown = ?, answer = ?"
+                " WHERE id = ? AND owner = ? AND status = 'streaming'",
+                (_later(datetime.now(UTC), lease), json.dumps(list(message_ids)), shown, answer, claim_id, owner),
+            ))
+
+    async def finish_claim(self, claim_id: int, turn: LabTurn) -> bool:
+        status = "interrupted" if turn.status == "interrupted" else "done"
+        async with self._transaction() as db:
+            rows = await self._rows(
+                db, "SELECT thread_id, event_id FROM lab_answers WHERE id = ? AND status = 'streaming'", (claim_id,)
+            )
+            if not rows:
+                return False
+            await self._changes(db, "UPDATE lab_answers SET status = ? WHERE id = ?", (status, claim_id))
+            await self._insert_turn(db, rows[0]["thread_id"], rows[0]["event_id"], turn)
+        return True
+
+    async def expired_claims(self) -> list[AnswerClaim]:
+        rows = await self._fetch(
+            f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE status = 'streaming' AND lease_until < ? ORDER BY id",
+            (_now(),),
+        )
+        return [_claim(row) for row in rows]
+
+    async def take_over_claim(self, claim_id: int, *, owner: str, lease: float) -> bool:
+        now = datetime.now(UTC)
+        async with self._connection() as db:
+            return bool(await self._changes(
+                db,
+                "UPDATE lab_answers SET owner = ?, lease_until = ?"
+                " WHERE id = ? AND status = 'streaming' AND lease_until < ?",
+                (owner, _later(now, lease), claim_id, now.isoformat()),
+            ))
+
+    async def claims_since(self, learner_id: int, since: datetime) -> list[datetime]:
+        rows = await self._fetch(
+            "SELECT created_at FROM lab_answers WHERE learner_id = ? AND created_at >= ? ORDER BY created_at",
+            (learner_id, since.astimezone(UTC).isoformat()),
+        )
+        return [datetime.fromisoformat(row[0]) for row in rows]
+
+    async def output_tokens_since(self, learner_id: int, since: datetime) -> int:
+        rows = await self._fetch(
+            "SELECT COALESCE(SUM(t.output_tokens), 0) FROM lab_turns t JOIN lab_threads h ON h.id = t.thread_id"
+            " WHERE h.learner_id = ? AND t.created_at >= ?",
+            (learner_id, since.astimezone(UTC).isoformat()),
+        )
+        return int(rows[0][0])
 
     async def lab_turns(self, thread_id: int) -> list[LabTurn]:
         rows = await self._fetch(f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE thread_id = ? ORDER BY id", (thread_id,))
