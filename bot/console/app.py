@@ -7,6 +7,9 @@ stays open and ``/test`` resumes it next time).
 
 The loop itself is synchronous; each course call runs on one long-lived event loop (``asyncio.Runner``),
 which is what lets Ctrl-C cancel the call in flight, or stop a streaming lab answer, and return to the prompt.
+On a terminal the console owns the foreground while it runs (Ctrl-C reaches it alone, not ``make``), keys
+typed during an answer are neither echoed nor sent, lessons are read a section at a time, and logs go to a
+file next to the database (:func:`log_file`), never onto the screen.
 """
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ import sys
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.render import Screen
-from bot.console.session import console_learner, stop_on_interrupt
+from bot.console.session import AnswerMessage, console_learner, quiet_keyboard, stop_on_interrupt, terminal_foreground
 from bot.console.terminal_sink import TerminalSink
+from bot.core import messages
 from bot.core.content.loader import ContentError
-from bot.core.content.model import Lab, Question
-from bot.core.course import CourseError, LabProgress, QuizOutcome
+from bot.core.content.model import Lab, Lesson, Module, Question
+from bot.core.course import CourseError, LabProgress, ModuleProgress, QuizOutcome, TestState, TestStep
 from bot.core.store.base import LabThread, StoreError
-from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import setup_logging
 from bot.runtime import Runtime
@@ -43,8 +47,18 @@ TERMINAL_LIMITS = RateLimits(per_bucket=(20, 1.0), global_=None)
 
 def run_console(settings: Settings) -> int:
     """Run the console course until /quit or the end of input; return the process exit code."""
-    # The terminal is the user interface: routine INFO lines would interleave with the lesson text.
-    setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    logs = log_file(settings)
+    setup_logging(settings.log_level)
+    try:
+        log_to(logs)
+    except OSError as exc:
+        print(f"Cannot write the log file {logs}: {exc}", file=sys.stderr)
+        return 1
+    with terminal_foreground():
+        return _run_console(settings, logs)
+
+
+def _run_console(settings: Settings, logs: Path) -> int:
     screen = Screen.for_stdout()
     with asyncio.Runner() as runner:
         try:
@@ -56,10 +70,29 @@ def run_console(settings: Settings) -> int:
             print(f"Cannot open the database: {exc}", file=sys.stderr)
             return 1
         try:
-            ConsoleApp(runtime, screen, LineReader(sys.stdin.isatty()), runner).run()
+            ConsoleApp(runtime, screen, LineReader(sys.stdin.isatty()), runner, logs=logs).run()
         finally:
             runner.run(runtime.close())
     return 0
+
+
+def log_file(settings: Settings) -> Path:
+    """Where the console logs: next to the database (``coursebot.db`` -> ``coursebot-console.log``)."""
+    return settings.db.parent / f"{settings.db.stem}-console.log"
+
+
+def log_to(path: Path) -> None:
+    """Send the log records to ``path`` instead of stderr: the terminal is the learner's screen.
+
+    The handler keeps the format and the secret-masking filter that ``setup_logging`` gave stderr.
+    """
+    handler = logging.FileHandler(path, encoding="utf-8")
+    root = logging.getLogger()
+    for previous in root.handlers:
+        handler.setFormatter(previous.formatter)
+        for log_filter in previous.filters:
+            handler.addFilter(log_filter)
+    root.handlers[:] = [handler]
 
 
 def new_event_id() -> str:
@@ -98,6 +131,15 @@ class LeaveFlow(Exception):
 
 
 @dataclass
+class Reading:
+    """The lesson open on a terminal, and the section on screen (lessons are read a section at a time)."""
+
+    module: Module
+    lesson: Lesson
+    section: int = 0
+
+
+@dataclass
 class LabSession:
     """The lab the learner is in: its thread is keyed per learner and lab, so /lab N resumes it."""
 
@@ -107,26 +149,33 @@ class LabSession:
 
 
 class ConsoleApp:
-    def __init__(self, runtime: Runtime, screen: Screen, reader: LineReader, runner: asyncio.Runner) -> None:
+    def __init__(
+        self, runtime: Runtime, screen: Screen, reader: LineReader, runner: asyncio.Runner, *, logs: Path,
+    ) -> None:
         self.runtime = runtime
+        self.logs = logs
         self.course = runtime.course
         self.screen = screen
         self.reader = reader
         self.runner = runner
         self.learner = console_learner()
         self.lab_session: LabSession | None = None
+        self.reading: Reading | None = None
         self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
 
     # -- the loop -------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.screen.welcome(self.course.content, self.course.module(), self.learner.display_name)
+        resume = self._welcome()
         pending: str | None = None
         while True:
             line = pending if pending is not None else self._read_command()
             pending = None
             if line is None:
                 return
+            if resume and not line.strip():  # Enter at the first prompt takes the offer of the welcome
+                line = resume
+            resume = None
             try:
                 if not self.handle(line):
                     return
@@ -155,6 +204,8 @@ class ConsoleApp:
             return self._dispatch(command)
         except (CommandError, CourseError) as exc:
             self.screen.error(str(exc))
+            if str(exc) == messages.UNAVAILABLE:
+                self.screen.operator_hint(self.logs)
         except KeyboardInterrupt:
             print()
             self.screen.hint("Interrupted.")
@@ -164,6 +215,15 @@ class ConsoleApp:
             log.exception("console command failed: %s", line)
             self.screen.error("Something went wrong with that command (the details were logged). Please try again.")
         return True
+
+    def _welcome(self) -> str | None:
+        """Greet the learner; a returning one is told where they are. Returns the command offered to resume."""
+        module = self.course.module()
+        progress = self._run(self.course.progress(self.learner, module.number))
+        paused = self._run(self.course.test_state(self.learner, module.number)) if module.test else None
+        offer = resume_command(progress, paused)
+        self.screen.welcome(self.course.content, progress, self.learner.display_name, paused_test=paused, offer=offer)
+        return offer
 
     def _dispatch(self, command: Command) -> bool:
         match command.name:
@@ -175,6 +235,8 @@ class ConsoleApp:
                 self.screen.modules(self.course.content, self.course.module().number)
             case "lesson":
                 self._lesson(command)
+            case "next" | "previous" | "section" | "sections":
+                self._turn_page(command)
             case "quiz":
                 self._quiz(command)
             case "test":
@@ -202,7 +264,48 @@ class ConsoleApp:
         assert command.number is not None
         module = self.course.module(command.module)
         lesson = self._run(self.course.view_lesson(self.learner, command.number, module.number))
-        self.screen.lesson(module, lesson)
+        if command.whole or not self.reader.interactive:  # a pipe gets the whole lesson: transcripts read on
+            self.reading = None
+            self.screen.lesson(module, lesson)
+            return
+        self.reading = Reading(module, lesson)
+        self.screen.lesson_opening(module, lesson)
+        self._show_section()
+
+    def _turn_page(self, command: Command) -> None:
+        """/next, /previous, /section N and /sections within the open lesson; /next after the last opens the
+        following lesson."""
+        reading = self.reading
+        if reading is None:
+            raise CommandError("No lesson is open. /lesson N opens one.")
+        count = len(reading.lesson.sections)
+        match command.name:
+            case "sections":
+                self.screen.sections(reading.lesson, reading.section)
+                return
+            case "section":
+                assert command.number is not None
+                if not 1 <= command.number <= count:
+                    raise CommandError(f"Lesson {reading.lesson.number} has sections 1 to {count}.")
+                reading.section = command.number - 1
+            case "previous":
+                if reading.section == 0:
+                    raise CommandError("This is the first section. /sections lists them all.")
+                reading.section -= 1
+            case "next" if reading.section + 1 < count:
+                reading.section += 1
+            case _:
+                following = next((n for n in reading.module.lesson_numbers if n > reading.lesson.number), None)
+                if following is None:
+                    raise CommandError("That was the last section of the module's last lesson. "
+                                       + ("/test takes the module test." if reading.module.test else ""))
+                self._lesson(Command("lesson", following, reading.module.number))
+                return
+        self._show_section()
+
+    def _show_section(self) -> None:
+        assert self.reading is not None
+        self.screen.lesson_section(self.reading.module, self.reading.lesson, self.reading.section)
 
     def _quiz(self, command: Command) -> None:
         assert command.number is not None
@@ -265,27 +368,27 @@ class ConsoleApp:
 
     def _test(self, command: Command) -> None:
         module = self.course.module(command.module)
-        state = self._run(self.course.test_state(self.learner, module.number))
-        if state is None:
+        step: TestStep | None = self._run(self.course.test_state(self.learner, module.number))
+        if step is None:
             before = self._run(self.course.progress(self.learner, module.number))
-            state = self._run(self.course.start_test(self.learner, module.number))
-            self.screen.test_intro(module, state.total, before)
+            step = self._run(self.course.start_test(self.learner, module.number))
+            if isinstance(step, TestState):
+                self.screen.test_intro(module, step.total, before)
         else:
             self.screen.say()
-            self.screen.say(f"Resuming your test at question {state.position}/{state.total}.", style="bold")
-        while state.next_question is not None:
-            question = state.next_question
-            self.screen.question(question, f"Question {state.position}/{state.total}")
+            self.screen.say(f"Resuming your test at question {step.position}/{step.total}.", style="bold")
+        while isinstance(step, TestState):
+            question = step.next_question
+            self.screen.question(question, f"Question {step.position}/{step.total}")
             try:
                 index = self._ask_option(question)
             except LeaveFlow:
-                self.screen.hint(f"Test paused at question {state.position}/{state.total}. Type /test to resume.")
+                self.screen.hint(f"Test paused at question {step.position}/{step.total}. Type /test to resume.")
                 raise
-            state = self._run(self.course.answer_test(
-                self.learner, state.attempt.id, question.id, index, new_event_id(),
+            step = self._run(self.course.answer_test(
+                self.learner, step.attempt.id, question.id, index, new_event_id(),
             ))
-        result = self._run(self.course.finish_test(self.learner, state.attempt.id))
-        self.screen.test_result(result, module)
+        self.screen.test_result(step, module)
 
     # -- labs -----------------------------------------------------------------------------------------
 
@@ -333,13 +436,38 @@ class ConsoleApp:
         if self.pacer is None:
             self.pacer = Pacer(TERMINAL_LIMITS)
         sink = TerminalSink()
-        message = ProgressiveMessage(sink, self.pacer, cursor="")  # the terminal sink only appends
+        message = AnswerMessage(sink, self.pacer, cursor="")  # the notice and footer are shown below the answer
         stop = asyncio.Event()
-        with stop_on_interrupt(stop):
+        with stop_on_interrupt(stop), quiet_keyboard():
             try:
                 outcome = await self.runtime.labs.ask(
                     session.thread, question, event_id=new_event_id(), message=message, stop=stop,
                 )
             finally:
                 sink.end()
+                self.screen.answer_ending(message.notice, message.footer)
+        assert outcome is not None  # a new event id is never a redelivery
+        if message.notice == messages.UNAVAILABLE:
+            self.screen.operator_hint(self.logs)
         return outcome.progress
+
+
+def resume_command(progress: ModuleProgress, paused: TestState | None) -> str | None:
+    """What a returning learner is offered: the paused test, else the lesson after the last one read.
+
+    ``None`` for a new learner, and for one who has read every lesson and has no test to finish.
+    """
+    if paused is not None:
+        return f"/test {progress.module.number}"
+    module = progress.module
+    if not (progress.lessons_viewed or any(progress.quiz_answered.values()) or progress.test_attempts
+            or any(lab.answered for lab in progress.labs.values())):
+        return None
+    after = max(progress.lessons_viewed, default=0)
+    unread = [n for n in module.lesson_numbers if n not in progress.lessons_viewed]
+    following = next((n for n in module.lesson_numbers if n > after), unread[0] if unread else None)
+    if following is not None:
+        return f"/lesson {following} {module.number}"
+    if module.test is not None and not progress.test_passed:
+        return f"/test {module.number}"
+    return None

@@ -2,7 +2,8 @@
 
 Exit codes: 0 the answer is complete; 3 it is partial or was stopped (Ctrl-C stops it and keeps the text);
 2 nothing was answered (no ANTHROPIC_API_KEY, bad content, unknown lab, or Claude failed before any text).
-Problems go to stderr; the answer, its notice and footer to stdout.
+Only the answer goes to stdout (``coursebot ask ... > answer.md`` saves just the answer); its notice (stopped,
+cut off), its footer (timing, tokens), warnings and problems go to stderr.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import sys
 import uuid
 
 from bot.config import Settings
-from bot.console.session import console_learner, stop_on_interrupt
+from bot.console.session import AnswerMessage, console_learner, stop_on_interrupt
 from bot.console.terminal_sink import TerminalSink
 from bot.core.content.loader import ContentError
 from bot.core.course import CourseError, CourseService
 from bot.core.labs import LabAssistant
 from bot.core.store.base import StoreError
-from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import setup_logging
 from bot.runtime import Runtime
@@ -64,7 +64,7 @@ async def _ask(course: CourseService, assistant: LabAssistant, *, lab: int, modu
         return EXIT_FAILED
 
     sink = TerminalSink(sys.stdout)
-    message = ProgressiveMessage(sink, Pacer(RateLimits(per_bucket=None, global_=None)), cursor="")
+    message = AnswerMessage(sink, Pacer(RateLimits(per_bucket=None, global_=None)), cursor="")
     stop = asyncio.Event()
     with stop_on_interrupt(stop):
         try:
@@ -74,6 +74,9 @@ async def _ask(course: CourseService, assistant: LabAssistant, *, lab: int, modu
             return EXIT_FAILED
         finally:
             sink.end()
+    for part in (message.notice, message.footer):
+        if part:
+            print(part, file=sys.stderr)
     if outcome.turn.status == "complete":
         return EXIT_COMPLETE
     if outcome.turn.status == "failed":

@@ -21,10 +21,16 @@ class Spec:
     help: str
     takes_number: bool = False  # a required lesson/lab number
     takes_module: bool = False  # an optional module number (last)
+    takes_all: bool = False  # an optional word "all" at the end
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("lesson", "/lesson N [module]", "read lesson N", takes_number=True, takes_module=True),
+    Spec("lesson", "/lesson N [module] [all]", "read lesson N a section at a time ('all': the whole lesson)",
+         takes_number=True, takes_module=True, takes_all=True),
+    Spec("next", "/next", "the lesson's next section (after the last: the next lesson)"),
+    Spec("previous", "/previous", "the lesson's previous section"),
+    Spec("sections", "/sections", "list the open lesson's sections"),
+    Spec("section", "/section N", "go to section N of the open lesson", takes_number=True),
     Spec("quiz", "/quiz N [module]", "answer the quiz of lesson N", takes_number=True, takes_module=True),
     Spec("lab", "/lab N [module]", "ask lab N's Claude assistant (/back leaves the lab)", takes_number=True,
          takes_module=True),
@@ -36,7 +42,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("quit", "/quit", "leave coursebot (Ctrl-D works too)"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
-_ALIASES = {"exit": "quit", "q": "quit", "?": "help", "h": "help", "lessons": "modules"}
+_ALIASES = {
+    "exit": "quit", "q": "quit", "?": "help", "h": "help", "lessons": "modules", "n": "next", "prev": "previous",
+    "p": "previous",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,7 @@ class Command:
     name: str
     number: int | None = None
     module: int | None = None
+    whole: bool = False  # "/lesson 2 all": the whole lesson at once
 
 
 def parse(line: str, *, bare_words: bool = True) -> Command | None:
@@ -71,6 +81,9 @@ def parse(line: str, *, bare_words: bool = True) -> Command | None:
 
 
 def _arguments(spec: Spec, args: list[str]) -> Command:
+    whole = spec.takes_all and bool(args) and args[-1].lower() == "all"
+    if whole:
+        args = args[:-1]
     limit = int(spec.takes_number) + int(spec.takes_module)
     if len(args) > limit:
         raise CommandError(f"Too many words after /{spec.name}. Usage: {spec.usage}")
@@ -78,7 +91,7 @@ def _arguments(spec: Spec, args: list[str]) -> Command:
         raise CommandError(f"Which one? Usage: {spec.usage} (for example /{spec.name} 1)")
     numbers = [_number(arg, spec) for arg in args]
     if spec.takes_number:
-        return Command(spec.name, numbers[0], numbers[1] if len(numbers) > 1 else None)
+        return Command(spec.name, numbers[0], numbers[1] if len(numbers) > 1 else None, whole)
     return Command(spec.name, None, numbers[0] if numbers else None)
 
 

@@ -3,28 +3,29 @@
 One :class:`Screen` writes everything the learner sees. On a terminal (``rich=True``) lessons are panels,
 highlighted code and tables; when stdout is piped the same information is printed as plain text with no escape
 codes and no box drawing, and lesson sections as their Markdown source (code stays copyable, tables stay
-pipe tables), so that transcripts are readable and scriptable.
+pipe tables), so that transcripts are readable and scriptable. Inline Markdown in quiz and test texts (code
+spans, emphasis) is drawn styled on a terminal, never as stray backticks; a pipe keeps it as written.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from rich import box
 from rich.console import Console, Group
-from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from bot.console.commands import Spec
+from bot.console.markdown_view import TerminalMarkdown, inline
 from bot.core.content.model import Course, Lab, Lesson, Module, Option, Question
 from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult, TestState
 
-CODE_THEME = "monokai"
 BAR_WIDTH = 20
 PLAIN_WIDTH = 1000  # piped output is never wrapped (tables included): the reader's viewer wraps it
 
@@ -76,14 +77,42 @@ class Screen:
     def hint(self, text: str) -> None:
         self.say(text, style="dim")
 
-    def welcome(self, course: Course, module: Module, learner: str) -> None:
+    def welcome(
+        self, course: Course, progress: ModuleProgress, learner: str, *, paused_test: TestState | None,
+        offer: str | None,
+    ) -> None:
+        """The first screen; a returning learner (``offer`` set) is told where they are and what Enter resumes."""
+        module = progress.module
         title = f"{course.title} · Module {module.number}: {module.title}"
-        first = module.lesson_numbers[0] if module.lessons else 1
-        body = Text.assemble(
-            (f"Welcome, {learner}! ", "bold"), module.summary, "\n\n",
-            (f"Start with /lesson {first}, or type /help to see every command.", "dim"),
-        )
+        if offer is None and not progress.lessons_viewed:
+            first = module.lesson_numbers[0] if module.lessons else 1
+            body = Text.assemble(
+                (f"Welcome, {learner}! ", "bold"), module.summary, "\n\n",
+                (f"Start with /lesson {first}, or type /help to see every command.", "dim"),
+            )
+            self._panel(title, body)
+            return
+        read = sorted(progress.lessons_viewed)
+        lines = [f"You have read {len(read)} of the {len(module.lessons)} lessons"
+                 + (f" (the last one: lesson {read[-1]}, {module.lessons[read[-1]].title})." if read else ".")]
+        if paused_test is not None:
+            lines.append(f"Your module test is paused at question {paused_test.position}/{paused_test.total}.")
+        elif progress.best_test_percent is not None:
+            status = "passed" if progress.test_passed else "not passed yet"
+            lines.append(f"Your best test score: {progress.best_test_percent}% ({status}).")
+        if offer is not None:
+            lines.append(f"Press Enter to resume with {offer}{self._offer_title(module, offer)}, or type a command.")
+        else:
+            lines.append("Type /progress for the details, or /help to see every command.")
+        body = Text.assemble((f"Welcome back, {learner}! ", "bold"), "\n".join(lines))
         self._panel(title, body)
+
+    @staticmethod
+    def _offer_title(module: Module, offer: str) -> str:
+        words = offer.split()
+        if words[0] == "/lesson" and int(words[1]) in module.lessons:
+            return f" ({module.lessons[int(words[1])].title})"
+        return " (the module test)" if words[0] == "/test" else ""
 
     def help(self, specs: Sequence[Spec], *, in_lab: bool) -> None:
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 1))
@@ -117,17 +146,17 @@ class Screen:
     # -- lessons --------------------------------------------------------------------------------------
 
     def lesson(self, module: Module, lesson: Lesson) -> None:
-        title = f"Module {module.number} · Lesson {lesson.number}: {lesson.title}"
+        """The whole lesson at once (``/lesson N all``, and always in a pipe)."""
         if self.rich:
-            opening = Text.assemble(("Think about it: ", "bold yellow"), (lesson.opening_question, "italic"))
-            self._panel(title, Group(Text(lesson.summary), Text(), opening))
+            self.lesson_opening(module, lesson)
             for section in lesson.sections:
                 if section.heading:
                     self.console.print()
                     self.console.rule(Text(section.heading, style="bold cyan"), align="left", style="cyan")
-                self.console.print(Markdown(section.markdown, code_theme=CODE_THEME))
+                self.console.print(TerminalMarkdown(section.markdown))
             self.console.print()
         else:
+            title = f"Module {module.number} · Lesson {lesson.number}: {lesson.title}"
             self._heading(title)
             self.say(lesson.summary)
             self.say()
@@ -139,6 +168,43 @@ class Screen:
                     self.say()
                 self.say(section.markdown.strip())
             self.say()
+        self._lesson_end(module, lesson)
+
+    def lesson_opening(self, module: Module, lesson: Lesson) -> None:
+        """The lesson's title panel: summary and the question to think about."""
+        title = f"Module {module.number} · Lesson {lesson.number}: {lesson.title}"
+        opening = Text.assemble(("Think about it: ", "bold yellow"), (lesson.opening_question, "italic"))
+        self._panel(title, Group(Text(lesson.summary), Text(), opening))
+
+    def lesson_section(self, module: Module, lesson: Lesson, index: int) -> None:
+        """Section ``index`` (0-based) of the lesson, and how to move on; the last one ends the lesson."""
+        count = len(lesson.sections)
+        section = lesson.sections[index]
+        self.say()
+        label = Text.assemble((f"Lesson {lesson.number} · {index + 1}/{count} ", "dim"),
+                              (_section_title(section.heading), "bold cyan"))
+        if self.rich:
+            self.console.rule(label, align="left", style="cyan")
+            self.console.print(TerminalMarkdown(section.markdown))
+        else:
+            self.say(label)
+            self.say(section.markdown.strip())
+        self.say()
+        if index + 1 == count:
+            self._lesson_end(module, lesson)
+        moves = [f"/next: {_section_title(lesson.sections[index + 1].heading)}"] if index + 1 < count else []
+        moves += ["/previous"] if index else []
+        moves += ["/sections", f"/lesson {lesson.number} all: the whole lesson"]
+        self.hint(" · ".join(moves))
+
+    def sections(self, lesson: Lesson, current: int) -> None:
+        self._heading(f"Lesson {lesson.number}: {lesson.title}")
+        for index, section in enumerate(lesson.sections):
+            mark = "▶ " if index == current else "  "
+            self.say(Text.assemble(mark, (f"{index + 1}) ", "cyan"), _section_title(section.heading)))
+        self.hint("/section N goes to one.")
+
+    def _lesson_end(self, module: Module, lesson: Lesson) -> None:
         if lesson.key_terms:
             self._key_terms(lesson)
         nexts = [f"/quiz {lesson.number}"] if lesson.number in module.quizzes else []
@@ -165,29 +231,29 @@ class Screen:
         """A question with its options numbered from 1 (``label``: "Question 2/3")."""
         self.say()
         self.say(label, style="bold magenta")
-        self.say(question.prompt, style="bold")
+        self.say(self._inline(question.prompt, "bold"))
         for option in question.options:
-            self.say(Text.assemble((f"{option.index + 1}) ", "cyan"), option.label), indent=2)
+            self.say(Text.assemble((f"{option.index + 1}) ", "cyan"), self._inline(option.label)), indent=2)
 
     def chosen(self, option: Option) -> None:
         """Echo an answer read from a pipe, so the transcript shows what was chosen."""
-        self.say(Text.assemble(("Your answer: ", "bold"), _option(option)), indent=2)
+        self.say(Text.assemble(("Your answer: ", "bold"), self._option(option)), indent=2)
 
     def quiz_outcome(self, outcome: QuizOutcome) -> None:
         if outcome.already_answered:
             self.say(Text.assemble(
-                ("You answered this one already (your first answer counts): ", "dim"), _option(outcome.chosen),
+                ("You answered this one already (your first answer counts): ", "dim"), self._option(outcome.chosen),
             ))
         self._verdict(outcome.correct, outcome.chosen.feedback)
         if not outcome.correct:
-            self.say(Text.assemble(("The answer: ", "bold"), _option(outcome.question.correct_option)), indent=2)
+            self.say(Text.assemble(("The answer: ", "bold"), self._option(outcome.question.correct_option)), indent=2)
         if outcome.question.explanation:
-            self.say(outcome.question.explanation, style="dim", indent=2)
+            self.say(self._inline(outcome.question.explanation, "dim"), indent=2)
 
     def _verdict(self, correct: bool, feedback: str) -> None:
         # The mark carries the verdict: feedback usually opens with its own "Correct." / "Not quite."
         mark = ("✓ ", "bold green") if correct else ("✗ ", "bold red")
-        self.say(Text.assemble(mark, feedback))
+        self.say(Text.assemble(mark, self._inline(feedback)))
 
     def quiz_summary(self, correct: int, total: int, lesson: int, module: Module) -> None:
         self.say()
@@ -226,12 +292,13 @@ class Screen:
             numbers = {q.id: i for i, q in enumerate(module.test.questions, start=1)}
             for question, chosen in result.missed:
                 self.say()
-                self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"), question.prompt))
-                self.say(Text.assemble(("You chose: ", "red"), _option(chosen)), indent=2)
-                self.say(Text.assemble(("Correct:   ", "green"), _option(question.correct_option)), indent=2)
-                self.say(chosen.feedback, indent=2)  # why the chosen option is wrong
+                self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"),
+                                       self._inline(question.prompt)))
+                self.say(Text.assemble(("You chose: ", "red"), self._option(chosen)), indent=2)
+                self.say(Text.assemble(("Correct:   ", "green"), self._option(question.correct_option)), indent=2)
+                self.say(self._inline(chosen.feedback), indent=2)  # why the chosen option is wrong
                 if question.explanation:
-                    self.say(question.explanation, style="dim", indent=2)
+                    self.say(self._inline(question.explanation, "dim"), indent=2)
         if not result.passed:
             self.hint("Review the lessons and type /test to try again.")
 
@@ -301,6 +368,20 @@ class Screen:
     def lab_answer_start(self, lab: Lab) -> None:
         self.say(Text(f"{lab.assistant_name}:", style="bold green"))
 
+    def answer_ending(self, notice: str, footer: str) -> None:
+        """What the assistant says under an answer: the notice (stopped, cut off...), then the dim footer."""
+        if notice:
+            self.say()
+            self.say(self._inline(notice))
+        if footer:
+            self.say()
+            self.say(self._inline(footer, "dim"))
+
+    def operator_hint(self, logs: Path) -> None:
+        """In a console the learner is the operator: say where the reason is and what to check."""
+        self.hint(f"You are this bot's operator here: the reason is logged in {logs}. Check ANTHROPIC_API_KEY "
+                  "and COURSEBOT_MODEL, then start coursebot again.")
+
     def lab_progress(self, progress: LabProgress, *, just_completed: bool = False) -> None:
         needed = progress.lab.questions_to_complete
         self.say(Text.assemble(("Questions asked: ", "bold"), f"{progress.asked}/{needed}"))
@@ -320,6 +401,13 @@ class Screen:
 
     # -- helpers ------------------------------------------------------------------------------------
 
+    def _inline(self, markdown: str, style: str = "") -> Text:
+        """Inline Markdown drawn on a terminal; as written in a pipe."""
+        return inline(markdown, style) if self.rich else Text(markdown, style=style)
+
+    def _option(self, option: Option) -> Text:
+        return Text.assemble(f"{option.index + 1}) ", self._inline(option.label))
+
     def _heading(self, title: str) -> None:
         self.say()
         if self.rich:
@@ -337,7 +425,10 @@ class Screen:
         self.console.out("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
     def _panel(self, title: str, body: Text | Group, *, style: str = "cyan") -> None:
-        if self.rich:
+        if self.rich and Text(title).cell_len + 6 > self.console.width:  # a border title would be cut
+            self.console.print(Panel(Group(Text(title, style="bold"), Text(), body), border_style=style,
+                                     padding=(1, 2)))
+        elif self.rich:
             self.console.print(Panel(body, title=Text(title, style="bold"), title_align="left",
                                      border_style=style, padding=(1, 2)))
         else:
@@ -345,8 +436,8 @@ class Screen:
             self.console.print(body)
 
 
-def _option(option: Option) -> Text:
-    return Text(f"{option.index + 1}) {option.label}")
+def _section_title(heading: str) -> str:
+    return heading or "Introduction"
 
 
 def _percent_mark(module: Module) -> int:

@@ -1,14 +1,18 @@
-"""A ``MessageSink`` that writes a streaming answer to a terminal or a pipe, append-only.
+"""A ``MessageSink`` that writes a streaming answer to a terminal (rendered Markdown) or a pipe (the text).
 
 The engine sends the whole text of a message on every edit, and the end of that text may still change:
 the retry status is replaced by the answer, a code block closed for display is reopened by the next
-tokens. So the sink prints for good only the part two successive edits agree on (the *committed* text,
-which only grows), and treats the rest as a *tail*:
+tokens. So the sink prints for good only what two successive edits agree on, and redraws the rest:
 
-* on a terminal the tail is drawn after the committed text and erased (ANSI cursor moves, no screen
-  clearing) before the next edit draws the new one, so the learner sees every token as it arrives;
-* in a pipe the tail is not printed; ``end()`` prints the final one. Piped output is therefore exactly
-  the final text, with no escape codes and nothing printed twice.
+* on a terminal the answer is rendered Markdown (``TerminalMarkdown``: wrapped by display width, tables and
+  code safe on narrow terminals). Each finished block (one followed by a blank line and the start of the
+  next, outside code) is printed for good; the block still growing is the *live tail*, rendered again on
+  every edit after erasing the previous drawing. The tail is kept shorter than the screen, so that erasing
+  it (cursor up, clear to the end) never has to reach a row that has scrolled away; the whole block is
+  printed once it is finished. Every drawn line ends with a newline, so the rows to erase are counted
+  exactly, whatever the characters' widths;
+* in a pipe nothing is rendered: the text the edits agree on is appended as it arrives and ``end()`` prints
+  the rest, so piped output is exactly the final text, with no escape codes and nothing printed twice.
 
 Build the ``ProgressiveMessage`` with ``cursor=""``: a terminal needs no streaming marker.
 """
@@ -17,11 +21,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import sys
 from typing import TextIO
 
+from rich.console import Console
+
+from bot.console.markdown_view import TerminalMarkdown
+
 CLEAR_TO_END = "\x1b[0J"
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 class TerminalSink:
@@ -33,18 +43,19 @@ class TerminalSink:
     def __init__(self, out: TextIO | None = None, *, tty: bool | None = None) -> None:
         self._out = out if out is not None else sys.stdout
         self._tty = self._out.isatty() if tty is None else tty
+        self._console = Console(file=self._out, force_terminal=True, highlight=False, markup=False, emoji=False)
         self._ids = itertools.count(1)
         self._current = ""  # id of the message being written (the last one posted)
         self._latest = ""  # its latest text
-        self._committed = ""  # the part of it printed for good
-        self._tail = ""  # what is drawn after the committed text (terminal only)
+        self._committed = ""  # the part of it printed for good (source text)
+        self._tail_rows = 0  # rows of the live tail on screen (terminal only)
 
     async def post(self, text: str) -> str:
         if self._current:
             self.end()
             self._write("\n")
         self._current = str(next(self._ids))
-        self._latest = self._committed = self._tail = ""
+        self._latest = self._committed = ""
         self._show(text)
         return self._current
 
@@ -54,60 +65,98 @@ class TerminalSink:
         self._show(text)
 
     def end(self) -> None:
-        """Print the rest of the current message and a newline (call once the answer is finished)."""
+        """Print the rest of the current message and end its line (call once the answer is finished)."""
         if not self._current:
             return
-        self._erase_tail()
-        self._commit(self._latest)
-        if self._committed and not self._committed.endswith("\n"):
-            self._write("\n")
+        if self._tty:
+            self._erase_tail()
+            self._print_blocks(self._latest, self._latest)
+        else:
+            self._append(self._latest)
+            if self._committed and not self._committed.endswith("\n"):
+                self._write("\n")
         self._current = ""
 
     def _show(self, text: str) -> None:
         agreed = os.path.commonprefix([self._latest, text])
         self._latest = text
+        if not self._tty:
+            if len(agreed) >= len(self._committed):
+                self._append(agreed)
+            return
         self._erase_tail()
-        if len(agreed) >= len(self._committed):
-            self._commit(agreed)
-        if self._tty:
-            self._tail = text[len(self._committed) :] if text.startswith(self._committed) else ""
-            self._write(self._tail)
+        self._print_blocks(text, text[: finished_blocks(agreed)])
+        rest = text[len(self._committed) :] if text.startswith(self._committed) else text
+        self._tail_rows = self._draw(rest, tail=True)
 
-    def _commit(self, text: str) -> None:
+    # -- pipe ---------------------------------------------------------------------------------------
+
+    def _append(self, text: str) -> None:
         if text.startswith(self._committed):
             self._write(text[len(self._committed) :])
         else:  # the text changed above what is printed for good: carry on below it
             self._write("\n" + text)
         self._committed = text
 
-    def _erase_tail(self) -> None:
-        """Move the cursor back to where the tail starts and clear from there to the end of the screen.
+    # -- terminal -----------------------------------------------------------------------------------
 
-        Terminals wrap lazily: after a character in the last column the cursor waits at the edge, and only
-        the next character moves it to a new row. Columns here count the same way (``columns`` = waiting).
-        """
-        if not self._tail:
+    def _print_blocks(self, text: str, upto: str) -> None:
+        """Print for good the blocks of ``text`` up to the end of ``upto`` that are not printed yet."""
+        if not text.startswith(self._committed):  # changed above what is printed: start again below it
+            self._committed = ""
+        if len(upto) <= len(self._committed) or not upto[len(self._committed) :].strip():
             return
-        columns = max(shutil.get_terminal_size().columns, 1)
-        line = len(self._committed) - (self._committed.rfind("\n") + 1)
-        start = (line - 1) % columns + 1 if line else 0
-        column, rows = start, 0
-        for char in self._tail:
-            if char == "\n":
-                column, rows = 0, rows + 1
-            else:
-                if column >= columns:
-                    column, rows = 0, rows + 1
-                column += 1
-        redraw = ""
-        if start == columns:  # clearing from the edge would keep the wait: clear the last cell and redraw it
-            start, redraw = columns - 1, self._committed[-1]
-        up = f"\x1b[{rows}A" if rows else ""
-        right = f"\x1b[{start}C" if start else ""
-        self._write("\r" + up + right + CLEAR_TO_END + redraw)
-        self._tail = ""
+        if self._committed.strip():
+            self._write("\n")  # the blank line between blocks
+        self._draw(upto[len(self._committed) :], tail=False)
+        self._committed = upto
+
+    def _draw(self, markdown: str, *, tail: bool) -> int:
+        """Render ``markdown`` below the cursor; return the rows drawn. A tail is cut to its last rows."""
+        if not markdown.strip():
+            return 0
+        size = shutil.get_terminal_size()
+        with self._console.capture() as captured:
+            self._console.print(TerminalMarkdown(markdown), width=max(size.columns, 8))
+        lines = [line.rstrip(" ") for line in captured.get().rstrip("\n").split("\n")]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if tail:
+            lines = lines[-max(size.lines - 2, 1) :]
+        self._write("".join(f"{line}\n" for line in lines))
+        return len(lines)
+
+    def _erase_tail(self) -> None:
+        if self._tail_rows:
+            self._write(f"\r\x1b[{self._tail_rows}A{CLEAR_TO_END}")
+            self._tail_rows = 0
 
     def _write(self, data: str) -> None:
         if data:
             self._out.write(data)
             self._out.flush()
+
+
+def finished_blocks(text: str) -> int:
+    """The length of the longest prefix of ``text`` made of finished Markdown blocks (0 if none).
+
+    A block is finished at a blank line outside code when the next block has begun at the margin: an
+    indented line could still belong to a list item above, so it does not end the block.
+    """
+    end = offset = 0
+    fence = ""  # the marker of the code block the line is in
+    blank = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = ""
+        else:
+            if stripped and blank and line[0] not in " \t":
+                end = offset
+            opening = _FENCE.match(line)
+            if opening and not (opening[1][0] == "`" and "`" in stripped[len(opening[1]) :]):  # not ```inline```
+                fence = opening[1]
+            blank = not stripped
+        offset += len(line)
+    return end

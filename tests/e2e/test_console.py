@@ -21,7 +21,7 @@ import pytest
 
 from bot.core.content.loader import load_course
 from bot.core.content.model import Course, Module, Question
-from bot.core.labs import STOPPED_NOTICE
+from bot.core.messages import STOPPED as STOPPED_NOTICE
 from tests.emulators.anthropic import FakeAnthropic, Reply
 
 pytestmark = pytest.mark.e2e
