@@ -86,8 +86,10 @@ class TerminalSink:
             return
         self._erase_tail()
         self._print_blocks(text, text[: finished_blocks(agreed)])
-        rest = text[len(self._committed) :] if text.startswith(self._committed) else text
-        self._tail_rows = self._draw(rest, tail=True)
+        rest = text[len(self._committed) :]
+        gap = int(bool(self._committed.strip() and rest.strip()))  # the blank line between blocks
+        self._write("\n" * gap)
+        self._tail_rows = gap + self._draw(rest, tail=True)
 
     # -- pipe ---------------------------------------------------------------------------------------
 
