@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.content.loader import load_course
-from bot.core.content.model import Course, Module, Question
+from bot.core.content.model import Course, Module, ModuleTest, Option, Question
 from bot.core.messages import STOPPED as STOPPED_NOTICE
 from tests.emulators.anthropic import FakeAnthropic, Reply
 
@@ -188,6 +189,57 @@ def score_line(score: int, total: int) -> str:
     return f"Score: {score}/{total} ({score * 100 // total}%)"  # whole percent, rounded down
 
 
+class Piped:
+    """One console session driven line by line: each test answer is chosen from the question as shown.
+
+    Every attempt has its own order of questions and options, so a test answer is only known once its
+    question is on screen: the driver reads until the question and all its options have been printed.
+    """
+
+    def __init__(self, console: Console, process: asyncio.subprocess.Process) -> None:
+        self.console = console
+        self.process = process
+        self.seen = b""
+        self.read_to = 0  # where the next question is looked for
+
+    async def send(self, *lines: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("".join(f"{line}\n" for line in lines).encode())
+        await self.process.stdin.drain()
+
+    async def until(self, marker: str, start: int) -> int:
+        """Read until ``marker`` is printed after byte ``start``; where it ends."""
+        assert self.process.stdout is not None
+        needle = marker.encode()
+        async with asyncio.timeout(RUN_TIMEOUT):
+            while needle not in self.seen[start:]:
+                chunk = await self.process.stdout.read(4096)
+                assert chunk, f"the console ended before printing {marker!r}: {self.seen.decode()}"
+                self.seen += chunk
+        return self.seen.index(needle, start) + len(needle)
+
+    async def answer_test(self, test: ModuleTest, first: int, count: int, *, correct: Callable[[int], bool]) -> None:
+        """Answer questions ``first``..``first + count - 1`` (1-based, as numbered on screen)."""
+        total = len(test.questions)
+        for position in range(first, first + count):
+            at = await self.until(f"Question {position}/{total}\n", self.read_to)
+            end = await self.until("\n", at)  # the prompt's line
+            prompt = self.seen[at:end].decode()
+            question = next(q for q in test.questions if q.prompt in prompt)
+            wanted = question.correct_option if correct(position) else next(o for o in question.options if not o.correct)
+            await self.send(str(await self._option_number(wanted, at)))
+            self.read_to = at
+
+    async def _option_number(self, option: Option, at: int) -> int:
+        """The number the option is shown with in this attempt (all options are printed before the wait)."""
+        end = await self.until(f") {option.label}\n", at)
+        line = self.seen[:end].decode(errors="ignore").rstrip("\n").rsplit("\n", 1)[-1]
+        return int(line.strip().split(")", 1)[0])
+
+    async def finish(self, *lines: str) -> Session:
+        return await self.console.finish(self.process, lines, self.seen)
+
+
 async def test_module_test_passes_at_the_pass_mark_and_fails_below(console: Console, module: Module) -> None:
     test = module.test
     assert test is not None
@@ -195,10 +247,12 @@ async def test_module_test_passes_at_the_pass_mark_and_fails_below(console: Cons
     at_mark = math.ceil(Fraction(str(test.pass_mark)) * total)  # the least passing score
     below = at_mark - 1
 
-    def lines(score: int) -> list[str]:
-        return ["/test"] + [answer(q, correct=i < score) for i, q in enumerate(test.questions)]
-
-    session = await console(*lines(at_mark), *lines(below), "/progress")
+    piped = Piped(console, await console.start())
+    await piped.send("/test")
+    await piped.answer_test(test, 1, total, correct=lambda position: position <= at_mark)
+    await piped.send("/test")
+    await piped.answer_test(test, 1, total, correct=lambda position: position <= below)
+    session = await piped.finish("/progress")
 
     out = session.stdout
     assert session.returncode == 0, session.stderr
@@ -208,14 +262,12 @@ async def test_module_test_passes_at_the_pass_mark_and_fails_below(console: Cons
     assert f"{score_line(at_mark, total)} Passed!" in out
     assert f"{failing} Not passed yet." in out
     review = out.split(failing)[1]
-    for question in test.questions[below:]:  # every missed question: why the choice is wrong, and the answer
-        chosen = question.options[int(answer(question, correct=False)) - 1]
-        assert question.prompt in review
-        assert f"You chose: {chosen.index + 1}) {chosen.label}" in review
-        assert chosen.feedback in review
-        assert f"Correct:   {question.correct_option.index + 1}) {question.correct_option.label}" in review
-        assert question.explanation in review
-    assert test.questions[0].prompt not in review
+    assert review.count("You chose: ") == total - below
+    for question in test.questions:  # every missed question: why the choice is wrong, and the answer
+        if question.prompt in review:
+            chosen = next(o for o in question.options if not o.correct)
+            assert chosen.label in review and chosen.feedback in review
+            assert question.correct_option.label in review
     best = at_mark * 100 // total
     retake = out.split(score_line(at_mark, total))[1]
     assert f"This is attempt 2. Your best so far: {best}% (passed)" in retake
@@ -226,9 +278,14 @@ async def test_test_resumes_in_a_new_session_after_quit_or_end_of_input(console:
     test = module.test
     assert test is not None
     total = len(test.questions)
-    answers = [answer(q, correct=True) for q in test.questions]
 
-    first = await console("/test", *answers[:5], "/progress", "/quit", "/progress")
+    def always(position: int) -> bool:
+        return True
+
+    piped = Piped(console, await console.start())
+    await piped.send("/test")
+    await piped.answer_test(test, 1, 5, correct=always)
+    first = await piped.finish("/progress", "/quit", "/progress")
 
     assert first.returncode == 0, first.stderr
     assert f"Test paused at question 6/{total}. Type /test to resume." in first.stdout
@@ -236,18 +293,40 @@ async def test_test_resumes_in_a_new_session_after_quit_or_end_of_input(console:
     assert f"paused at 6/{total}: /test resumes" in first.stdout
     assert first.stdout.count("Your progress") == 1  # /quit ended the session
 
-    second = await console("/test", answers[5])  # the input ends mid-test
+    piped = Piped(console, await console.start())
+    await piped.send("/test")
+    await piped.answer_test(test, 6, 1, correct=always)
+    second = await piped.finish()  # the input ends mid-test
 
     assert second.returncode == 0, second.stderr
+    assert "Welcome back, " in second.stdout and f"paused at question 6/{total}" in second.stdout
     assert f"Resuming your test at question 6/{total}." in second.stdout
 
-    third = await console("/test", *answers[6:], "/progress")
+    piped = Piped(console, await console.start())
+    await piped.send("")  # Enter takes the welcome's offer: the paused test
+    await piped.answer_test(test, 7, total - 6, correct=always)
+    third = await piped.finish("/progress")
 
     out = third.stdout
+    assert f"Press Enter to resume with /test {module.number}" in out
     assert f"Resuming your test at question 7/{total}." in out
     assert f"Question 6/{total}" not in out
     assert f"Score: {total}/{total} (100%) Passed!" in out
     assert "best 100% · passed ✓ · 1 attempt" in out
+
+
+async def test_a_returning_learner_is_offered_the_next_lesson(console: Console, module: Module) -> None:
+    first, second = module.lesson_numbers[:2]
+    new = await console(f"/lesson {first}")
+    assert "Welcome, " in new.stdout and "Welcome back" not in new.stdout
+
+    back = await console("")  # Enter at the first prompt
+
+    out = back.stdout
+    assert back.returncode == 0, back.stderr
+    assert "Welcome back, " in out and f"the last one: lesson {first}, {module.lessons[first].title}" in out
+    assert f"Press Enter to resume with /lesson {second} {module.number}" in out
+    assert f"Lesson {second}: {module.lessons[second].title}" in out
 
 
 async def test_bad_input_gets_a_friendly_message_and_changes_nothing(console: Console, course: Course, module: Module) -> None:
