@@ -444,7 +444,7 @@ class ConsoleApp:
                     session.thread, question, event_id=new_event_id(), message=message, stop=stop,
                 )
             finally:
-                sink.end()
+                message.close(sink)
                 self.screen.answer_ending(message.notice, message.footer)
         assert outcome is not None  # a new event id is never a redelivery
         if message.notice == messages.UNAVAILABLE:

@@ -73,7 +73,7 @@ async def _ask(course: CourseService, assistant: LabAssistant, *, lab: int, modu
             print(str(exc), file=sys.stderr)
             return EXIT_FAILED
         finally:
-            sink.end()
+            message.close(sink)
     for part in (message.notice, message.footer):
         if part:
             print(part, file=sys.stderr)

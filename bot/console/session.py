@@ -12,6 +12,7 @@ import termios
 from collections.abc import Iterator
 from typing import TextIO
 
+from bot.console.terminal_sink import TerminalSink
 from bot.core.store.base import LearnerRef
 from bot.core.streaming.engine import ProgressiveMessage
 
@@ -45,12 +46,20 @@ class AnswerMessage(ProgressiveMessage):
     ``coursebot ask`` prints them on stderr (stdout is the answer alone); the console styles them.
     """
 
+    text = ""
     notice = ""
     footer = ""
 
     async def finish(self, text: str, *, notice: str = "", footer: str = "") -> list[str]:
-        self.notice, self.footer = notice, footer
+        self.text, self.notice, self.footer = text, notice, footer
         return await super().finish(text)
+
+    def close(self, sink: TerminalSink) -> None:
+        """End the answer in ``sink``: its text, or nothing at all when it has none."""
+        if self.text:
+            sink.end()
+        else:
+            sink.discard()
 
 
 @contextlib.contextmanager

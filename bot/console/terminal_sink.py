@@ -77,6 +77,13 @@ class TerminalSink:
                 self._write("\n")
         self._current = ""
 
+    def discard(self) -> None:
+        """End the current message without printing the rest: for an answer that has no text after all
+        (the engine shows a placeholder, which a terminal has no need of)."""
+        if self._tty:
+            self._erase_tail()
+        self._current = ""
+
     def _show(self, text: str) -> None:
         agreed = os.path.commonprefix([self._latest, text])
         self._latest = text
