@@ -230,3 +230,25 @@ async def test_a_lesson_is_read_by_section_and_fits_a_narrow_screen(
 
     terminal.line("/quit")
     assert await terminal.finished() == 0
+
+
+async def test_quiz_options_show_inline_code_without_backticks(start: Callable[..., Terminal], module: Module) -> None:
+    lesson, question = next(
+        (number, question) for number, quiz in module.quizzes.items() for question in quiz.questions
+        if any("`" in option.label for option in question.options)
+    )
+    option = next(option for option in question.options if "`" in option.label)
+    terminal = start(120)
+    await terminal.wait_for("coursebot>")
+
+    terminal.line(f"/quiz {lesson}")
+    for position, asked in enumerate(module.quizzes[lesson].questions, start=1):
+        if asked.id == question.id:
+            break
+        await terminal.wait_for(f"Question {position}/")
+        terminal.line(str(asked.correct_option.index + 1))
+    screen = await terminal.wait_for(option.label.replace("`", ""))
+
+    assert option.label not in screen and "`" not in screen
+    terminal.line("/quit")
+    assert await terminal.finished() == 0
