@@ -423,12 +423,9 @@ class ConsoleApp:
             text = suggested[int(text) - 1]
         if picked or not self.reader.interactive:  # the transcript shows what was asked
             self.screen.lab_question(text)
-        was_complete = session.progress.complete
         self.screen.lab_answer_start(session.lab)
-        progress = self._run(self._stream_answer(session, text))
-        session.progress = progress
+        session.progress = self._run(self._stream_answer(session, text))  # the footer tells the lab's progress
         self.screen.say()
-        self.screen.lab_progress(progress, just_completed=progress.complete and not was_complete)
 
     async def _stream_answer(self, session: LabSession, question: str) -> LabProgress:
         """Stream one answer into the terminal; Ctrl-C stops it (the part already written is kept)."""

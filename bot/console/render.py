@@ -382,12 +382,11 @@ class Screen:
         self.hint(f"You are this bot's operator here: the reason is logged in {logs}. Check ANTHROPIC_API_KEY "
                   "and COURSEBOT_MODEL, then start coursebot again.")
 
-    def lab_progress(self, progress: LabProgress, *, just_completed: bool = False) -> None:
+    def lab_progress(self, progress: LabProgress) -> None:
         needed = progress.lab.questions_to_complete
         self.say(Text.assemble(("Questions asked: ", "bold"), f"{progress.asked}/{needed}"))
-        if just_completed:
-            self.say(Text.assemble(("✓ Lab complete! ", "bold green"),
-                                   "Keep asking if you like, or /back to return to the course."))
+        if progress.complete:
+            self.say(Text.assemble(("✓ Lab complete. ", "bold green"), "Keep asking if you like."))
 
     def claude_missing(self) -> None:
         self.error("The lab assistants need an Anthropic API key, and ANTHROPIC_API_KEY is not set.")

@@ -93,22 +93,32 @@ def terminal_foreground(stream: TextIO | None = None) -> Iterator[None]:
     becomes its own process group, makes it the foreground one, and gives the terminal back at exit.
     """
     stream = stream or sys.stdin
-    if not stream.isatty() or os.getpid() == os.getsid(0):  # a session leader already has its own group
-        yield
-        return
-    fd = stream.fileno()
-    try:
-        previous = os.tcgetpgrp(fd)
-        os.setpgid(0, 0)
-        _hand_terminal(fd, os.getpgrp())
-    except OSError:  # not allowed here (no job control): run as we are
-        yield
-        return
+    previous = _take_foreground(stream.fileno()) if stream.isatty() else None
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            _hand_terminal(fd, previous)
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                _hand_terminal(stream.fileno(), previous)
+
+
+def _take_foreground(fd: int) -> int | None:
+    """Become the foreground process group of terminal ``fd``; the group to give it back to, or None."""
+    if os.getpid() == os.getsid(0):  # a session leader (e.g. under pexpect) already leads its own group
+        return None
+    try:
+        previous = os.tcgetpgrp(fd)
+        if previous != os.getpgrp():  # started in the background: the terminal is not ours to take
+            return None
+        os.setpgid(0, 0)
+        try:
+            _hand_terminal(fd, os.getpgrp())
+        except OSError:
+            os.setpgid(0, previous)  # back into the foreground group, or the terminal would stop us
+            raise
+    except OSError:  # not allowed here (no job control): run as we are
+        return None
+    return previous
 
 
 def _hand_terminal(fd: int, group: int) -> None:

@@ -31,6 +31,7 @@ from rich.console import Console
 from bot.console.markdown_view import TerminalMarkdown
 
 CLEAR_TO_END = "\x1b[0J"
+_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
@@ -122,18 +123,29 @@ class TerminalSink:
 
     def _draw(self, markdown: str, *, tail: bool) -> int:
         """Render ``markdown`` below the cursor; return the rows drawn. A tail is cut to its last rows."""
-        if not markdown.strip():
-            return 0
-        size = shutil.get_terminal_size()
-        with self._console.capture() as captured:
-            self._console.print(TerminalMarkdown(markdown), width=max(size.columns, 8))
-        lines = [line.rstrip(" ") for line in captured.get().rstrip("\n").split("\n")]
-        while lines and not lines[-1].strip():
-            lines.pop()
+        lines = self._render(markdown)
         if tail:
-            lines = lines[-max(size.lines - 2, 1) :]
+            lines = lines[-max(shutil.get_terminal_size().lines - 2, 1) :]
         self._write("".join(f"{line}\n" for line in lines))
         return len(lines)
+
+    def _render(self, markdown: str) -> list[str]:
+        """The rendered lines, block by block with one blank line between: the same whether the blocks
+        are printed one at a time while streaming or together at the end."""
+        width = max(shutil.get_terminal_size().columns, 8)
+        cuts = [0, *block_starts(markdown), len(markdown)]
+        lines: list[str] = []
+        for start, end in itertools.pairwise(cuts):
+            with self._console.capture() as captured:
+                self._console.print(TerminalMarkdown(markdown[start:end]), width=width)
+            block = captured.get().split("\n")
+            while block and not _visible(block[-1]):
+                block.pop()
+            while block and not _visible(block[0]):
+                block.pop(0)
+            if block:
+                lines += [""] * bool(lines) + block
+        return lines
 
     def _erase_tail(self) -> None:
         if self._tail_rows:
@@ -146,13 +158,22 @@ class TerminalSink:
             self._out.flush()
 
 
-def finished_blocks(text: str) -> int:
-    """The length of the longest prefix of ``text`` made of finished Markdown blocks (0 if none).
+def _visible(line: str) -> bool:
+    return bool(_ESCAPE.sub("", line).strip())
 
-    A block is finished at a blank line outside code when the next block has begun at the margin: an
-    indented line could still belong to a list item above, so it does not end the block.
+
+def finished_blocks(text: str) -> int:
+    """The length of the longest prefix of ``text`` made of finished Markdown blocks (0 if none)."""
+    return max(block_starts(text), default=0)
+
+
+def block_starts(text: str) -> list[int]:
+    """Where a new block starts after a finished one: after a blank line outside code, at the margin.
+
+    An indented line could still belong to a list item above, so it does not start a block.
     """
-    end = offset = 0
+    starts: list[int] = []
+    offset = 0
     fence = ""  # the marker of the code block the line is in
     blank = False
     for line in text.splitlines(keepends=True):
@@ -162,10 +183,10 @@ def finished_blocks(text: str) -> int:
                 fence = ""
         else:
             if stripped and blank and line[0] not in " \t":
-                end = offset
+                starts.append(offset)
             opening = _FENCE.match(line)
             if opening and not (opening[1][0] == "`" and "`" in stripped[len(opening[1]) :]):  # not ```inline```
                 fence = opening[1]
             blank = not stripped
         offset += len(line)
-    return end
+    return starts

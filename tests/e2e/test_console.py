@@ -390,9 +390,11 @@ async def test_lab_streams_answers_from_claude_and_completes(
     assert [request.question for request in fake_anthropic.requests] == asked
     assert out.count(reply) == 3  # each answer printed once: streamed pieces are appended, not repeated
     needed = lab.questions_to_complete
-    for count in range(len(asked) + 1):
-        assert f"Questions asked: {count}/{needed}" in out
-    assert "Lab complete!" in out
+    assert f"Questions asked: 0/{needed}" in out  # the lab's intro; each answer's footer counts on
+    for count in range(1, needed):
+        assert f"Question {count} of {needed}" in out
+    assert f"🎉 Lab {lab.number} complete!" in out
+    assert out.count(" tok/s") == len(asked)  # one footer per answer
     assert f"There are {len(lab.suggested_questions)} suggested questions" in out
     assert "Left lab" in out
     assert f"1/{len(module.labs)} complete" in out
