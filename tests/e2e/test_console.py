@@ -23,6 +23,7 @@ import pytest
 from bot.core.content.loader import load_course
 from bot.core.content.model import Course, Module, ModuleTest, Option, Question
 from bot.core.messages import STOPPED as STOPPED_NOTICE
+from bot.core.messages import UNAVAILABLE
 from tests.emulators.anthropic import FakeAnthropic, Reply
 
 pytestmark = pytest.mark.e2e
@@ -425,3 +426,20 @@ async def test_ctrl_c_stops_a_streaming_answer_and_the_lab_goes_on(
         while request.outcome == "pending":
             await asyncio.sleep(0.01)
     assert request.outcome == "client_closed"
+
+
+async def test_a_rejected_key_tells_the_learner_as_operator_where_to_look(
+    console: Console, module: Module, fake_anthropic: FakeAnthropic, tmp_path: Path,
+) -> None:
+    lab = module.labs[module.lab_numbers[0]]
+    env = {"ANTHROPIC_API_KEY": "sk-ant-wrong-key", "ANTHROPIC_BASE_URL": fake_anthropic.url}
+
+    session = await console(f"/lab {lab.number}", "Why stream?", "And now?", env=env)
+
+    out = session.stdout
+    logs = tmp_path / "course-console.log"
+    assert session.returncode == 0, session.stderr
+    assert out.count(UNAVAILABLE) == 2  # the failed answer, then the question refused without an API call
+    assert out.count(f"You are this bot's operator here: the reason is logged in {logs}") == 2
+    assert "ANTHROPIC_API_KEY" in logs.read_text() and "sk-ant-wrong-key" not in logs.read_text()
+    assert session.stderr == "" and fake_anthropic.request_count == 1
