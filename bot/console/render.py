@@ -219,8 +219,8 @@ class Screen:
                 self.say(f"- {term.term}: {term.definition}")
             return
         table = Table(title="Key terms", title_style="bold", box=box.ROUNDED, show_lines=True, expand=True)
-        table.add_column("Term", style="bold cyan", no_wrap=True)
-        table.add_column("Definition")
+        table.add_column("Term", style="bold cyan", ratio=1, overflow="fold")  # wraps on a narrow terminal
+        table.add_column("Definition", ratio=2)
         for term in lesson.key_terms:
             table.add_row(term.term, term.definition)
         self._table(table)
