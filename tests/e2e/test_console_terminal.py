@@ -23,7 +23,7 @@ import pytest
 from bot.core.content.loader import load_course
 from bot.core.content.model import Module
 from bot.core.messages import STOPPED
-from tests.emulators.anthropic import Failure, FakeAnthropic, Reply
+from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -250,5 +250,23 @@ async def test_quiz_options_show_inline_code_without_backticks(start: Callable[.
     screen = await terminal.wait_for(option.label.replace("`", ""))
 
     assert option.label not in screen and "`" not in screen
+    terminal.line("/quit")
+    assert await terminal.finished() == 0
+
+
+async def test_a_dropped_connection_mid_code_leaves_the_text_once(
+    start: Callable[..., Terminal], fake_anthropic: FakeAnthropic, module: Module,
+) -> None:
+    text = "Intro paragraph.\n\n```python\nfirst_line = 1\nsecond_line = 2\nthird_line = 3\n```\n\nAfter the code."
+    fake_anthropic.reply = Reply(text=text, chunk_chars=6, cut=Cut("drop", after=7))
+    terminal = start(60, fake=fake_anthropic)
+    await open_lab(terminal, module)
+
+    terminal.line("Show me code")
+    screen = await terminal.wait_for("The answer was cut off")
+
+    answer = screen.split("Show me code", 1)[1]
+    assert answer.count("Intro paragraph.") == 1 and answer.count("first_line = 1") == 1
+    assert "```" not in answer and "After the code." not in answer
     terminal.line("/quit")
     assert await terminal.finished() == 0
