@@ -96,13 +96,16 @@ def slack(
 def health(
     max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat that still count as healthy.")] = 90.0,
 ) -> None:
-    """Exit 0 when a running bot has written its heartbeat recently (the Docker HEALTHCHECK)."""
-    from bot.serve import heartbeat_age
+    """Exit 0 when a running bot beats and its chat connections are up (the Docker HEALTHCHECK).
 
-    age = heartbeat_age(_settings())
-    healthy = age is not None and age <= max_age
-    typer.echo("healthy" if healthy else "unhealthy")
-    raise typer.Exit(0 if healthy else 1)
+    Unhealthy (exit 1, with the reason) when the heartbeat is older than --max-age or when a platform
+    connection (the Discord gateway, the Slack socket) has been down for over a minute.
+    """
+    from bot.health import check, heartbeat_path
+
+    result = check(heartbeat_path(_settings().db), max_age=max_age)
+    typer.echo("healthy" if result.healthy else f"unhealthy: {result.reason}")
+    raise typer.Exit(0 if result.healthy else 1)
 
 
 def main() -> None:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
+from typing import Any
 
 import discord
 import yarl
 from discord.ext import commands
 
+from bot.cogs.errors import is_replayed
 from bot.core.streaming.pacing import DISCORD_LIMITS, Pacer
+from bot.health import Connections
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,9 @@ class CourseBot(commands.Bot):
     guild_ready_seconds = 2.0  # how long discord.py waits for GUILD_CREATEs after READY (tests lower it)
     count_edit_seconds = 3.0  # the least time between two updates of a quiz message's respondent count
 
-    def __init__(self, runtime: Runtime, *, message_content: bool = True) -> None:
+    def __init__(
+        self, runtime: Runtime, *, message_content: bool = True, connections: Connections | None = None
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = message_content
         super().__init__(
@@ -56,6 +62,7 @@ class CourseBot(commands.Bot):
         )
         self.runtime = runtime
         self.pacer = Pacer(PACING)
+        self.connections = connections
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -88,6 +95,27 @@ class CourseBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s in %d server(s)", self.user, len(self.guilds))
 
+    def _connected(self, up: bool) -> None:
+        if self.connections is not None:
+            self.connections.set("discord", up)
+
+    async def on_connect(self) -> None:
+        self._connected(True)
+
+    async def on_resumed(self) -> None:
+        self._connected(True)
+
+    async def on_disconnect(self) -> None:
+        self._connected(False)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An interaction that was already answered (a replay, or one that expired) is routine: a debug line."""
+        error = sys.exc_info()[1]
+        if error is not None and is_replayed(error):
+            log.debug("%s: interaction already acknowledged or expired (%s)", event_method, error)
+            return
+        log.exception("unhandled error in %s", event_method)
+
     async def on_message(self, message: discord.Message) -> None:
         """Lab threads handle their messages in the labs cog; there are no prefix commands."""
 
@@ -98,7 +126,7 @@ def _point_at(settings_api_base: str, gateway_url: str | None) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url) if gateway_url else DEFAULT_GATEWAY
 
 
-async def run_discord(runtime: Runtime) -> None:
+async def run_discord(runtime: Runtime, connections: Connections | None = None) -> None:
     """Log in and serve until cancelled; the connection is closed cleanly either way.
 
     When the Message Content intent is not enabled for the bot, it serves without it: learners then ask in
@@ -109,16 +137,18 @@ async def run_discord(runtime: Runtime) -> None:
         raise RuntimeError("DISCORD_TOKEN is not set")
     _point_at(settings.discord_api_base, settings.discord_gateway_url)
     token = settings.discord_token.get_secret_value()
+    if connections is not None:
+        connections.expect("discord")
     try:
-        await _serve(runtime, token, message_content=True)
+        await _serve(runtime, token, connections, message_content=True)
     except discord.PrivilegedIntentsRequired:
         log.warning("the Message Content intent is not enabled for this bot (Developer Portal > Bot > Privileged "
                     "Gateway Intents); running without it: learners ask with /ask in their lab threads")
-        await _serve(runtime, token, message_content=False)
+        await _serve(runtime, token, connections, message_content=False)
 
 
-async def _serve(runtime: Runtime, token: str, *, message_content: bool) -> None:
-    bot = CourseBot(runtime, message_content=message_content)
+async def _serve(runtime: Runtime, token: str, connections: Connections | None, *, message_content: bool) -> None:
+    bot = CourseBot(runtime, message_content=message_content, connections=connections)
     try:
         await bot.start(token)
     except discord.LoginFailure:

@@ -5,54 +5,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import signal
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 
 from bot.config import Settings
 from bot.core.content.loader import ContentError
 from bot.core.store.base import StoreError
+from bot.health import Connections, heartbeat_path
 from bot.logs import setup_logging
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+Runner = Callable[[Runtime, Connections], Awaitable[None]]
 
 
-def _heartbeat_path(settings: Settings) -> Path:
-    return settings.db.with_name(settings.db.name + ".heartbeat")
-
-
-def heartbeat_age(settings: Settings) -> float | None:
-    """Seconds since the running bot last wrote its heartbeat, or None when it never did."""
-    try:
-        return time.time() - _heartbeat_path(settings).stat().st_mtime
-    except FileNotFoundError:
-        return None
-
-
-async def _beat(path: Path) -> None:
+async def _beat(connections: Connections) -> None:
     while True:
-        path.touch()
+        connections.write()
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
-def _platform_runners(
-    settings: Settings, platforms: Sequence[str] | None, slack_port: int, slack_host: str
-) -> dict[str, Callable[[Runtime], Awaitable[None]]]:
-    wanted = set(platforms) if platforms else {
-        name for name, on in (("discord", settings.discord_enabled), ("slack", settings.slack_enabled)) if on
-    }
-    runners: dict[str, Callable[[Runtime], Awaitable[None]]] = {}
-    if "discord" in wanted:
+def _wanted(settings: Settings, platforms: Sequence[str] | None) -> list[str]:
+    if platforms:
+        return list(platforms)
+    return [name for name, on in (("discord", settings.discord_enabled), ("slack", settings.slack_enabled)) if on]
+
+
+def _platform_runners(platforms: Sequence[str], slack_port: int, slack_host: str) -> dict[str, Runner]:
+    runners: dict[str, Runner] = {}
+    if "discord" in platforms:
         from bot.discord_app import run_discord
 
         runners["discord"] = run_discord
-    if "slack" in wanted:
+    if "slack" in platforms:
         from bot.slack.app import run_slack
 
-        runners["slack"] = lambda runtime: run_slack(runtime, port=slack_port, host=slack_host)
+        runners["slack"] = lambda runtime, connections: run_slack(
+            runtime, connections, port=slack_port, host=slack_host
+        )
     return runners
 
 
@@ -78,13 +72,15 @@ async def serve(
 ) -> int:
     """Start the runtime and every requested (or configured) platform; return an exit code.
 
-    Runs until cancelled or until one platform stops; then stops the others and closes the runtime.
+    Runs until SIGTERM/SIGINT (exit 0 after an orderly stop: :func:`_stop`), until cancelled, or until one
+    platform stops; then stops the others and closes the runtime.
     """
     setup_logging(settings.log_level)
-    if platforms and (missing := _missing_tokens(settings, platforms)):
-        log.error("cannot start %s: set %s", "/".join(platforms), ", ".join(missing))
+    wanted = _wanted(settings, platforms)
+    if missing := _missing_tokens(settings, wanted):
+        log.error("cannot start %s: set %s", "/".join(wanted), ", ".join(missing))
         return 2
-    runners = _platform_runners(settings, platforms, slack_port, slack_host)
+    runners = _platform_runners(wanted, slack_port, slack_host)
     if not runners:
         log.error("no chat platform configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
         return 2
@@ -98,19 +94,54 @@ async def serve(
         return 1
     if runtime.labs is None:
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")
-    tasks = [asyncio.create_task(run(runtime), name=f"platform:{name}") for name, run in runners.items()]
-    tasks.append(asyncio.create_task(_beat(_heartbeat_path(settings)), name="heartbeat"))
+    connections = Connections(heartbeat_path(settings.db))
+    tasks = [
+        asyncio.create_task(run(runtime, connections), name=f"platform:{name}") for name, run in runners.items()
+    ]
+    tasks.append(asyncio.create_task(_beat(connections), name="heartbeat"))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, _on_signal, signum, stopping)
     log.info("coursebot running: %s", ", ".join(runners))
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop = asyncio.create_task(stopping.wait(), name="stop-signal")
+        done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
+        if stop in done:
+            await _stop(runtime)
+            return 0
+        stop.cancel()
         failed = [t for t in done if not t.cancelled() and t.exception() is not None]
         for task in failed:
             log.error("%s stopped", task.get_name(), exc_info=task.exception())
         return 1 if failed else 0
     finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await runtime.close()
+        log.info("coursebot stopped")
+
+
+def _on_signal(signum: int, stopping: asyncio.Event) -> None:
+    if stopping.is_set():
+        log.info("%s again: already stopping", signal.Signals(signum).name)
+        return
+    log.info("%s: stopping", signal.Signals(signum).name)
+    stopping.set()
+
+
+async def _stop(runtime: Runtime) -> None:
+    """The orderly stop, while the platforms are still connected: admit no more lab questions, let the
+    running answers finish within the grace period and end the rest with a notice (``Runtime.drain``).
+    The caller then disconnects the platforms and closes the runtime."""
+    grace = runtime.settings.shutdown_grace
+    log.info("finishing running lab answers (up to %.0f s), then disconnecting", grace)
+    try:
+        await runtime.drain()
+    except Exception:
+        log.exception("could not finish the running answers cleanly")

@@ -7,6 +7,9 @@ Handling order:
 3. A cooldown: how long to wait.
 4. Anything else: an ephemeral apology, and the traceback in the log.
 
+An interaction that was already acknowledged (a replayed one) or has expired cannot be answered: that is
+routine, a debug line (:func:`is_replayed`), never an unhandled error.
+
 Slash commands reach it through the command tree's ``on_error``; buttons (``CourseButton``) call
 :func:`report` from their callback.
 """
@@ -28,6 +31,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side. The error has been logged; please try again in a moment."
+# Discord's "Unknown interaction" (expired or never ours) and "Interaction has already been acknowledged".
+REPLAYED_CODES = frozenset({10062, 40060})
+
+
+def is_replayed(error: BaseException) -> bool:
+    """True when ``error`` means the interaction was already answered or has expired (a redelivery, a replay)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, discord.InteractionResponded):
+        return True
+    return isinstance(error, discord.HTTPException) and error.code in REPLAYED_CODES
 
 
 def _message_for(interaction: discord.Interaction, error: BaseException) -> str:
@@ -51,14 +65,20 @@ def _message_for(interaction: discord.Interaction, error: BaseException) -> str:
 
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
     """Tell the user what went wrong, ephemerally, whether or not the interaction was answered yet."""
+    if is_replayed(error):
+        log.debug("interaction %s was already acknowledged or has expired: %s", interaction.id, error)
+        return
     text = _message_for(interaction, error)
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
         else:
             await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not tell interaction %s about its error", interaction.id, exc_info=True)
+    except (discord.HTTPException, discord.InteractionResponded) as exc:
+        if is_replayed(exc):
+            log.debug("could not tell interaction %s about its error: %s", interaction.id, exc)
+        else:
+            log.warning("could not tell interaction %s about its error", interaction.id, exc_info=True)
 
 
 class ErrorHandler(commands.Cog):

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.health import Connections
 from bot.runtime import Runtime
 from bot.slack import instructor, labs, lessons, module_test, progress, quizzes
 from bot.slack.context import SlackContext
@@ -31,6 +32,7 @@ from bot.slack.context import SlackContext
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+CONNECTION_CHECK_SECONDS = 5.0
 
 
 def make_client(settings: Settings) -> AsyncWebClient:
@@ -60,26 +62,37 @@ def build_app(ctx: SlackContext) -> AsyncApp:
     return app
 
 
-async def run_slack(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
-    """Run the Slack app until cancelled, then disconnect and stop the answers still streaming."""
+async def run_slack(
+    runtime: Runtime, connections: Connections | None = None, *, port: int, host: str = "0.0.0.0"
+) -> None:
+    """Run the Slack app until cancelled, then disconnect and stop the answers still streaming.
+
+    In Socket Mode the socket's state goes to ``connections`` (for ``coursebot health``); HTTP mode has no
+    connection of its own to watch.
+    """
     settings = runtime.settings
     ctx = SlackContext(runtime, make_client(settings), native_streaming=settings.slack_native_streaming)
     app = build_app(ctx)
     try:
         if settings.slack_app_token is not None:
-            await _socket_mode(app, ctx, settings.slack_app_token.get_secret_value())
+            await _socket_mode(app, ctx, settings.slack_app_token.get_secret_value(), connections)
         else:
             await _http_mode(app, host, port)
     finally:
         await ctx.close()
 
 
-async def _socket_mode(app: AsyncApp, ctx: SlackContext, app_token: str) -> None:
+async def _socket_mode(app: AsyncApp, ctx: SlackContext, app_token: str, connections: Connections | None) -> None:
     handler = AsyncSocketModeHandler(app, app_token, web_client=ctx.client)
+    if connections is not None:
+        connections.expect("slack")
     try:
         await handler.connect_async()
         log.info("slack: connected in Socket Mode")
-        await asyncio.Event().wait()
+        while True:  # the client reconnects by itself; this only reports its state
+            if connections is not None:
+                connections.set("slack", await handler.client.is_connected())
+            await asyncio.sleep(CONNECTION_CHECK_SECONDS)
     finally:
         await handler.close_async()
 

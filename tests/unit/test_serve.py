@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.serve import heartbeat_age, serve
+from bot.serve import serve
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -25,6 +25,16 @@ async def test_a_platform_without_its_token_is_refused(tmp_path: Path, capfd: py
     assert not (tmp_path / "bot.db").exists()  # nothing was started
 
 
+async def test_default_command_refuses_slack_without_a_way_to_receive_events(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Plain ``coursebot`` (the Docker CMD) with only SLACK_BOT_TOKEN would answer every request with a 500."""
+    assert await serve(_settings(tmp_path, SLACK_BOT_TOKEN="xoxb-1")) == 2
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 1 and "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET" in errors[0]
+    assert not (tmp_path / "bot.db").exists()
+
+
 async def test_nothing_configured_is_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     assert await serve(_settings(tmp_path)) == 2
     assert "no chat platform configured" in capfd.readouterr().err
@@ -40,11 +50,3 @@ async def test_unusable_database_stops_start_up(tmp_path: Path, capfd: pytest.Ca
     (tmp_path / "bot.db").write_bytes(b"this is not a database" * 100)
     assert await serve(_settings(tmp_path, DISCORD_TOKEN="token"), platforms=("discord",)) == 1
     assert "cannot open the database" in capfd.readouterr().err
-
-
-def test_heartbeat_age(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-    assert heartbeat_age(settings) is None
-    (tmp_path / "bot.db.heartbeat").touch()
-    age = heartbeat_age(settings)
-    assert age is not None and 0 <= age < 60

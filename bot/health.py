@@ -1,0 +1,80 @@
+"""The heartbeat file: written by a running bot, read by ``coursebot health`` (the Docker HEALTHCHECK).
+
+It is a small JSON document next to the database: when it was written, and each platform connection's state
+(connected or not, since when). Its modification time is the heartbeat; a connection down for longer than
+``DOWN_LIMIT`` seconds makes the bot unhealthy even though the process is still beating.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DOWN_LIMIT = 60.0
+CONNECTION_NAMES = {"discord": "Discord gateway", "slack": "Slack socket"}
+
+
+def heartbeat_path(db: Path) -> Path:
+    return db.with_name(db.name + ".heartbeat")
+
+
+class Connections:
+    """Each platform's connection state; every change is written to the heartbeat file at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._state: dict[str, tuple[bool, float]] = {}
+
+    def expect(self, name: str) -> None:
+        """``name`` is starting: down until it connects (so one that never connects turns unhealthy too)."""
+        self._state[name] = (False, time.time())
+        self.write()
+
+    def set(self, name: str, connected: bool) -> None:
+        if name in self._state and self._state[name][0] == connected:
+            return
+        self._state[name] = (connected, time.time())
+        self.write()
+
+    def forget(self, name: str) -> None:
+        """``name`` has no connection to watch (Slack in HTTP mode)."""
+        if self._state.pop(name, None) is not None:
+            self.write()
+
+    def write(self) -> None:
+        """Rewrite the file atomically (a reader never sees half a document); its mtime is the heartbeat."""
+        body = {"platforms": {name: {"connected": up, "since": since} for name, (up, since) in self._state.items()}}
+        partial = self.path.with_name(self.path.name + ".tmp")
+        partial.write_text(json.dumps(body), encoding="utf-8")
+        os.replace(partial, self.path)
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    reason: str
+
+
+def check(path: Path, *, max_age: float, now: float | None = None) -> Health:
+    """Healthy when the heartbeat is at most ``max_age`` s old and no connection has been down over a minute."""
+    now = time.time() if now is None else now
+    try:
+        age = now - path.stat().st_mtime
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Health(False, "no heartbeat: the bot is not running")
+    if age > max_age:
+        return Health(False, f"no heartbeat for {age:.0f} s")
+    try:
+        platforms = json.loads(text).get("platforms", {}) if text.strip() else {}
+    except (ValueError, AttributeError):
+        return Health(False, "the heartbeat file is unreadable")
+    down = [
+        f"{CONNECTION_NAMES.get(name, name)} down for {now - state['since']:.0f} s"
+        for name, state in sorted(platforms.items())
+        if not state.get("connected") and now - float(state.get("since", now)) > DOWN_LIMIT
+    ]
+    return Health(False, "; ".join(down)) if down else Health(True, "")
