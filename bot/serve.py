@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.core.content.loader import ContentError
 from bot.core.store.base import StoreError
 from bot.health import Connections, heartbeat_path
-from bot.logs import setup_logging
+from bot.logs import secret_values, setup_logging
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,10 @@ async def serve(
     Runs until SIGTERM/SIGINT (exit 0 after an orderly stop: :func:`_stop`), until cancelled, or until one
     platform stops; then stops the others and closes the runtime.
     """
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, secret_values(
+        settings.discord_token, settings.slack_bot_token, settings.slack_app_token,
+        settings.slack_signing_secret, settings.anthropic_api_key,
+    ))
     wanted = _wanted(settings, platforms)
     if missing := _missing_tokens(settings, wanted):
         log.error("cannot start %s: set %s", "/".join(wanted), ", ".join(missing))
