@@ -2,14 +2,15 @@
 
 Slack reads ``<...>`` as a control sequence (``<!channel>``, ``<@U123>``, ``<url|label>``) and ``&`` as the
 start of an entity, so every piece of learner or model text goes through :func:`escape` before it is put in
-a message. Only the links this module builds itself (http, https and mailto URLs from lesson Markdown) are
-emitted as ``<url|label>``.
+a message. Only the links this module builds itself (http and https URLs from Markdown links, made honest
+by :mod:`bot.core.links`) are emitted as ``<url|label>``.
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.core import links
 from bot.core.content import markdown as md
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -21,12 +22,20 @@ _INLINE = re.compile(
     r"|(?<![\w*])\*(?P<em_text>[^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])"
     r"|(?<!\w)_(?P<em2_text>[^_\s](?:[^_\n]*?[^_\s])?)_(?!\w)"
 )
-_SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s<>|]+$", re.IGNORECASE)
+_LINKABLE = re.compile(r"^[^\s<>|]+$")  # what fits in <url|label> without breaking it
 
 
 def escape(text: str) -> str:
     """Escape ``&``, ``<`` and ``>`` so ``text`` cannot ping anyone or break the message's markup."""
     return text.translate(_ESCAPES)
+
+
+def answer_markdown(text: str) -> str:
+    """Model output for a ``markdown_text`` field: links made honest (:mod:`bot.core.links`), then escaped.
+
+    For a whole text (post, update), not for appended deltas: a link can span two deltas.
+    """
+    return escape(links.honest_links(text, with_target="{text} ({url})"))
 
 
 def plain(text: str, limit: int) -> str:
@@ -55,9 +64,14 @@ def inline(markdown: str) -> str:
 
 
 def _link(label: str, url: str) -> str:
+    """``<url|label>`` for an honest http(s) link; the label and its real target for a deceptive one
+    (``paypal.com (<https://evil.example>)``); the label alone for any other scheme (``javascript:``…)."""
     text = escape(label).replace("|", "¦")
-    if not _SAFE_URL.match(url):
+    shown = links.verdict(label, url)
+    if shown == "text" or not _LINKABLE.match(url):
         return text
+    if shown == "text+target":
+        return f"{text} (<{escape(url)}>)"
     return f"<{escape(url)}|{text}>"
 
 

@@ -11,7 +11,7 @@ from bot.core.course import QuizOutcome
 from bot.slack.blocks import paginate, sections
 from bot.slack.labs import parent_blocks
 from bot.slack.lessons import lesson_blocks
-from bot.slack.mrkdwn import escape, inline, plain, to_mrkdwn
+from bot.slack.mrkdwn import answer_markdown, escape, inline, plain, to_mrkdwn
 from bot.slack.quizzes import feedback, quiz_blocks
 from tests.emulators.slack import SlackError, validate_blocks
 
@@ -30,10 +30,30 @@ def test_escape_neutralises_control_sequences(hostile: str, safe: str) -> None:
     assert escape(hostile[:5]) + escape(hostile[5:]) == safe, "escaping pieces adds up to the whole"
 
 
+@pytest.mark.parametrize(("markdown", "mrkdwn"), [
+    ("[click](javascript:alert)", "click"),
+    ("[img](data:text/html;base64,PHNjcmlwdD4=)", "img"),
+    ("[mail me](mailto:a@example.com)", "mail me"),
+    ("[paypal.com](https://evil.example/login)", "paypal.com (<https://evil.example/login>)"),
+    ("[a|b](https://evil.example/<x>)", "a¦b"),  # would break out of <url|label>
+    ("[python.org](https://docs.python.org/3/)", "<https://docs.python.org/3/|python.org>"),
+])
+def test_links_become_honest_slack_links(markdown: str, mrkdwn: str) -> None:
+    assert inline(markdown) == mrkdwn
+
+
+def test_answer_markdown_neutralises_links_and_escapes() -> None:
+    """Model output for markdown_text: no javascript:/data: target, no disguised address, no <...> control."""
+    answer = "Try [this](javascript:alert(1)), [paypal.com](https://evil.example) or <https://evil.example|docs>"
+    assert answer_markdown(answer) == (
+        "Try this, paypal.com (https://evil.example) or &lt;https://evil.example|docs&gt;"
+    )
+
+
 def test_inline_markdown_becomes_mrkdwn() -> None:
     assert inline("**bold** and *it* and `a<b`") == "*bold* and _it_ and `a&lt;b`"
     assert inline("[docs](https://docs.example/a?b=1&c=2)") == "<https://docs.example/a?b=1&amp;c=2|docs>"
-    assert inline("[x](javascript:alert)") == "x", "only http(s)/mailto links are linked"
+    assert inline("[x](javascript:alert)") == "x", "only http(s) links are linked"
     assert inline("snake_case_name 2*3*4") == "snake_case_name 2*3*4"
     assert inline("<!here> **<@U1>**") == "&lt;!here&gt; *&lt;@U1&gt;*"
 
