@@ -1,4 +1,5 @@
-# coursebot: installs from the same project files as the README (pyproject.toml + constraints.txt).
+# coursebot: installs what running needs from the hashed run lock (requirements.lock, `make lock`), every
+# package checked against its hash, then the project itself without dependencies.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,9 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     COURSEBOT_CONTENT=/app/content
 
 WORKDIR /app
-COPY pyproject.toml constraints.txt README.md ./
+COPY requirements.lock ./
+RUN python -m pip install --require-hashes -r requirements.lock
+COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN python -m pip install -c constraints.txt . \
+RUN python -m pip install --no-deps --no-build-isolation . \
     && useradd --create-home --uid 10001 coursebot \
     && mkdir /data \
     && chown coursebot:coursebot /data
