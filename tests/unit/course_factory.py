@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 from bot.core.content.model import Course, KeyTerm, Lab, Lesson, Module, ModuleTest, Option, Question, Quiz, Section
-from bot.core.store.base import LearnerRef
-from bot.core.store.sqlite import SQLiteStore
+from bot.core.store import store_for
+from bot.core.store.base import LearnerRef, Store
 
 MODULE = 5
 
@@ -100,8 +100,9 @@ def learner(n: int = 1, *, platform: str = "discord", workspace: str = "guild-1"
 
 
 @asynccontextmanager
-async def opened_store(path: Path) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(path)
+async def opened_store(target: Path | str) -> AsyncIterator[Store]:
+    """The open store for ``target`` (a SQLite path or a PostgreSQL DSN), closed afterwards."""
+    store = store_for(target)
     await store.open()
     try:
         yield store

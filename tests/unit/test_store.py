@@ -1,4 +1,7 @@
-"""SQLiteStore: identity, first-answer-counts, idempotent event ids, append-only history, concurrency."""
+"""The store on both backends: identity, first-answer-counts, idempotent event ids, append-only history, concurrency.
+
+Every test runs on SQLite and on a real PostgreSQL server (``store_target``); the SQLite-only ones say so.
+"""
 
 from __future__ import annotations
 
@@ -9,37 +12,48 @@ from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from bot.core.store.base import EventIdReused, LabTurn, LearnerRef, StoreError
+from bot.core.store import store_for
+from bot.core.store.base import EventIdReused, LabTurn, LearnerRef, Store, StoreError
+from bot.core.store.postgres import PostgresStore
 from bot.core.store.sqlite import SQLiteStore
-from tests.unit.course_factory import count, learner, opened_store
+from tests.postgres import PostgresServer, StoreTarget
+from tests.unit.course_factory import learner, opened_store
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "course.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with opened_store(db_path) as opened:
+async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
+    async with opened_store(store_target.url) as opened:
         yield opened
 
 
-async def test_wal_mode_and_foreign_keys(store: SQLiteStore, db_path: Path) -> None:
-    with closing(sqlite3.connect(db_path)) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with pytest.raises(sqlite3.IntegrityError):
+def test_the_url_picks_the_backend(tmp_path: Path) -> None:
+    assert isinstance(store_for("postgresql://u@127.0.0.1:5432/course"), PostgresStore)
+    assert isinstance(store_for("postgres://u@127.0.0.1/course"), PostgresStore)
+    assert isinstance(store_for(tmp_path / "course.db"), SQLiteStore)
+    assert isinstance(store_for("course.db"), SQLiteStore)
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    async with opened_store(tmp_path / "course.db"):
+        with closing(sqlite3.connect(tmp_path / "course.db")) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError)):
         await store.record_lab_turn(999, "e1", LabTurn(question="q", answer="a", status="complete"))
 
 
-async def test_not_open_is_a_clear_error(db_path: Path) -> None:
+async def test_not_open_is_a_clear_error(store_target: StoreTarget) -> None:
     with pytest.raises(StoreError, match="not open"):
-        await SQLiteStore(db_path).lessons_viewed(1, 5)
+        await store_for(store_target.url).lessons_viewed(1, 5)
 
 
-async def test_a_file_that_is_not_a_database_is_a_clear_error(db_path: Path) -> None:
+async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    db_path = tmp_path / "course.db"
     db_path.write_text("notes, not a database\n" * 100)
     store = SQLiteStore(db_path)
 
@@ -51,7 +65,17 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(db_path: Path) -> 
     assert db_path.read_text().startswith("notes, not a database")
 
 
-async def test_learner_identity_is_platform_workspace_user(store: SQLiteStore, db_path: Path) -> None:
+async def test_a_missing_postgres_database_or_server_is_a_clear_error(postgres_server: PostgresServer) -> None:
+    for dsn in (postgres_server.dsn("no_such_database"), "postgresql://coursebot:secret-pw@127.0.0.1:1/course"):
+        store = PostgresStore(dsn)
+        with pytest.raises(StoreError, match="cannot open the PostgreSQL store") as raised:
+            await store.open()
+        assert "secret-pw" not in str(raised.value)
+        with pytest.raises(StoreError, match="not open"):
+            await store.lessons_viewed(1, 5)
+
+
+async def test_learner_identity_is_platform_workspace_user(store: Store, store_target: StoreTarget) -> None:
     first = await store.learner_id(LearnerRef("discord", "g1", "u1", "Ann"))
     assert await store.learner_id(LearnerRef("discord", "g1", "u1", "Ann")) == first
     others = {
@@ -63,21 +87,20 @@ async def test_learner_identity_is_platform_workspace_user(store: SQLiteStore, d
 
     assert await store.learner_id(LearnerRef("discord", "g1", "u1", "Annie")) == first
     assert await store.learner_id(LearnerRef("discord", "g1", "u1", "")) == first  # no name: keep the old one
-    assert count(db_path, "SELECT COUNT(*) FROM learners") == 4
-    with closing(sqlite3.connect(db_path)) as db:
-        assert db.execute("SELECT display_name FROM learners WHERE id = ?", (first,)).fetchone()[0] == "Annie"
+    assert await store_target.value("SELECT COUNT(*) FROM learners") == 4
+    assert await store_target.value("SELECT display_name FROM learners WHERE id = ?", first) == "Annie"
 
 
-async def test_lesson_views_keep_every_view(store: SQLiteStore, db_path: Path) -> None:
+async def test_lesson_views_keep_every_view(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     for lesson in (1, 2, 1):
         await store.record_lesson_view(me, 5, lesson)
     await store.record_lesson_view(me, 6, 3)
     assert await store.lessons_viewed(me, 5) == {1, 2}
-    assert count(db_path, "SELECT COUNT(*) FROM lesson_views") == 4
+    assert await store_target.value("SELECT COUNT(*) FROM lesson_views") == 4
 
 
-async def test_first_quiz_answer_counts(store: SQLiteStore, db_path: Path) -> None:
+async def test_first_quiz_answer_counts(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     first = await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
     assert (first.option_index, first.correct, first.new) == (2, False, True)
@@ -88,7 +111,7 @@ async def test_first_quiz_answer_counts(store: SQLiteStore, db_path: Path) -> No
 
     redelivered = await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
     assert redelivered.new is False
-    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 1
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers") == 1
 
     other_lesson = await store.record_quiz_answer(me, 5, 2, "q1", 1, True, "evt-3")
     assert other_lesson.new
@@ -98,12 +121,12 @@ async def test_first_quiz_answer_counts(store: SQLiteStore, db_path: Path) -> No
     assert await store.quiz_respondents(5, 3) == 0
 
 
-async def test_event_id_reused_for_another_answer_is_refused(store: SQLiteStore, db_path: Path) -> None:
+async def test_event_id_reused_for_another_answer_is_refused(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     await store.record_quiz_answer(me, 5, 1, "q1", 0, True, "evt-1")
     with pytest.raises(EventIdReused):
         await store.record_quiz_answer(me, 5, 1, "q2", 0, True, "evt-1")
-    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 1
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers") == 1
 
     attempt = await store.start_attempt(me, 5)
     await store.record_test_answer(attempt.id, "t1", 0, True, "evt-9")
@@ -112,7 +135,7 @@ async def test_event_id_reused_for_another_answer_is_refused(store: SQLiteStore,
     assert list(await store.attempt_answers(attempt.id)) == ["t1"]
 
 
-async def test_one_open_attempt_and_one_answer_per_question(store: SQLiteStore, db_path: Path) -> None:
+async def test_one_open_attempt_and_one_answer_per_question(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     assert await store.open_attempt(me, 5) is None
     attempt = await store.start_attempt(me, 5)
@@ -134,17 +157,17 @@ async def test_one_open_attempt_and_one_answer_per_question(store: SQLiteStore, 
     assert retake.id != attempt.id
     assert (await store.record_test_answer(retake.id, "t1", 0, True, "c")).new
     assert [a.id for a in await store.attempts(me, 5)] == [attempt.id, retake.id]
-    assert count(db_path, "SELECT COUNT(*) FROM test_answers") == 2
+    assert await store_target.value("SELECT COUNT(*) FROM test_answers") == 2
 
 
-async def test_concurrent_start_attempt_makes_one(store: SQLiteStore, db_path: Path) -> None:
+async def test_concurrent_start_attempt_makes_one(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     attempts = await asyncio.gather(*(store.start_attempt(me, 5) for _ in range(20)))
     assert len({a.id for a in attempts}) == 1
-    assert count(db_path, "SELECT COUNT(*) FROM test_attempts") == 1
+    assert await store_target.value("SELECT COUNT(*) FROM test_attempts") == 1
 
 
-async def test_200_concurrent_answers_from_50_learners_recorded_once(store: SQLiteStore, db_path: Path) -> None:
+async def test_200_concurrent_answers_from_50_learners_recorded_once(store: Store, store_target: StoreTarget) -> None:
     """Each of 200 answers arrives twice with its event id, plus a re-click with a new id and another option."""
     learners = [learner(n) for n in range(50)]
     questions = ["q1", "q2", "q3", "q4"]
@@ -163,9 +186,9 @@ async def test_200_concurrent_answers_from_50_learners_recorded_once(store: SQLi
     random.Random(7).shuffle(calls)
     results = await asyncio.gather(*calls)
 
-    assert count(db_path, "SELECT COUNT(*) FROM learners") == 50
-    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers") == 200
-    assert count(db_path, "SELECT COUNT(DISTINCT learner_id || ':' || question_id) FROM quiz_answers") == 200
+    assert await store_target.value("SELECT COUNT(*) FROM learners") == 50
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers") == 200
+    assert await store_target.value("SELECT COUNT(DISTINCT learner_id || ':' || question_id) FROM quiz_answers") == 200
     by_key: dict[tuple[str, str], list] = {}
     for key, stored in results:
         by_key.setdefault(key, []).append(stored)
@@ -174,7 +197,7 @@ async def test_200_concurrent_answers_from_50_learners_recorded_once(store: SQLi
         assert len({s.option_index for s in stored}) == 1, key  # every press sees the answer that stands
 
 
-async def test_lab_threads_and_turns(store: SQLiteStore, db_path: Path) -> None:
+async def test_lab_threads_and_turns(store: Store, store_target: StoreTarget) -> None:
     me = await store.learner_id(learner(1))
     thread = await store.create_lab_thread(me, 5, 2, "slack", "C1:1700000000.000100")
     assert await store.create_lab_thread(me, 5, 2, "slack", "C1:1700000000.000100") == thread
@@ -193,11 +216,11 @@ async def test_lab_threads_and_turns(store: SQLiteStore, db_path: Path) -> None:
     assert not await store.record_lab_turn(thread.id, "m1", full)
     assert await store.record_lab_turn(thread.id, "m2", failed)
     assert await store.lab_turns(thread.id) == [full, failed]
-    assert count(db_path, "SELECT COUNT(*) FROM lab_turns") == 2
+    assert await store_target.value("SELECT COUNT(*) FROM lab_turns") == 2
 
 
-async def test_history_survives_reopen(db_path: Path) -> None:
-    first = SQLiteStore(db_path)
+async def test_history_survives_reopen(store_target: StoreTarget) -> None:
+    first = store_for(store_target.url)
     await first.open()
     me = await first.learner_id(learner(1))
     await first.record_lesson_view(me, 5, 3)
@@ -207,7 +230,7 @@ async def test_history_survives_reopen(db_path: Path) -> None:
     await first.close()
     await first.close()  # closing twice is harmless
 
-    second = SQLiteStore(db_path)
+    second = store_for(store_target.url)
     await second.open()
     try:
         assert await second.learner_id(learner(1)) == me
@@ -219,7 +242,7 @@ async def test_history_survives_reopen(db_path: Path) -> None:
         await second.close()
 
 
-async def test_option_counts_use_first_answers_and_first_attempts(store: SQLiteStore) -> None:
+async def test_option_counts_use_first_answers_and_first_attempts(store: Store) -> None:
     ann, bob = await store.learner_id(learner(1)), await store.learner_id(learner(2))
     await store.record_quiz_answer(ann, 5, 1, "q1", 0, True, "a1")
     await store.record_quiz_answer(ann, 5, 1, "q1", 1, False, "a2")  # re-click: not counted
@@ -244,7 +267,7 @@ async def test_option_counts_use_first_answers_and_first_attempts(store: SQLiteS
     }
 
 
-async def test_cancelled_writes_leave_no_transaction_open(store: SQLiteStore, db_path: Path) -> None:
+async def test_cancelled_writes_leave_no_transaction_open(store: Store, store_target: StoreTarget) -> None:
     """A caller cancelled at any point of a write (BEGIN, INSERT, SELECT, COMMIT) leaves the store usable."""
     me = await store.learner_id(learner(1))
     recorded = set()
@@ -260,7 +283,6 @@ async def test_cancelled_writes_leave_no_transaction_open(store: SQLiteStore, db
             pass
     await store.record_quiz_answer(me, 5, 2, "after", 0, True, "after")
     # Seen from another connection: the last write was committed, not left in a dangling transaction.
-    assert count(db_path, "SELECT COUNT(*) FROM quiz_answers WHERE question_id = 'after'") == 1
-    with closing(sqlite3.connect(db_path)) as db:
-        on_disk = {row[0] for row in db.execute("SELECT question_id FROM quiz_answers WHERE lesson = 1")}
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers WHERE question_id = 'after'") == 1
+    on_disk = {row[0] for row in await store_target.rows("SELECT question_id FROM quiz_answers WHERE lesson = 1")}
     assert recorded <= on_disk

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.core.store.base import LabThread, LabTurn, Store
+from tests.postgres import StoreTarget
 from tests.unit.course_factory import learner, opened_store
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with opened_store(tmp_path / "claims.db") as opened:
+async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
+    """The store on SQLite, then on PostgreSQL."""
+    async with opened_store(store_target.url) as opened:
         yield opened
 
 

@@ -1,0 +1,476 @@
+"""``PostgresStore``: the ``Store`` protocol on a pool of asyncpg connections.
+
+The twin of ``sqlite.py`` with the same queries and the same idempotency: every event-driven
+write is ``INSERT ... ON CONFLICT DO NOTHING`` against the same UNIQUE constraints, followed, in
+the same transaction, by a read of the row that stands. Under READ COMMITTED a conflicting insert
+waits for the other transaction and each statement sees what was committed before it, so two
+processes racing on one event record exactly one row, as two coroutines do on SQLite.
+
+Migrations are the numbered files in ``migrations/postgres/``, with the same numbers and names as
+the SQLite ones (only the column types differ: identities, TIMESTAMPTZ, DOUBLE PRECISION). Each is
+applied in one transaction under an advisory lock, so processes starting together migrate once.
+Timestamps are written from this process's clock (as on SQLite), and read back as aware datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from typing import Any
+
+import asyncpg
+
+from bot.core.store.base import (
+    AnswerClaim,
+    Attempt,
+    EventIdReused,
+    LabThread,
+    LabTurn,
+    LearnerRef,
+    OptionCount,
+    StoredAnswer,
+    StoreError,
+)
+from bot.core.store.rows import columns, from_row
+from bot.core.store.sqlite import Migration, SchemaError, read_migrations
+
+MIGRATIONS = read_migrations(files(__package__) / "migrations" / "postgres")
+
+_MIGRATION_LOCK = 0x636F7572  # any constant: pg_advisory_xact_lock serialises migrating processes
+
+_SCHEMA_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)"""
+
+_ANSWER_COLUMNS = columns(StoredAnswer, skip=("new",))
+_ATTEMPT_COLUMNS = columns(Attempt)
+_THREAD_COLUMNS = columns(LabThread)
+_TURN_COLUMNS = columns(LabTurn)
+_CLAIM_COLUMNS = columns(AnswerClaim)
+
+
+async def schema_version(db: asyncpg.Connection) -> int:
+    """The highest migration applied (0 for an empty database)."""
+    await db.execute(_SCHEMA_VERSION_TABLE)
+    return await db.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+
+
+async def migrate(db: asyncpg.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply the pending migrations, each in one transaction; return the versions applied.
+
+    A database whose version is higher than the last migration known here is refused.
+    """
+    latest = migrations[-1].version if migrations else 0
+    async with db.transaction():
+        await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        current = await schema_version(db)
+    if current > latest:
+        raise SchemaError(
+            f"the database is at schema version {current}, newer than this coursebot knows ({latest}); "
+            "upgrade coursebot or use a matching database"
+        )
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        async with db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            if await schema_version(db) >= migration.version:  # another process got here first
+                continue
+            await db.execute(migration.sql)  # no parameters: the simple protocol runs the whole script
+            await db.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
+                migration.version, migration.name, datetime.now(UTC),
+            )
+        applied.append(migration.version)
+    return applied
+
+
+def _changed(status: str) -> int:
+    """Rows a write changed, from its command tag (``INSERT 0 1``, ``UPDATE 0``)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _answer(row: asyncpg.Record, *, new: bool) -> StoredAnswer:
+    return from_row(StoredAnswer, row, {}, new=new)
+
+
+def _attempt(row: asyncpg.Record) -> Attempt:
+    return from_row(Attempt, row, {})
+
+
+def _thread(row: asyncpg.Record) -> LabThread:
+    return from_row(LabThread, row, {})
+
+
+def _claim(row: asyncpg.Record) -> AnswerClaim:
+    return from_row(AnswerClaim, row, {"message_ids": lambda text: tuple(json.loads(text))})
+
+
+class PostgresStore:
+    """The course's storage in a PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """Connect the pool and apply pending migrations; a no-op when open.
+
+        A server that cannot be reached or refuses the login raises ``StoreError`` (without the password).
+        """
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"cannot open the PostgreSQL store: {error}") from error
+        try:
+            async with pool.acquire() as db:
+                await migrate(db)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        async with self._pool.acquire() as db:
+            yield db
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside one transaction, committed on success, rolled back on error."""
+        async with self._connection() as db, db.transaction():
+            yield db
+
+    async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
+        async with self._connection() as db:
+            return await db.fetch(sql, *params)
+
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        async with self._connection() as db:
+            return _changed(await db.execute(sql, *params))
+
+    async def _record_answer(
+        self, table: str, key: dict[str, Any], option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """Insert an answer unless one already stands for ``key``; return the one that stands.
+
+        Nothing standing afterwards means the insert hit the UNIQUE event id: that event
+        recorded a different answer, so this one is refused.
+        """
+        where = " AND ".join(f"{column} = ${n}" for n, column in enumerate(key, start=1))
+        placeholders = ", ".join(f"${n}" for n in range(1, len(key) + 5))
+        async with self._transaction() as db:
+            new = _changed(await db.execute(
+                f"INSERT INTO {table} ({', '.join(key)}, option_index, correct, event_id, answered_at)"
+                f" VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+                *key.values(), option_index, correct, event_id, datetime.now(UTC),
+            ))
+            row = await db.fetchrow(f"SELECT {_ANSWER_COLUMNS} FROM {table} WHERE {where}", *key.values())
+            if row is None:
+                raise EventIdReused(f"event {event_id!r} already recorded another answer")
+        return _answer(row, new=bool(new))
+
+    # Learners and lessons
+
+    async def learner_id(self, learner: LearnerRef) -> int:
+        key = (learner.platform, learner.workspace, learner.user_id)
+        async with self._connection() as db:
+            row = await db.fetchrow(
+                "SELECT id, display_name FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3", *key
+            )
+            if row is not None and (not learner.display_name or row["display_name"] == learner.display_name):
+                return row["id"]
+            return await db.fetchval(
+                "INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (platform, workspace, user_id) DO UPDATE SET display_name ="
+                " CASE WHEN excluded.display_name = '' THEN learners.display_name ELSE excluded.display_name END"
+                " RETURNING id",
+                *key, learner.display_name, datetime.now(UTC),
+            )
+
+    async def find_learner(self, learner: LearnerRef) -> int | None:
+        rows = await self._fetch(
+            "SELECT id FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3",
+            (learner.platform, learner.workspace, learner.user_id),
+        )
+        return rows[0]["id"] if rows else None
+
+    async def record_lesson_view(self, learner_id: int, module: int, lesson: int) -> None:
+        await self._write(
+            "INSERT INTO lesson_views (learner_id, module, lesson, viewed_at) VALUES ($1, $2, $3, $4)",
+            (learner_id, module, lesson, datetime.now(UTC)),
+        )
+
+    async def lessons_viewed(self, learner_id: int, module: int) -> set[int]:
+        rows = await self._fetch(
+            "SELECT DISTINCT lesson FROM lesson_views WHERE learner_id = $1 AND module = $2", (learner_id, module)
+        )
+        return {row["lesson"] for row in rows}
+
+    # Quizzes
+
+    async def record_quiz_answer(
+        self, learner_id: int, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        key = {"learner_id": learner_id, "module": module, "lesson": lesson, "question_id": question_id}
+        return await self._record_answer("quiz_answers", key, option_index, correct, event_id)
+
+    async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
+        rows = await self._fetch(
+            f"SELECT lesson, {_ANSWER_COLUMNS} FROM quiz_answers WHERE learner_id = $1 AND module = $2 ORDER BY id",
+            (learner_id, module),
+        )
+        return {(row["lesson"], row["question_id"]): _answer(row, new=False) for row in rows}
+
+    async def quiz_respondents(self, module: int, lesson: int) -> int:
+        rows = await self._fetch(
+            "SELECT COUNT(DISTINCT learner_id) FROM quiz_answers WHERE module = $1 AND lesson = $2", (module, lesson)
+        )
+        return rows[0][0]
+
+    # The module test
+
+    async def open_attempt(self, learner_id: int, module: int) -> Attempt | None:
+        async with self._connection() as db:
+            return await self._open_attempt(db, learner_id, module)
+
+    @staticmethod
+    async def _open_attempt(db: asyncpg.Connection, learner_id: int, module: int) -> Attempt | None:
+        row = await db.fetchrow(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts"
+            " WHERE learner_id = $1 AND module = $2 AND finished_at IS NULL",
+            learner_id, module,
+        )
+        return _attempt(row) if row is not None else None
+
+    async def start_attempt(self, learner_id: int, module: int, seed: int = 0) -> Attempt:
+        async with self._transaction() as db:
+            # The partial unique index allows one unfinished attempt: a second insert does nothing.
+            await db.execute(
+                "INSERT INTO test_attempts (learner_id, module, started_at, seed) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING",
+                learner_id, module, datetime.now(UTC), seed,
+            )
+            attempt = await self._open_attempt(db, learner_id, module)
+        assert attempt is not None  # inserted, or the conflicting open attempt is committed and visible
+        return attempt
+
+    async def attempt(self, attempt_id: int) -> Attempt | None:
+        rows = await self._fetch(f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = $1", (attempt_id,))
+        return _attempt(rows[0]) if rows else None
+
+    async def record_test_answer(
+        self, attempt_id: int, question_id: str, option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        key = {"attempt_id": attempt_id, "question_id": question_id}
+        return await self._record_answer("test_answers", key, option_index, correct, event_id)
+
+    async def attempt_answers(self, attempt_id: int) -> dict[str, StoredAnswer]:
+        rows = await self._fetch(
+            f"SELECT {_ANSWER_COLUMNS} FROM test_answers WHERE attempt_id = $1 ORDER BY id", (attempt_id,)
+        )
+        return {row["question_id"]: _answer(row, new=False) for row in rows}
+
+    async def finish_attempt(self, attempt_id: int, score: int, total: int, passed: bool) -> Attempt:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE test_attempts SET finished_at = $1, score = $2, total = $3, passed = $4"
+                " WHERE id = $5 AND finished_at IS NULL",
+                datetime.now(UTC), score, total, passed, attempt_id,
+            )
+            row = await db.fetchrow(f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE id = $1", attempt_id)
+            if row is None:
+                raise StoreError(f"there is no test attempt {attempt_id}")
+        return _attempt(row)
+
+    async def attempts(self, learner_id: int, module: int) -> list[Attempt]:
+        rows = await self._fetch(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM test_attempts WHERE learner_id = $1 AND module = $2 ORDER BY id",
+            (learner_id, module),
+        )
+        return [_attempt(row) for row in rows]
+
+    # Labs
+
+    async def create_lab_thread(
+        self, learner_id: int, module: int, lab: int, platform: str, thread_key: str,
+    ) -> LabThread:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO lab_threads (learner_id, module, lab, platform, thread_key, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                learner_id, module, lab, platform, thread_key, datetime.now(UTC),
+            )
+            thread = await self._lab_thread(db, platform, thread_key)
+        assert thread is not None  # inserted, or the conflicting row is committed and visible
+        return thread
+
+    async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None:
+        async with self._connection() as db:
+            return await self._lab_thread(db, platform, thread_key)
+
+    @staticmethod
+    async def _lab_thread(db: asyncpg.Connection, platform: str, thread_key: str) -> LabThread | None:
+        row = await db.fetchrow(
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE platform = $1 AND thread_key = $2", platform, thread_key
+        )
+        return _thread(row) if row is not None else None
+
+    async def lab_thread_by_id(self, thread_id: int) -> LabThread | None:
+        rows = await self._fetch(f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE id = $1", (thread_id,))
+        return _thread(rows[0]) if rows else None
+
+    async def latest_lab_thread(self, learner_id: int, module: int, lab: int, platform: str) -> LabThread | None:
+        rows = await self._fetch(
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = $1 AND module = $2 AND lab = $3"
+            " AND platform = $4 ORDER BY id DESC LIMIT 1",
+            (learner_id, module, lab, platform),
+        )
+        return _thread(rows[0]) if rows else None
+
+    async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]:
+        rows = await self._fetch(
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = $1 AND module = $2 ORDER BY id",
+            (learner_id, module),
+        )
+        return [_thread(row) for row in rows]
+
+    async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        async with self._connection() as db:
+            return await self._insert_turn(db, thread_id, event_id, turn)
+
+    @staticmethod
+    async def _insert_turn(db: asyncpg.Connection, thread_id: int, event_id: str, turn: LabTurn) -> bool:
+        values = [getattr(turn, field.name) for field in fields(LabTurn)]
+        placeholders = ", ".join(f"${n}" for n in range(1, len(values) + 4))
+        status = await db.execute(
+            f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
+            f" VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+            thread_id, event_id, *values, datetime.now(UTC),
+        )
+        return bool(_changed(status))
+
+    async def lab_turns(self, thread_id: int) -> list[LabTurn]:
+        rows = await self._fetch(
+            f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE thread_id = $1 ORDER BY id", (thread_id,)
+        )
+        return [from_row(LabTurn, row, {}) for row in rows]
+
+    async def answered_turns(self, learner_id: int, module: int, lab: int) -> int:
+        rows = await self._fetch(
+            "SELECT COUNT(*) FROM lab_turns t JOIN lab_threads h ON h.id = t.thread_id"
+            " WHERE h.learner_id = $1 AND h.module = $2 AND h.lab = $3 AND t.status = 'complete'",
+            (learner_id, module, lab),
+        )
+        return int(rows[0][0])
+
+    # Answer claims
+
+    async def claim_answer(
+        self, event_id: str, thread_id: int, learner_id: int, question: str, *, owner: str, lease: float,
+    ) -> AnswerClaim | None:
+        now = datetime.now(UTC)
+        async with self._connection() as db:
+            row = await db.fetchrow(
+                "INSERT INTO lab_answers (event_id, thread_id, learner_id, question, status, owner, lease_until,"
+                " created_at) VALUES ($1, $2, $3, $4, 'streaming', $5, $6, $7) ON CONFLICT DO NOTHING"
+                f" RETURNING {_CLAIM_COLUMNS}",
+                event_id, thread_id, learner_id, question, owner, now + timedelta(seconds=lease), now,
+            )
+        return _claim(row) if row is not None else None
+
+    async def is_claimed(self, event_id: str) -> bool:
+        return bool(await self._fetch("SELECT 1 FROM lab_answers WHERE event_id = $1", (event_id,)))
+
+    async def renew_claim(
+        self, claim_id: int, *, owner: str, lease: float, message_ids: Sequence[str], shown: str, answer: str,
+    ) -> bool:
+        return bool(await self._write(
+            "UPDATE lab_answers SET lease_until = $1, message_ids = $2, shown = $3, answer = $4"
+            " WHERE id = $5 AND owner = $6 AND status = 'streaming'",
+            (datetime.now(UTC) + timedelta(seconds=lease), json.dumps(list(message_ids)), shown, answer,
+             claim_id, owner),
+        ))
+
+    async def finish_claim(self, claim_id: int, turn: LabTurn) -> bool:
+        status = "interrupted" if turn.status == "interrupted" else "done"
+        async with self._transaction() as db:
+            # One statement closes the claim: a concurrent finish waits on the row, then finds it closed.
+            row = await db.fetchrow(
+                "UPDATE lab_answers SET status = $1 WHERE id = $2 AND status = 'streaming'"
+                " RETURNING thread_id, event_id",
+                status, claim_id,
+            )
+            if row is None:
+                return False
+            await self._insert_turn(db, row["thread_id"], row["event_id"], turn)
+        return True
+
+    async def expired_claims(self) -> list[AnswerClaim]:
+        rows = await self._fetch(
+            f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE status = 'streaming' AND lease_until < $1 ORDER BY id",
+            (datetime.now(UTC),),
+        )
+        return [_claim(row) for row in rows]
+
+    async def take_over_claim(self, claim_id: int, *, owner: str, lease: float) -> bool:
+        now = datetime.now(UTC)
+        return bool(await self._write(
+            "UPDATE lab_answers SET owner = $1, lease_until = $2"
+            " WHERE id = $3 AND status = 'streaming' AND lease_until < $4",
+            (owner, now + timedelta(seconds=lease), claim_id, now),
+        ))
+
+    async def claims_since(self, learner_id: int, since: datetime) -> list[datetime]:
+        rows = await self._fetch(
+            "SELECT created_at FROM lab_answers WHERE learner_id = $1 AND created_at >= $2 ORDER BY created_at",
+            (learner_id, since),
+        )
+        return [row[0] for row in rows]
+
+    async def output_tokens_since(self, learner_id: int, since: datetime) -> int:
+        rows = await self._fetch(
+            "SELECT COALESCE(SUM(t.output_tokens), 0) FROM lab_turns t JOIN lab_threads h ON h.id = t.thread_id"
+            " WHERE h.learner_id = $1 AND t.created_at >= $2",
+            (learner_id, since),
+        )
+        return int(rows[0][0])
+
+    # Statistics
+
+    async def option_counts(self, module: int) -> list[OptionCount]:
+        rows = await self._fetch(
+            "SELECT 'quiz' AS kind, lesson AS scope, question_id, option_index, correct, COUNT(*) AS count"
+            " FROM quiz_answers WHERE module = $1"
+            " GROUP BY lesson, question_id, option_index, correct"
+            " UNION ALL "
+            "SELECT 'test' AS kind, 0 AS scope, a.question_id, a.option_index, a.correct, COUNT(*) AS count"
+            " FROM test_answers a JOIN test_attempts t ON t.id = a.attempt_id"
+            " WHERE t.module = $1 AND t.id = ("
+            "   SELECT MIN(f.id) FROM test_attempts f WHERE f.learner_id = t.learner_id AND f.module = t.module)"
+            " GROUP BY a.question_id, a.option_index, a.correct"
+            " ORDER BY kind, scope, question_id, option_index",
+            (module,),
+        )
+        return [from_row(OptionCount, row, {}) for row in rows]
