@@ -43,16 +43,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.core.streaming import Pacer, ProgressiveMessage
-from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, RateLimits
+from bot.core.streaming.pacing import RateLimits
+from bot.discord_app import PACING as DISCORD_PACING
 from bot.runtime import settle_heap
+from bot.slack.pacing import STREAM_LIMITS as SLACK_PACING
 from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits
 
 CHARS_PER_TOKEN = 4  # one token of answer text is 4 characters
 CURSOR = " ▌"
 API_KEY = "bench-key"
+# The platforms' limits (enforced by the limit sinks) and the pacing the bot runs against them in production.
 PLATFORMS: dict[str, tuple[PlatformLimits, RateLimits]] = {
-    "discord": (DISCORD, DISCORD_LIMITS),
-    "slack": (SLACK, SLACK_LIMITS),
+    "discord": (DISCORD, DISCORD_PACING),
+    "slack": (SLACK, SLACK_PACING),
 }
 
 

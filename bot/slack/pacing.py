@@ -11,6 +11,13 @@ quizzes, lab messages) are paced per channel by :meth:`SlackPacing.post`, leavin
 minute to answers; the other methods get one small Pacer each (:meth:`SlackPacing.call`). Every window is
 a minute plus a second of headroom, so requests granted at the edge of a window cannot land inside Slack's
 previous one.
+
+These are the only Slack limits in the code: the streaming benchmark (``bench/bench_streaming.py``) runs
+``STREAM_LIMITS`` itself. Which budget binds, for answers asked together in one workspace: answers on
+``chat.update`` spend one update each on their final text, so N such answers a minute leave 50 - N updates for
+everyone's progress edits (at 30 answers, under one each); native streams spend a ``chat.startStream`` and a
+``chat.stopStream`` slot each, so those Tier 2 budgets cap native answers at 20 a minute while
+``chat.appendStream``'s 100 carries their progress. Measured in ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations

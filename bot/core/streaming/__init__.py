@@ -2,7 +2,7 @@
 
 Platform-free. Adapters implement :class:`MessageSink` (optionally :class:`NativeStreamSink`), create ONE
 :class:`Pacer` per platform connection with that platform's :class:`RateLimits` (``DISCORD_LIMITS``,
-``SLACK_LIMITS``), and give every answer a :class:`ProgressiveMessage`::
+or the Slack adapter's own), and give every answer a :class:`ProgressiveMessage`::
 
     message = ProgressiveMessage(sink, pacer)
     message.status("Claude is busy, retrying…")   # optional, until the first text
@@ -14,7 +14,7 @@ Platform-free. Adapters implement :class:`MessageSink` (optionally :class:`Nativ
 
 from bot.core.streaming.chunking import split_message
 from bot.core.streaming.engine import ProgressiveMessage
-from bot.core.streaming.pacing import DISCORD_LIMITS, SLACK_LIMITS, Pacer, Priority, RateLimits, RequestKind
+from bot.core.streaming.pacing import DISCORD_LIMITS, Pacer, Priority, RateLimits, RequestKind
 from bot.core.streaming.sink import (
     DeliveryError,
     MessageSink,
@@ -25,7 +25,6 @@ from bot.core.streaming.sink import (
 
 __all__ = [
     "DISCORD_LIMITS",
-    "SLACK_LIMITS",
     "DeliveryError",
     "MessageSink",
     "NativeStreamExpired",

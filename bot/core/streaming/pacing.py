@@ -40,7 +40,7 @@ class RateLimits:
 
     ``per_bucket`` applies to edits per ``sink.bucket``; ``per_kind`` gives other request kinds their own
     window per bucket (a kind not listed counts as an edit); ``global_`` counts every request.
-    See ``DISCORD_LIMITS`` and ``SLACK_LIMITS`` at the end of this module.
+    See ``DISCORD_LIMITS`` at the end of this module and ``bot/slack/pacing.py``.
     """
 
     per_bucket: Window | None = (5, 5.0)
@@ -200,11 +200,6 @@ class Pacer:
             self._bucket(bucket, kind).window.block(until)
         self._dispatch()
 
-    def observe(self, bucket: str, remaining: int, reset_after: float, *, kind: RequestKind = "edit") -> None:
-        """Feed rate-limit headers (``X-RateLimit-Remaining``/``Reset-After``): hold off when none remain."""
-        if remaining <= 0:
-            self.penalize(bucket, reset_after, kind=kind)
-
     # -- scheduling -------------------------------------------------------------------------------------
 
     def _key(self, bucket: str, kind: RequestKind) -> tuple[str, str]:
@@ -307,11 +302,8 @@ class Pacer:
             del self._buckets[key]
 
 
-# Platform presets. Discord's real buckets come from X-RateLimit-* headers (feed them to Pacer.observe);
-# these are the documented defaults. Slack: chat.update is Tier 3 (~50/min per workspace, so sink.bucket is
-# the workspace); chat.postMessage ~1/s per channel (sink.post_bucket is the channel); with native streaming,
-# chat.appendStream is Tier 4 (~100/min) and chat.stopStream Tier 2 (~20/min).
+# Discord's documented default windows (its real buckets are per route, read by discord.py from the
+# X-RateLimit-* headers, which then waits by itself). The Discord adapter runs this preset with its own margin
+# and a smaller global share (bot/discord_app.py ``PACING``); Slack's limits live with the Slack adapter
+# (bot/slack/pacing.py ``STREAM_LIMITS``). The benchmark runs those production objects, not copies.
 DISCORD_LIMITS = RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)})
-SLACK_LIMITS = RateLimits(
-    per_bucket=(50, 60.0), global_=None, per_kind={"post": (1, 1.0), "append": (100, 60.0), "stop": (20, 60.0)}
-)
