@@ -39,11 +39,6 @@ class Connections:
         self._state[name] = (connected, time.time())
         self.write()
 
-    def forget(self, name: str) -> None:
-        """``name`` has no connection to watch (Slack in HTTP mode)."""
-        if self._state.pop(name, None) is not None:
-            self.write()
-
     def write(self) -> None:
         """Rewrite the file atomically (a reader never sees half a document); its mtime is the heartbeat."""
         body = {"platforms": {name: {"connected": up, "since": since} for name, (up, since) in self._state.items()}}

@@ -106,14 +106,13 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, _on_signal, signum, stopping)
+    stop = asyncio.create_task(stopping.wait(), name="stop-signal")
     log.info("coursebot running: %s", ", ".join(runners))
     try:
-        stop = asyncio.create_task(stopping.wait(), name="stop-signal")
         done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
         if stop in done:
             await _stop(runtime)
             return 0
-        stop.cancel()
         failed = [t for t in done if not t.cancelled() and t.exception() is not None]
         for task in failed:
             log.error("%s stopped", task.get_name(), exc_info=task.exception())
@@ -121,6 +120,7 @@ async def serve(
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+        stop.cancel()
         for task in tasks:
             task.cancel()
         for task in tasks:
