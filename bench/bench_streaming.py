@@ -13,9 +13,10 @@ carry that many answers at that size at all: a backlog builds whatever the pacin
 - added first-visible latency: first delta leaving the source -> the engine issuing the post (p50, p99);
   the platform's own request latency comes on top and is not the bot's doing. ``engine_first_post`` is the
   engine's part alone: the first ``update()`` -> the post.
-- staleness: each delta's send time -> the first request containing it completed (mean), next to the floor
-  the rate limit allows (``staleness_floor``): half the interval between one answer's edits if the answers
-  streaming when the delta was sent shared the budget evenly, plus the request latency.
+- staleness: each delta's send time -> the first request containing it completed (mean), next to the best
+  any scheduler could reach under the platform's own limits (``staleness_floor``, ``bench/floors.py``: each
+  answer's requests spread evenly, the shared budgets divided evenly); first visible next to its floor too
+  (every first post at the earliest moment the shared budget allows, in the order asked).
 - edits per message, 429s, CPU seconds per 1000 tokens and CPU share of one core, peak RSS, event-loop lag.
 
     .venv/bin/python bench/bench_streaming.py [--quick] [--streams 1 100 500] [--platform discord slack]
@@ -42,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.floors import Budget, first_text_floor, requests_per_answer, staleness_floor
 from bot.core.streaming import Pacer, ProgressiveMessage
 from bot.core.streaming.pacing import RateLimits
 from bot.discord_app import PACING as DISCORD_PACING
@@ -309,15 +311,12 @@ def summarize(
     ]
     messages = sum(t.messages for t in traces)
     per_answer = messages / len(traces)
-    floors = [
-        staleness_floor(args.platform, rate_limits, max(1, active), per_answer, answer_seconds, args.latency)
-        for active in concurrency
-    ]
-    floor = statistics.fmean(floors) if floors else float("nan")
+    floor = staleness_bound(args.platform, len(traces), ramp + answer_seconds, answer_seconds, args.latency)
     # Each answer needs at least a closing edit per message, and on Discord its posts count in the same global
     # budget (Slack's posts have their own per-channel limit): can the platform carry that at all?
     shared = 2 if args.platform == "discord" else 1
     needed = statistics.fmean(concurrency) * shared * per_answer / answer_seconds if concurrency else 0.0
+    first_floor = first_visible_floor(args.platform, [t.deltas[0] for t in traces if t.deltas])
     return {
         "platform": args.platform,
         "source": args.source,
@@ -329,6 +328,8 @@ def summarize(
         "added_first_visible_p50_ms": round(percentile(added, 0.5) * 1000, 1),
         "added_first_visible_p99_ms": round(percentile(added, 0.99) * 1000, 1),
         "engine_first_post_p99_ms": round(percentile(engine, 0.99) * 1000, 1),
+        "added_first_visible_p95_max_mean_ms": first_figures(added),
+        "first_visible_floor_p95_max_mean_ms": first_figures(first_floor),
         "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,
         "staleness_floor_s": round(floor, 3),
         "staleness_vs_floor": round(statistics.fmean(staleness) / floor, 2) if staleness else None,
@@ -346,6 +347,19 @@ def summarize(
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loop_lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
     }
+
+
+def first_figures(waits: list[float]) -> list[float]:
+    return [round(value * 1000, 1) for value in (percentile(waits, 0.95), max(waits), statistics.fmean(waits))]
+
+
+def first_visible_floor(platform: str, asked: list[float]) -> list[float]:
+    """The earliest each answer's first post could leave, from its first delta, under the platform's own
+    limits (not the bot's margins). Discord: each answer's thread is its own post bucket, so only the bot's
+    global budget is shared; Slack here: a channel each, so nothing is shared and the floor is zero."""
+    limits, _ = PLATFORMS[platform]
+    routes = [[Budget(*limits.global_)]] if platform == "discord" and limits.global_ else [[]]
+    return first_text_floor(asked, routes, latency=0.0)
 
 
 def delta_staleness(trace: Trace, chars_per_delta: int) -> list[float]:
@@ -375,27 +389,18 @@ def allowed_rate(platform: str, limits: RateLimits, streams: int) -> float:
     return rate
 
 
-def staleness_floor(
-    platform: str, limits: RateLimits, streams: int, messages: float, answer_s: float, latency: float
-) -> float:
-    """Mean wait of a token for the next edit if ``streams`` answers shared the budget perfectly evenly.
-
-    Each budget is what is left after the requests every answer must make anyway (a closing edit per
-    message, and on Discord its posts in the global budget); an answer edits once per its share of the rest,
-    and a token waits half that interval, plus the request latency.
-    """
-    per_bucket = limits.per_bucket or (1, 1.0)
-    closing = messages / answer_s  # closing edits/s of one answer
-    bucket_rate = per_bucket[0] / (per_bucket[1] + limits.margin)
-    if platform == "discord":  # its own thread, and the global budget shared with everyone's posts
-        budgets = [(1, bucket_rate - closing)]
-        if limits.global_ is not None:
-            global_rate = limits.global_[0] / (limits.global_[1] + limits.margin)
-            budgets.append((streams, global_rate - streams * 2 * closing))
-    else:  # one workspace bucket for every answer's edits
-        budgets = [(streams, bucket_rate - streams * closing)]
-    interval = max(sharing / budget if budget > 0 else answer_s for sharing, budget in budgets)
-    return min(interval, answer_s) / 2 + latency
+def staleness_bound(platform: str, answers: int, span: float, answer_s: float, latency: float) -> float:
+    """The best mean staleness any scheduler could reach under the platform's own limits (not the bot's
+    margins): see ``bench/floors.py``. Discord: a thread's edit bucket each, the global budget shared;
+    Slack (chat.update answers, a channel each): the post is the answer's own, the workspace's chat.update
+    tier is shared."""
+    limits, _ = PLATFORMS[platform]
+    if platform == "discord":
+        shared = [limits.global_] if limits.global_ else []
+        requests = requests_per_answer(answers, span, own=[limits.edit], shared=shared, mandatory_shared=0)
+    else:
+        requests = 1 + requests_per_answer(answers, span, own=[], shared=[limits.edit], mandatory_shared=0)
+    return staleness_floor(answer_s, requests, latency)
 
 
 # -- driver -----------------------------------------------------------------------------------------------
