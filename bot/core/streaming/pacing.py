@@ -306,4 +306,8 @@ class Pacer:
 # X-RateLimit-* headers, which then waits by itself). The Discord adapter runs this preset with its own margin
 # and a smaller global share (bot/discord_app.py ``PACING``); Slack's limits live with the Slack adapter
 # (bot/slack/pacing.py ``STREAM_LIMITS``). The benchmark runs those production objects, not copies.
+# Which Discord budget binds (250-token answers at 40 tokens/s asked within a second, bench/floors.py): each
+# answer's thread allows it about 12 requests, the global 50/s about 410 for all together, so up to about 34
+# answers the threads' own buckets bind and past that the global budget does (at 100 labs about 4 requests an
+# answer, at 500 under 1: first posts and final edits queue behind each other).
 DISCORD_LIMITS = RateLimits(per_bucket=(5, 5.0), global_=(50, 1.0), per_kind={"post": (5, 5.0)})
