@@ -53,7 +53,7 @@ def first_text_floor(arrivals: Sequence[float], routes: Sequence[Sequence[Budget
         best_at, best_route = None, None
         for route in routes:
             at = asked
-            while (moved := max(budget.earliest(at) for budget in route)) > at:
+            while (moved := max((budget.earliest(at) for budget in route), default=at)) > at:
                 at = moved
             if best_at is None or at < best_at:
                 best_at, best_route = at, route

@@ -44,3 +44,7 @@ def test_a_shared_budget_is_divided_between_the_answers() -> None:
     assert requests_per_answer(100, 6.0, own=[(5, 5.0)], shared=[(50, 1.0)], mandatory_shared=0) == pytest.approx(3.5)
     # 10 answers: the thread's own bucket binds (11 each).
     assert requests_per_answer(10, 6.0, own=[(5, 5.0)], shared=[(50, 1.0)], mandatory_shared=0) == pytest.approx(11)
+
+
+def test_a_route_with_no_shared_budget_is_never_held() -> None:
+    assert first_text_floor([0.0, 0.0, 0.2], [[]], latency=0.05) == pytest.approx([0.05, 0.05, 0.05])
