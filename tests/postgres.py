@@ -98,8 +98,12 @@ def _as_server_user(command: list[str]) -> None:
     subprocess.run(command, check=True, capture_output=True, user=user, group=None if user is None else "nogroup")
 
 
-def start_server() -> PostgresServer:
-    """initdb into a new temporary folder and start a server on a free port (fsync off: test data only)."""
+def start_server(*, durable: bool = False) -> PostgresServer:
+    """initdb into a new temporary folder and start a server on a free port.
+
+    Not ``durable`` (the tests): fsync and synchronous commit off, test data only. Durable (benchmarks): the
+    server's defaults, every commit flushed to disk.
+    """
     for program in ("initdb", "pg_ctl"):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is not on PATH: install PostgreSQL (e.g. apt-get install postgresql)")
@@ -108,8 +112,9 @@ def start_server() -> PostgresServer:
         shutil.chown(folder, "nobody", "nogroup")
     data, port = folder / "data", _free_port()
     _as_server_user(["initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"])
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off -c full_page_writes=off"
-    options += " -c synchronous_commit=off -c max_connections=200"
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
     _as_server_user(["pg_ctl", "-D", str(data), "-l", str(folder / "server.log"), "-o", options, "-w", "start"])
     return PostgresServer(folder, port)
 
