@@ -152,3 +152,23 @@ async def test_global_only_requests_share_the_global_window_and_no_bucket_window
     await asyncio.wait_for(asyncio.gather(*(one() for _ in range(12))), timeout=5)
     assert len(stamps) == 12  # a per-bucket window of 1 per 10 s would have held 11 of them back
     assert _within(stamps, 4, 0.1)
+
+
+async def test_global_load_counts_the_requests_of_the_last_period_and_those_waiting() -> None:
+    pacer = Pacer(RateLimits(per_bucket=None, global_=(4, 60.0), margin=0))
+    assert pacer.global_load() == 0.0
+    for bucket in ("a", "b"):
+        await pacer.acquire(bucket, priority=Priority.FIRST)  # first texts skip the spacing of ordinary edits
+    assert pacer.global_load() == 0.5
+    for bucket in ("c", "d"):
+        await pacer.acquire(bucket, priority=Priority.FIRST)
+    waiting = asyncio.create_task(pacer.acquire("e", priority=Priority.FIRST))
+    await asyncio.sleep(0)
+    assert pacer.global_load() == 1.25  # the window is full and one more waits for it
+    waiting.cancel()
+
+
+async def test_without_a_global_limit_the_load_is_zero() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(1, 60.0), global_=None, margin=0))
+    await pacer.acquire("a")
+    assert pacer.global_load() == 0.0

@@ -191,6 +191,17 @@ class Pacer:
         (Discord: typing, thread creation, role grants) still counts against the global budget."""
         await self.acquire("", priority=priority, kind="global")
 
+    def global_load(self) -> float:
+        """How full the connection-wide window is: requests sent in its last period plus buckets waiting on it,
+        as a share of its count (0.0 without a global limit). Lets an adapter skip requests the learner can do
+        without (Discord's typing indicator) when answers need the budget."""
+        window = self._global
+        if not window.count:
+            return 0.0
+        since = self._now() - window.period
+        recent = sum(1 for stamp in window.stamps if stamp > since)
+        return (recent + len(self._ready)) / window.count
+
     def penalize(self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False) -> None:
         """Send nothing under ``bucket`` (or, ``is_global``, at all) for ``retry_after`` seconds: a 429 arrived."""
         until = self._now() + max(0.0, retry_after)
