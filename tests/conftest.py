@@ -9,6 +9,7 @@ import pytest
 
 from tests.emulators.anthropic import FakeAnthropic
 from tests.postgres import PostgresServer, StoreTarget, postgres_dsn, postgres_server  # noqa: F401 (fixtures)
+from tests.redis_server import own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

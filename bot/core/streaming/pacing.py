@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.core.shared.budget import SharedBudget, SharedWindow  # loads no Redis client: only a RedisLink does
+
 RequestKind = Literal["post", "edit", "append", "stop", "global"]  # "global": no bucket of its own
 Window = tuple[int, float]  # (requests, seconds)
 
@@ -152,8 +154,9 @@ class _Bucket:
 class Pacer:
     """Hands out request slots for one platform connection; share it between every stream of that connection."""
 
-    def __init__(self, limits: RateLimits | None = None) -> None:
+    def __init__(self, limits: RateLimits | None = None, *, shared: SharedBudget | None = None) -> None:
         self.limits = limits or RateLimits()
+        self.shared = shared
         global_ = self.limits.padded(self.limits.global_)
         reserve = global_[0] // 10 if global_ else 0
         self._global = _SlidingWindow(global_, reserve=reserve, burst=Priority.FIRST)
@@ -178,6 +181,8 @@ class Pacer:
             self._schedule_head(key, state, self._now())
         self._dispatch()
         await waiter.future
+        if self.shared is not None:
+            await self._draw_shared(state, key, priority)
         # Count the request from when it leaves, not from the grant: a busy loop may resume us late,
         # and the platform sees the later time.
         sent = self._now()
@@ -185,6 +190,18 @@ class Pacer:
             if self._buckets.get(key) is state:
                 state.window.restamp(waiter.granted_at, sent)
             self._global.restamp(waiter.granted_at, sent)
+
+    async def _draw_shared(self, state: _Bucket, key: tuple[str, str], priority: Priority) -> None:
+        """With several processes (``shared``, kept in Redis): a request granted here must also find room in
+        the app's budget, the same windows shared by every process; ordinary requests leave the first-text
+        reserve free there too. Waiting here keeps this process's scheduling as it is: priorities and
+        spacing are decided locally, the shared budget only holds a granted request back until it has room."""
+        windows = []
+        for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
+            if window.count:
+                count = window.count if priority is Priority.FIRST else window.ordinary
+                windows.append(SharedWindow(name, count, window.period))
+        await self.shared.wait(windows)
 
     async def acquire_global(self, *, priority: Priority = Priority.ORDINARY) -> None:
         """Wait for room under the connection-wide limit alone: a request with no paced route of its own
