@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from bot.core.store.base import LabTurn, Store
+from bot.core.store.base import LabTurn, ReviewAnswer, Store
 from bot.core.store.copy import TABLES
 from bot.db_cli import db_app
 from tests.postgres import StoreTarget
@@ -40,6 +41,14 @@ async def _fill(store: Store) -> None:
         await store.renew_claim(claim.id, owner="p1", lease=30, message_ids=["m1"], shown="Par ▌", answer="Part")
         if n % 2:
             await store.finish_claim(claim.id, LabTurn(question=f"Again {n}?", answer="Done.", status="complete"))
+        when = datetime(2026, 3, n, 9, 30, 15, 250000, tzinfo=UTC)
+        card = await store.add_review_card(me, 5, "quiz", 1, "q1", '{"step": 0}', when, when)
+        due = when + timedelta(minutes=10)
+        await store.update_review_card(card.id, 1, '{"step": 1}', due, when, ReviewAnswer(
+            card_id=card.id, event_id=f"review-{n}", option_index=1, correct=True, rating="good", answered_at=when,
+            due=due,
+        ))
+        await store.set_review_reminders(me, n % 2 == 1, when)
 
 
 async def _everything(target: StoreTarget) -> dict[str, list[tuple]]:
@@ -60,6 +69,7 @@ async def _protocol_view(store: Store) -> list[object]:
         seen += [me, await store.lessons_viewed(me, 5), await store.quiz_answers(me, 5), await store.attempts(me, 5)]
         for thread in await store.lab_threads(me, 5):
             seen += [thread, await store.lab_turns(thread.id)]
+        seen += [await store.review_cards(me), await store.review_reminders(me)]
     seen += [await store.expired_claims(), await store.option_counts(5)]
     return seen
 

@@ -125,6 +125,11 @@ SEEDS[2] = SEEDS[1].replace(
     "VALUES (9, 'ev-3', 'Why stream?', 'Sooner first words.', 'complete', '', '2026-01-01T12:01:00+00:00');\n"
     "        UPDATE lab_turns SET output_tokens = 4, ttft_ms = 310.5, model = 'claude-x' WHERE event_id = 'ev-3';",
 )
+# Version 3 added answer claims: the same history, the lab turn with the claim it was answered under.
+SEEDS[3] = SEEDS[2] + """
+        INSERT INTO lab_answers (event_id, thread_id, learner_id, question, status, owner, lease_until, created_at)
+            VALUES ('ev-3', 9, 7, 'Why stream?', 'done', 'p1', '2026-01-01T12:02:00+00:00', '2026-01-01T12:00:30+00:00');
+"""
 
 
 @pytest.mark.parametrize("version", range(1, LATEST))

@@ -124,6 +124,70 @@ class OptionCount:
     count: int
 
 
+ReviewKind = Literal["quiz", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCard:
+    """A question in a learner's spaced review: its FSRS card (``fsrs.Card`` as JSON) and when it is due.
+
+    ``reviewed_at`` is the time of the last answer applied to the card and ``reviews`` how many were; an
+    update names the ``reviews`` it read, so an answer is never applied twice.
+    """
+
+    id: int
+    learner_id: int
+    module: int
+    kind: ReviewKind
+    scope: int  # lesson number for quizzes, 0 for the module test
+    question_id: str
+    card: str
+    due: datetime
+    reviewed_at: datetime
+    reviews: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAnswer:
+    """An answer given in /review, recorded once per platform event id."""
+
+    card_id: int
+    event_id: str
+    option_index: int
+    correct: bool
+    rating: str  # the FSRS rating it gave: "again", "hard", "good"
+    answered_at: datetime
+    due: datetime  # when the card fell due again after it
+
+
+@dataclass(frozen=True, slots=True)
+class StageCount:
+    """How many learners reached a stage of the course funnel (for the instructor's chart)."""
+
+    stage: Literal["viewed", "quiz", "lab", "passed"]
+    number: int  # the lesson (viewed, quiz), the lab (lab), 0 (passed: the module test)
+    learners: int
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerSummary:
+    """One learner's progress in a module, for the instructor's full export."""
+
+    learner_id: int
+    platform: str
+    workspace: str
+    user_id: str
+    display_name: str
+    lessons_viewed: int
+    quiz_answered: int
+    quiz_correct: int
+    lab_answers: int  # lab questions answered completely
+    test_attempts: int  # finished attempts
+    best_test_percent: int | None
+    test_passed: bool
+    review_cards: int
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -230,3 +294,55 @@ class Store(Protocol):
         given in the learner's first attempt at the module test (retakes would inflate the
         share correct). Rows are split by the ``correct`` flag recorded when answering.
         """
+
+    # Spaced review
+
+    async def review_cards(self, learner_id: int) -> list[ReviewCard]:
+        """Every card of the learner's review, oldest first."""
+
+    async def review_card(self, card_id: int) -> ReviewCard | None: ...
+
+    async def add_review_card(
+        self, learner_id: int, module: int, kind: ReviewKind, scope: int, question_id: str,
+        card: str, due: datetime, reviewed_at: datetime,
+    ) -> ReviewCard:
+        """Start reviewing a question (one card per learner and question); an existing card is returned unchanged."""
+
+    async def update_review_card(
+        self, card_id: int, reviews: int, card: str, due: datetime, reviewed_at: datetime,
+        answer: ReviewAnswer | None = None,
+    ) -> bool:
+        """Apply one more answer to the card, and record ``answer`` (a /review answer) with it, in one transaction.
+
+        False, changing nothing, when the card no longer has ``reviews`` answers (another answer came first).
+        Raises ``EventIdReused`` when ``answer``'s event id already recorded another answer.
+        """
+
+    async def review_answer(self, event_id: str) -> ReviewAnswer | None:
+        """The /review answer recorded for this event id, if any."""
+
+    async def set_review_reminders(self, learner_id: int, enabled: bool, now: datetime) -> None: ...
+
+    async def review_reminders(self, learner_id: int) -> bool:
+        """Whether the learner asked for review reminders."""
+
+    async def reminder_candidates(self, platform: str, before: datetime) -> list[tuple[int, LearnerRef]]:
+        """Learners on ``platform`` with reminders on and none sent since ``before``."""
+
+    async def claim_reminder(self, learner_id: int, now: datetime, before: datetime) -> bool:
+        """Mark a reminder sent at ``now`` unless one was sent since ``before`` (or reminders are off): True
+        for the one caller that may send it, across processes."""
+
+    # Instructor's view and data rights
+
+    async def funnel(self, module: int) -> list[StageCount]:
+        """Distinct learners per lesson viewed, quiz answered, lab asked in, and who passed the module test."""
+
+    async def learner_summaries(self, module: int) -> list[LearnerSummary]:
+        """Every learner's progress in the module, by learner id."""
+
+    async def learner_data(self, learner_id: int) -> dict[str, list[dict[str, object]]]:
+        """Every row the store holds about the learner, by table (``LEARNER_TABLES``), values as stored."""
+
+    async def forget_learner(self, learner_id: int) -> dict[str, int]:
+        """Delete every row about the learner, in one transaction; rows deleted by table."""

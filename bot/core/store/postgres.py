@@ -31,10 +31,17 @@ from bot.core.store.base import (
     LabThread,
     LabTurn,
     LearnerRef,
+    LearnerSummary,
     OptionCount,
+    ReviewAnswer,
+    ReviewCard,
+    ReviewKind,
+    StageCount,
     StoredAnswer,
     StoreError,
 )
+from bot.core.store.learner_tables import LEARNER_TABLES
+from bot.core.store.reports import FUNNEL, LEARNER_SUMMARIES
 from bot.core.store.rows import columns, from_row
 from bot.core.store.sqlite import Migration, SchemaError, read_migrations
 
@@ -54,6 +61,8 @@ _ATTEMPT_COLUMNS = columns(Attempt)
 _THREAD_COLUMNS = columns(LabThread)
 _TURN_COLUMNS = columns(LabTurn)
 _CLAIM_COLUMNS = columns(AnswerClaim)
+_REVIEW_CARD_COLUMNS = columns(ReviewCard)
+_REVIEW_ANSWER_COLUMNS = columns(ReviewAnswer)
 
 
 async def schema_version(db: asyncpg.Connection) -> int:
@@ -474,3 +483,115 @@ class PostgresStore:
             (module,),
         )
         return [from_row(OptionCount, row, {}) for row in rows]
+
+    # Spaced review
+
+    async def review_cards(self, learner_id: int) -> list[ReviewCard]:
+        rows = await self._fetch(
+            f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards WHERE learner_id = $1 ORDER BY id", (learner_id,)
+        )
+        return [from_row(ReviewCard, row, {}) for row in rows]
+
+    async def review_card(self, card_id: int) -> ReviewCard | None:
+        rows = await self._fetch(f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards WHERE id = $1", (card_id,))
+        return from_row(ReviewCard, rows[0], {}) if rows else None
+
+    async def add_review_card(
+        self, learner_id: int, module: int, kind: ReviewKind, scope: int, question_id: str,
+        card: str, due: datetime, reviewed_at: datetime,
+    ) -> ReviewCard:
+        key = (learner_id, module, kind, scope, question_id)
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO review_cards (learner_id, module, kind, scope, question_id, card, due, reviewed_at,"
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                *key, card, due, reviewed_at, datetime.now(UTC),
+            )
+            row = await db.fetchrow(
+                f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards"
+                " WHERE learner_id = $1 AND module = $2 AND kind = $3 AND scope = $4 AND question_id = $5",
+                *key,
+            )
+        return from_row(ReviewCard, row, {})
+
+    async def update_review_card(
+        self, card_id: int, reviews: int, card: str, due: datetime, reviewed_at: datetime,
+        answer: ReviewAnswer | None = None,
+    ) -> bool:
+        async with self._transaction() as db:
+            if answer is not None and await db.fetchval(
+                "SELECT 1 FROM review_answers WHERE event_id = $1", answer.event_id
+            ):
+                raise EventIdReused(f"event {answer.event_id!r} already recorded a review answer")
+            changed = _changed(await db.execute(
+                "UPDATE review_cards SET card = $1, due = $2, reviewed_at = $3, reviews = reviews + 1"
+                " WHERE id = $4 AND reviews = $5",
+                card, due, reviewed_at, card_id, reviews,
+            ))
+            if changed and answer is not None:
+                await db.execute(
+                    f"INSERT INTO review_answers ({_REVIEW_ANSWER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    answer.card_id, answer.event_id, answer.option_index, answer.correct, answer.rating,
+                    answer.answered_at, answer.due,
+                )
+        return bool(changed)
+
+    async def review_answer(self, event_id: str) -> ReviewAnswer | None:
+        rows = await self._fetch(
+            f"SELECT {_REVIEW_ANSWER_COLUMNS} FROM review_answers WHERE event_id = $1", (event_id,)
+        )
+        return from_row(ReviewAnswer, rows[0], {}) if rows else None
+
+    async def set_review_reminders(self, learner_id: int, enabled: bool, now: datetime) -> None:
+        await self._write(
+            "INSERT INTO review_reminders (learner_id, enabled, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (learner_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+            (learner_id, enabled, now),
+        )
+
+    async def review_reminders(self, learner_id: int) -> bool:
+        rows = await self._fetch("SELECT enabled FROM review_reminders WHERE learner_id = $1", (learner_id,))
+        return bool(rows and rows[0]["enabled"])
+
+    async def reminder_candidates(self, platform: str, before: datetime) -> list[tuple[int, LearnerRef]]:
+        rows = await self._fetch(
+            "SELECT l.id, l.platform, l.workspace, l.user_id, l.display_name FROM review_reminders r"
+            " JOIN learners l ON l.id = r.learner_id"
+            " WHERE r.enabled AND l.platform = $1 AND (r.reminded_at IS NULL OR r.reminded_at < $2) ORDER BY l.id",
+            (platform, before),
+        )
+        return [(row["id"], LearnerRef(*(row[key] for key in ("platform", "workspace", "user_id", "display_name"))))
+                for row in rows]
+
+    async def claim_reminder(self, learner_id: int, now: datetime, before: datetime) -> bool:
+        return bool(await self._write(
+            "UPDATE review_reminders SET reminded_at = $1"
+            " WHERE learner_id = $2 AND enabled AND (reminded_at IS NULL OR reminded_at < $3)",
+            (now, learner_id, before),
+        ))
+
+    # Instructor's view and data rights
+
+    async def funnel(self, module: int) -> list[StageCount]:
+        rows = await self._fetch(FUNNEL.format(module="$1"), (module,))
+        return [from_row(StageCount, row, {}) for row in rows]
+
+    async def learner_summaries(self, module: int) -> list[LearnerSummary]:
+        rows = await self._fetch(LEARNER_SUMMARIES.format(module="$1"), (module,))
+        return [from_row(LearnerSummary, row, {}) for row in rows]
+
+    async def learner_data(self, learner_id: int) -> dict[str, list[dict[str, object]]]:
+        async with self._connection() as db:
+            return {
+                table: [dict(row) for row in await db.fetch(
+                    f"SELECT * FROM {table} WHERE {where.format(learner='$1')} ORDER BY id", learner_id
+                )]
+                for table, where in reversed(LEARNER_TABLES)
+            }
+
+    async def forget_learner(self, learner_id: int) -> dict[str, int]:
+        async with self._transaction() as db:
+            return {
+                table: _changed(await db.execute(f"DELETE FROM {table} WHERE {where.format(learner='$1')}", learner_id))
+                for table, where in LEARNER_TABLES
+            }

@@ -48,10 +48,17 @@ from bot.core.store.base import (
     LabThread,
     LabTurn,
     LearnerRef,
+    LearnerSummary,
     OptionCount,
+    ReviewAnswer,
+    ReviewCard,
+    ReviewKind,
+    StageCount,
     StoredAnswer,
     StoreError,
 )
+from bot.core.store.learner_tables import LEARNER_TABLES
+from bot.core.store.reports import FUNNEL, LEARNER_SUMMARIES
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -186,6 +193,8 @@ _ATTEMPT_COLUMNS = _columns(Attempt)
 _THREAD_COLUMNS = _columns(LabThread)
 _TURN_COLUMNS = _columns(LabTurn)
 _CLAIM_COLUMNS = _columns(AnswerClaim)
+_REVIEW_CARD_COLUMNS = _columns(ReviewCard)
+_REVIEW_ANSWER_COLUMNS = _columns(ReviewAnswer)
 
 
 def _answer(row: sqlite3.Row, *, new: bool) -> StoredAnswer:
@@ -209,6 +218,21 @@ def _claim(row: sqlite3.Row) -> AnswerClaim:
         "lease_until": datetime.fromisoformat, "created_at": datetime.fromisoformat,
         "message_ids": lambda text: tuple(json.loads(text)),
     })
+
+
+def _review_card(row: sqlite3.Row) -> ReviewCard:
+    return _from_row(ReviewCard, row, {"due": datetime.fromisoformat, "reviewed_at": datetime.fromisoformat})
+
+
+def _review_answer(row: sqlite3.Row) -> ReviewAnswer:
+    return _from_row(ReviewAnswer, row, {
+        "correct": bool, "answered_at": datetime.fromisoformat, "due": datetime.fromisoformat,
+    })
+
+
+def _iso(when: datetime) -> str:
+    """A time as stored: ISO 8601 in UTC (so that text order is time order)."""
+    return when.astimezone(UTC).isoformat()
 
 
 def _later(now: datetime, seconds: float) -> str:
@@ -601,3 +625,125 @@ class SQLiteStore:
             (module, module),
         )
         return [_from_row(OptionCount, row, {"correct": bool}) for row in rows]
+
+    # Spaced review
+
+    async def review_cards(self, learner_id: int) -> list[ReviewCard]:
+        rows = await self._fetch(
+            f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards WHERE learner_id = ? ORDER BY id", (learner_id,)
+        )
+        return [_review_card(row) for row in rows]
+
+    async def review_card(self, card_id: int) -> ReviewCard | None:
+        rows = await self._fetch(f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards WHERE id = ?", (card_id,))
+        return _review_card(rows[0]) if rows else None
+
+    async def add_review_card(
+        self, learner_id: int, module: int, kind: ReviewKind, scope: int, question_id: str,
+        card: str, due: datetime, reviewed_at: datetime,
+    ) -> ReviewCard:
+        key = (learner_id, module, kind, scope, question_id)
+        async with self._transaction() as db:
+            await self._changes(
+                db,
+                "INSERT INTO review_cards (learner_id, module, kind, scope, question_id, card, due, reviewed_at,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (*key, card, _iso(due), _iso(reviewed_at), _now()),
+            )
+            rows = await self._rows(
+                db,
+                f"SELECT {_REVIEW_CARD_COLUMNS} FROM review_cards"
+                " WHERE learner_id = ? AND module = ? AND kind = ? AND scope = ? AND question_id = ?",
+                key,
+            )
+        return _review_card(rows[0])
+
+    async def update_review_card(
+        self, card_id: int, reviews: int, card: str, due: datetime, reviewed_at: datetime,
+        answer: ReviewAnswer | None = None,
+    ) -> bool:
+        async with self._transaction() as db:
+            if answer is not None and await self._rows(
+                db, "SELECT 1 FROM review_answers WHERE event_id = ?", (answer.event_id,)
+            ):
+                raise EventIdReused(f"event {answer.event_id!r} already recorded a review answer")
+            changed = await self._changes(
+                db,
+                "UPDATE review_cards SET card = ?, due = ?, reviewed_at = ?, reviews = reviews + 1"
+                " WHERE id = ? AND reviews = ?",
+                (card, _iso(due), _iso(reviewed_at), card_id, reviews),
+            )
+            if changed and answer is not None:
+                await self._changes(
+                    db,
+                    f"INSERT INTO review_answers ({_REVIEW_ANSWER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (answer.card_id, answer.event_id, answer.option_index, answer.correct, answer.rating,
+                     _iso(answer.answered_at), _iso(answer.due)),
+                )
+        return bool(changed)
+
+    async def review_answer(self, event_id: str) -> ReviewAnswer | None:
+        rows = await self._fetch(
+            f"SELECT {_REVIEW_ANSWER_COLUMNS} FROM review_answers WHERE event_id = ?", (event_id,)
+        )
+        return _review_answer(rows[0]) if rows else None
+
+    async def set_review_reminders(self, learner_id: int, enabled: bool, now: datetime) -> None:
+        async with self._connection() as db:
+            await self._changes(
+                db,
+                "INSERT INTO review_reminders (learner_id, enabled, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (learner_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+                (learner_id, enabled, _iso(now)),
+            )
+
+    async def review_reminders(self, learner_id: int) -> bool:
+        rows = await self._fetch("SELECT enabled FROM review_reminders WHERE learner_id = ?", (learner_id,))
+        return bool(rows and rows[0]["enabled"])
+
+    async def reminder_candidates(self, platform: str, before: datetime) -> list[tuple[int, LearnerRef]]:
+        rows = await self._fetch(
+            "SELECT l.id, l.platform, l.workspace, l.user_id, l.display_name FROM review_reminders r"
+            " JOIN learners l ON l.id = r.learner_id"
+            " WHERE r.enabled AND l.platform = ? AND (r.reminded_at IS NULL OR r.reminded_at < ?) ORDER BY l.id",
+            (platform, _iso(before)),
+        )
+        return [(row["id"], LearnerRef(*(row[key] for key in ("platform", "workspace", "user_id", "display_name"))))
+                for row in rows]
+
+    async def claim_reminder(self, learner_id: int, now: datetime, before: datetime) -> bool:
+        async with self._connection() as db:
+            return bool(await self._changes(
+                db,
+                "UPDATE review_reminders SET reminded_at = ?"
+                " WHERE learner_id = ? AND enabled AND (reminded_at IS NULL OR reminded_at < ?)",
+                (_iso(now), learner_id, _iso(before)),
+            ))
+
+    # Instructor's view and data rights
+
+    async def funnel(self, module: int) -> list[StageCount]:
+        async with self._connection() as db:
+            rows = await db.execute_fetchall(FUNNEL.format(module=":module"), {"module": module})
+        return [_from_row(StageCount, row, {}) for row in rows]
+
+    async def learner_summaries(self, module: int) -> list[LearnerSummary]:
+        async with self._connection() as db:
+            rows = await db.execute_fetchall(LEARNER_SUMMARIES.format(module=":module"), {"module": module})
+        return [_from_row(LearnerSummary, row, {"test_passed": bool}) for row in rows]
+
+    async def learner_data(self, learner_id: int) -> dict[str, list[dict[str, object]]]:
+        async with self._connection() as db:
+            return {
+                table: [dict(row) for row in await self._rows(
+                    db, f"SELECT * FROM {table} WHERE {where.format(learner='?')} ORDER BY id", (learner_id,)
+                )]
+                for table, where in reversed(LEARNER_TABLES)
+            }
+
+    async def forget_learner(self, learner_id: int) -> dict[str, int]:
+        async with self._transaction() as db:
+            return {
+                table: await self._changes(db, f"DELETE FROM {table} WHERE {where.format(learner='?')}", (learner_id,))
+                for table, where in LEARNER_TABLES
+            }
