@@ -141,16 +141,16 @@ class TracingSink:
         self.trace = trace
         self._shown: dict[str, int] = {}
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         if self.trace.post_called is None:
             self.trace.post_called = time.monotonic()
-        message_id: str = await self.inner.post(text)
+        message_id: str = await self.inner.post(text, final=final)
         self.trace.messages += 1
         self._done(message_id, text)
         return message_id
 
-    async def edit(self, message_id: str, text: str) -> None:
-        await self.inner.edit(message_id, text)
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
+        await self.inner.edit(message_id, text, final=final)
         self.trace.edits += 1
         self._done(message_id, text)
 

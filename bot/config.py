@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     history_budget_chars: int = Field(default=24000, ge=1000, alias="COURSEBOT_HISTORY_CHARS")
     max_question_chars: int = Field(default=1500, ge=50, le=4000, alias="COURSEBOT_MAX_QUESTION_CHARS")
 
+    # Limits that keep a class fair and the bill bounded
+    answers_per_learner: int = Field(default=2, ge=1, le=20, alias="COURSEBOT_ANSWERS_PER_LEARNER")
+    max_concurrent_answers: int = Field(default=50, ge=1, le=10000, alias="COURSEBOT_MAX_CONCURRENT_ANSWERS")
+    questions_per_hour: int = Field(default=30, ge=1, alias="COURSEBOT_QUESTIONS_PER_HOUR")
+    tokens_per_day: int = Field(default=60000, ge=100, alias="COURSEBOT_TOKENS_PER_DAY")
+    config_error_cooldown: float = Field(default=300.0, ge=1, le=86400, alias="COURSEBOT_CONFIG_ERROR_COOLDOWN")
+    shutdown_grace: float = Field(default=7.0, ge=0, le=120, alias="COURSEBOT_SHUTDOWN_GRACE")
+
+    # Several processes of one bot (issue 10): rate budgets, answer slots and Stop shared through Redis
+    redis_url: SecretStr | None = Field(default=None, alias="COURSEBOT_REDIS_URL")  # may carry a password
+    redis_fallback_share: float | None = Field(default=None, gt=0, le=1, alias="COURSEBOT_REDIS_FALLBACK_SHARE")
+
     # Course
     db: Path = Field(default=Path("coursebot.db"), alias="COURSEBOT_DB")
     content: Path = Field(default=Path("content"), alias="COURSEBOT_CONTENT")
@@ -62,6 +74,13 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL: redis://host:6379/0, rediss://… (TLS) or unix:///path")
         return value
 
     @field_validator("log_level")

@@ -108,9 +108,11 @@ async def serve(
         loop.add_signal_handler(signum, _on_signal, signum, stopping)
     stop = asyncio.create_task(stopping.wait(), name="stop-signal")
     log.info("coursebot running: %s", ", ".join(runners))
+    drained = False
     try:
         done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
         if stop in done:
+            drained = True
             await _stop(runtime)
             return 0
         failed = [t for t in done if not t.cancelled() and t.exception() is not None]
@@ -121,6 +123,8 @@ async def serve(
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
         stop.cancel()
+        if not drained:  # cancelled, or a platform stopped: end the running answers now, with their notice
+            await _stop(runtime, grace=0.0)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -138,13 +142,14 @@ def _on_signal(signum: int, stopping: asyncio.Event) -> None:
     stopping.set()
 
 
-async def _stop(runtime: Runtime) -> None:
+async def _stop(runtime: Runtime, grace: float | None = None) -> None:
     """The orderly stop, while the platforms are still connected: admit no more lab questions, let the
-    running answers finish within the grace period and end the rest with a notice (``Runtime.drain``).
-    The caller then disconnects the platforms and closes the runtime."""
-    grace = runtime.settings.shutdown_grace
-    log.info("finishing running lab answers (up to %.0f s), then disconnecting", grace)
+    running answers finish within ``grace`` (default ``COURSEBOT_SHUTDOWN_GRACE``) and end the rest with a
+    notice (``Runtime.drain``). The caller then disconnects the platforms and closes the runtime."""
+    grace = runtime.settings.shutdown_grace if grace is None else grace
+    if grace:
+        log.info("finishing running lab answers (up to %.0f s), then disconnecting", grace)
     try:
-        await runtime.drain()
+        await runtime.drain(grace)
     except Exception:
         log.exception("could not finish the running answers cleanly")

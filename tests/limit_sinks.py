@@ -139,13 +139,13 @@ class LimitedSink:
         self.post_bucket = post_bucket or bucket
         self.posted: list[str] = []
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         message_id = str(next(self.platform._ids))
         await self.platform.handle("post", self.post_bucket, message_id, text)
         self.posted.append(message_id)
         return message_id
 
-    async def edit(self, message_id: str, text: str) -> None:
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
         await self.platform.handle("edit", self.bucket, message_id, text)
 
     def texts(self) -> list[str]:
@@ -161,12 +161,12 @@ class NativeLimitedSink(LimitedSink):
         self.expire_after: int | None = None
         self.streaming: dict[str, int] = {}  # message id -> appends so far
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         message_id = await super().post(text)
         self.streaming[message_id] = 0
         return message_id
 
-    async def edit(self, message_id: str, text: str) -> None:
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
         await super().edit(message_id, text)
         self.streaming.pop(message_id, None)  # an edit ends the stream
 

@@ -2,8 +2,11 @@
 
 One server per test session (``postgres_server``); each test that asks for ``postgres_dsn`` gets a fresh,
 empty database on it. ``store_target`` (tests/conftest.py) runs a store test once on a SQLite file and once
-on such a database, and ``StoreTarget`` reads what is really stored there over a separate connection. PostgreSQL refuses to run as root, so when the tests run as root the server runs as
-``nobody`` with its folder owned by that user. The binaries (``initdb``, ``pg_ctl``) must be on PATH.
+on such a database, and ``StoreTarget`` reads what is really stored there over a separate connection.
+
+PostgreSQL refuses to run as root, so when the tests run as root the server runs as ``nobody`` with its
+folder owned by that user. The binaries (``initdb``, ``pg_ctl``) come from PATH or
+/usr/lib/postgresql/<version>/bin.
 """
 
 from __future__ import annotations
@@ -92,9 +95,20 @@ class PostgresServer:
             await admin.close()
 
 
+def _program(name: str) -> str:
+    """A PostgreSQL program: on PATH, or where Debian's packages put it (/usr/lib/postgresql/<version>/bin)."""
+    found = shutil.which(name) or next(
+        (str(path) for path in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        raise RuntimeError(f"{name} is not on PATH: install PostgreSQL (e.g. apt-get install postgresql)")
+    return found
+
+
 def _as_server_user(command: list[str]) -> None:
     """Run a PostgreSQL program, as ``nobody`` when we are root (the server refuses root)."""
     user = "nobody" if os.geteuid() == 0 else None
+    command = [_program(command[0]), *command[1:]]
     subprocess.run(command, check=True, capture_output=True, user=user, group=None if user is None else "nogroup")
 
 
@@ -104,9 +118,6 @@ def start_server(*, durable: bool = False) -> PostgresServer:
     Not ``durable`` (the tests): fsync and synchronous commit off, test data only. Durable (benchmarks): the
     server's defaults, every commit flushed to disk.
     """
-    for program in ("initdb", "pg_ctl"):
-        if shutil.which(program) is None:
-            raise RuntimeError(f"{program} is not on PATH: install PostgreSQL (e.g. apt-get install postgresql)")
     folder = Path(tempfile.mkdtemp(prefix="coursebot-pg-"))  # under /tmp: reachable by the server user
     if os.geteuid() == 0:
         shutil.chown(folder, "nobody", "nogroup")

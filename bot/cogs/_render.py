@@ -17,6 +17,7 @@ import discord
 from bot.core.content import markdown as md
 from bot.core.content.model import Lesson, Module, Question
 from bot.core.course import ModuleProgress, QuestionStats, QuizOutcome, TestResult, TestState
+from bot.core.links import honest_links
 from bot.core.streaming.chunking import split_message
 
 DESCRIPTION_MAX = 4096
@@ -27,6 +28,8 @@ FIELDS_MAX = 25
 EMBEDS_PER_MESSAGE = 10
 CHARS_PER_MESSAGE = 6000
 CONTENT_MAX = 2000
+ANSWER_MAX = 4000  # a lab answer's text per message: an embed's description, with room for honest links
+NO_PINGS = discord.AllowedMentions.none()
 STATS_PROMPT_MAX = 90
 
 COLOUR = discord.Colour.blurple()
@@ -38,6 +41,11 @@ _VERDICT = re.compile(r"^\s*(correct|not quite)\s*[.!:]\s*", re.IGNORECASE)
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def answer_embed(text: str) -> discord.Embed:
+    """A lab answer's message: the model's Markdown with honest links, in one embed."""
+    return discord.Embed(description=clip(honest_links(text), DESCRIPTION_MAX), colour=COLOUR)
 
 
 def bar(done: int, total: int, width: int = 10) -> str:
@@ -179,7 +187,6 @@ def respondents_line(count: int) -> str:
 
 def test_question_embed(state: TestState, *, resumed: bool = False) -> discord.Embed:
     question = state.next_question
-    assert question is not None, "a finished attempt has no next question"
     test = state.module.test
     name = test.title if test else f"Module {state.module.number} test"
     embed = question_embed(f"{name} · Question {state.position}/{state.total}", question)
@@ -190,9 +197,9 @@ def test_question_embed(state: TestState, *, resumed: bool = False) -> discord.E
     return embed
 
 
-def test_result_embeds(result: TestResult, module: Module) -> list[discord.Embed]:
+def test_result_embeds(result: TestResult) -> list[discord.Embed]:
     verdict = "✅ Passed" if result.passed else "❌ Not passed yet"
-    mark = round((module.test.pass_mark if module.test else 0.8) * 100)
+    mark = result.pass_percent
     summary = discord.Embed(
         title=f"{verdict}: {result.score}/{result.total} ({result.percent}%)",
         description=(

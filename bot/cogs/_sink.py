@@ -1,8 +1,6 @@
 """A :class:`~bot.core.streaming.sink.MessageSink` that writes a streaming answer into a Discord thread.
 
-The newest message of an answer carries a Stop button while it streams; ``remove_stop_buttons`` takes
-them off once the answer is over. A 429 that discord.py did not absorb becomes ``RateLimited`` so the
-engine backs off that thread's bucket.
+A 429 that discord.py did not absorb becomes ``RateLimited`` so the engine backs off that thread's bucket.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from typing import TypeVar
 
 import discord
 
-from bot.cogs._render import CONTENT_MAX
+from bot.cogs._render import ANSWER_MAX, NO_PINGS, answer_embed
 from bot.core.streaming.pacing import Pacer, Priority
 from bot.core.streaming.sink import RateLimited
 
@@ -57,37 +55,35 @@ async def _call(request: Awaitable[T]) -> T:
         raise RateLimited(retry_after, is_global=headers.get("X-RateLimit-Global") == "true") from exc
 
 
-class ThreadSink:
-    """Posts and edits the messages of one answer in ``channel`` (a lab thread)."""
+class AnswerSink:
+    """Posts and edits the messages of one lab answer in a thread, each one embed (up to 4,096 characters, twice
+    a message's content limit, so a lab answer is one message) with the Stop button inside it while it streams.
 
-    limit = CONTENT_MAX
+    The final text of a message goes with the request that removes its Stop button (``final``), so an answer
+    costs no request beyond its text. Links are made honest (``bot.core.links``); embeds ping nobody, and
+    every request still says so (``allowed_mentions``).
+    """
 
-    def __init__(self, channel: discord.Thread, stop_view: Callable[[], discord.ui.View] | None = None) -> None:
+    limit = ANSWER_MAX
+
+    def __init__(self, channel: discord.abc.Messageable, bucket: str,
+                 stop_view: Callable[[], discord.ui.View] | None = None) -> None:
         self.channel = channel
-        self.bucket = str(channel.id)
+        self.bucket = bucket
         self.first_text = asyncio.Event()  # set once the answer (or a status line) is on screen
         self._stop_view = stop_view
-        self._with_stop: list[int] = []
 
-    async def post(self, text: str) -> str:
-        view = self._stop_view() if self._stop_view is not None else discord.utils.MISSING
-        message = await _call(self.channel.send(text, view=view))
-        if self._stop_view is not None:
-            self._with_stop.append(message.id)
+    def _view(self, final: bool) -> discord.ui.View | None:
+        return None if final or self._stop_view is None else self._stop_view()
+
+    async def post(self, text: str, *, final: bool = False) -> str:
+        message = await _call(self.channel.send(
+            embed=answer_embed(text), view=self._view(final) or discord.utils.MISSING, allowed_mentions=NO_PINGS,
+        ))
         self.first_text.set()
         return str(message.id)
 
-    async def edit(self, message_id: str, text: str) -> None:
-        await _call(self.channel.get_partial_message(int(message_id)).edit(content=text))
-
-    async def remove_stop_buttons(self, pacer: Pacer) -> None:
-        """Take the Stop button off every message of the answer (paced; failures are only logged)."""
-        while self._with_stop:
-            message_id = self._with_stop.pop()
-            await pacer.acquire(self.bucket, priority=Priority.FINAL)
-            try:
-                await self.channel.get_partial_message(message_id).edit(
-                    view=None, allowed_mentions=discord.AllowedMentions.none()
-                )
-            except discord.HTTPException:
-                log.warning("could not remove the Stop button from message %s", message_id, exc_info=True)
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
+        message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        view = None if final else discord.utils.MISSING
+        await _call(message.edit(embed=answer_embed(text), view=view, allowed_mentions=NO_PINGS))

@@ -1,27 +1,29 @@
 """``/lab`` and ``/ask``: a lab thread per learner with a lesson-specific Claude assistant.
 
 ``/lab`` opens a thread (private where the server allows it, else public) and posts the assistant's
-greeting with suggested-question buttons. The learner's messages in the thread (Message Content intent),
-``/ask`` and the suggested questions go to ``LabAssistant.ask``; the answer streams into one message
-(continued in new ones past 2000 characters) through the shared pacer. A typing indicator shows until
-the first text, a Stop button (for the learner only) while it streams, then "Questions asked: n/3" and a
-completion message. Only the thread's learner triggers the model, one answer at a time per thread.
+greeting with suggested-question buttons; a learner who already has a thread for that lab is pointed back to
+it, with a button to start a fresh one. The learner's messages in the thread (Message Content intent),
+``/ask`` and the suggested questions are admitted by ``LabAssistant.admit`` (which decides everything: a
+refusal is replied, a redelivered event is ignored) and answered by ``LabAssistant.answer``; the answer
+streams into one message (an embed, continued in a new one past 4,000 characters) through the shared pacer,
+with a typing indicator until the first text and a Stop button inside it while it streams; the footer carries
+the lab's progress. Only the thread's learner
+triggers the model. After a crash, ``repair`` puts the cut answer's message right (``bot.core.recovery``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._render import COLOUR, clip
-from bot.cogs._sink import ThreadSink, typing_until
+from bot.cogs._render import COLOUR, NO_PINGS, clip
+from bot.cogs._sink import AnswerSink, typing_until
 from bot.cogs._ui import (
     PLATFORM,
     CourseButton,
@@ -34,9 +36,10 @@ from bot.cogs._ui import (
     view_of,
 )
 from bot.cogs.errors import APOLOGY
+from bot.core import messages
 from bot.core.content.model import Lab
-from bot.core.course import CourseError, LabProgress
-from bot.core.labs import LabAssistant, LabBusy
+from bot.core.course import CourseError, button_number
+from bot.core.labs import LabAssistant, StopResult, Ticket
 from bot.core.store.base import LabThread
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Priority
@@ -50,44 +53,29 @@ log = logging.getLogger(__name__)
 THREAD_NAME_MAX = 100
 ECHO_MAX = 1900
 ARCHIVE_MINUTES = 1440
-SHUTDOWN_GRACE_SECONDS = 5.0
-UNAVAILABLE = "The lab assistant is unavailable right now (the bot has no Claude API key configured)."
-BUSY = ("⏳ I'm still answering the previous question in this thread. "
-        "Wait for it to finish (or press Stop), then ask again.")
-NOT_YOURS = "This lab thread belongs to another learner. Open your own with `/lab`."
-NOT_A_LAB = "Use this inside your lab thread; open one with `/lab`."
 UNREADABLE = ("I can't read messages here (the bot runs without Discord's Message Content intent). "
               "Ask with `/ask question:` in this thread, or mention me in front of your question.")
 
 
-@dataclass
-class _Streaming:
-    learner_user_id: int
-    stop: asyncio.Event
-
-
-class StopButton(CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:stop:(?P<thread>\d+)"):
-    def __init__(self, thread_id: int) -> None:
+class StopButton(CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:stop:(?P<answer>\d+)"):
+    def __init__(self, answer_id: int) -> None:
         super().__init__(discord.ui.Button(
-            label="Stop", emoji="⏹️", style=discord.ButtonStyle.danger, custom_id=f"cb:lab:stop:{thread_id}",
+            label="Stop", emoji="⏹️", style=discord.ButtonStyle.danger, custom_id=f"cb:lab:stop:{answer_id}",
         ))
-        self.thread_id = thread_id
+        self.answer_id = answer_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> StopButton:
-        return cls(int(match["thread"]))
+        return cls(button_number(match["answer"]))
 
     async def handle(self, interaction: discord.Interaction) -> None:
-        streaming = _labs_cog(interaction).streaming.get(self.thread_id)
-        if streaming is None:
-            await interaction.response.send_message("Nothing is being answered here right now.", ephemeral=True)
-        elif streaming.learner_user_id != interaction.user.id:
-            await interaction.response.send_message("Only the learner who asked can stop this answer.", ephemeral=True)
-        else:
-            streaming.stop.set()
+        result = await _labs_cog(interaction).assistant().stop(self.answer_id, learner_of(interaction))
+        if result is StopResult.STOPPING:
             await interaction.response.defer()
+        else:
+            await interaction.response.send_message(result.value, ephemeral=True)
 
 
 class SuggestedQuestionButton(
@@ -103,35 +91,39 @@ class SuggestedQuestionButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> SuggestedQuestionButton:
-        return cls(int(match["index"]), item.label or "")
+        return cls(button_number(match["index"]), item.label or "")
 
     async def handle(self, interaction: discord.Interaction) -> None:
         cog = _labs_cog(interaction)
         thread, lab_thread = await cog.learners_thread(interaction)
         lab = runtime_of(interaction).course.lab(lab_thread.lab, lab_thread.module)
-        if self.index >= len(lab.suggested_questions):
+        if not 0 <= self.index < len(lab.suggested_questions):
             raise CourseError("That suggestion is no longer part of this lab. Type your question instead.")
         await cog.ask_from_interaction(interaction, thread, lab_thread, lab.suggested_questions[self.index])
 
 
 class LabStartButton(
-    CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:open:(?P<module>\d+):(?P<lab>\d+)"
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:lab:(?P<how>open|fresh):(?P<module>\d+):(?P<lab>\d+)",
 ):
-    def __init__(self, module: int, lab: int, *, numbered: bool = False) -> None:
+    """"Open the lab" (an existing thread is pointed to), or "Start a fresh thread" (``fresh``)."""
+
+    def __init__(self, module: int, lab: int, *, numbered: bool = False, fresh: bool = False) -> None:
+        text = "Start a fresh thread" if fresh else f"Open lab {lab}" if numbered else "Open the lab"
         super().__init__(discord.ui.Button(
-            label=f"Open lab {lab}" if numbered else "Open the lab", emoji="🧪", style=discord.ButtonStyle.primary,
-            custom_id=f"cb:lab:open:{module}:{lab}",
+            label=text, emoji="🧪", style=discord.ButtonStyle.secondary if fresh else discord.ButtonStyle.primary,
+            custom_id=f"cb:lab:{'fresh' if fresh else 'open'}:{module}:{lab}",
         ))
-        self.module, self.lab = module, lab
+        self.module, self.lab, self.fresh = module, lab, fresh
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> LabStartButton:
-        return cls(int(match["module"]), int(match["lab"]))
+        return cls(button_number(match["module"]), button_number(match["lab"]), fresh=match["how"] == "fresh")
 
     async def handle(self, interaction: discord.Interaction) -> None:
-        await _labs_cog(interaction).open_lab(interaction, self.lab, self.module)
+        await _labs_cog(interaction).open_lab(interaction, self.lab, self.module, fresh=self.fresh)
 
 
 def _labs_cog(interaction: discord.Interaction) -> Labs:
@@ -155,32 +147,17 @@ def greeting_embed(lab: Lab, learner: discord.abc.User) -> discord.Embed:
     return embed
 
 
-def progress_line(progress: LabProgress) -> str | None:
-    need = progress.lab.questions_to_complete
-    if progress.asked < need:
-        return f"Questions asked: {progress.asked}/{need}"
-    if progress.asked == need:
-        return (f"🎉 Questions asked: {need}/{need}. Lab {progress.lab.number} is complete! "
-                "Keep asking if you like; `/progress` shows where you are in the course.")
-    return None
-
-
 class Labs(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
-        self.streaming: dict[int, _Streaming] = {}  # thread id -> the answer streaming there
-        self._answering: set[asyncio.Task[object]] = set()  # tasks still answering, awaited at shutdown
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
+        if self.bot.runtime.recovery is not None:
+            self.bot.runtime.recovery.register(PLATFORM, self.repair)
 
     async def cog_unload(self) -> None:
-        """Stop the answers still streaming and give them a moment to show their text as stopped."""
         self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
-        for streaming in self.streaming.values():
-            streaming.stop.set()
-        if self._answering:
-            await asyncio.wait(self._answering, timeout=SHUTDOWN_GRACE_SECONDS)
 
     @staticmethod
     def start_button(module: int, lab: int, *, numbered: bool = False) -> discord.ui.Item[discord.ui.View]:
@@ -190,7 +167,7 @@ class Labs(commands.Cog):
     def assistant(self) -> LabAssistant:
         """The lab assistant; a friendly error when Claude is not configured."""
         if self.bot.runtime.labs is None:
-            raise CourseError(UNAVAILABLE)
+            raise CourseError(messages.NO_CLAUDE)
         return self.bot.runtime.labs
 
     # -- opening a lab -----------------------------------------------------------------------------
@@ -209,12 +186,22 @@ class Labs(commands.Cog):
     ) -> None:
         await self.open_lab(interaction, number, module)
 
-    async def open_lab(self, interaction: discord.Interaction, number: int, module: int | None) -> None:
+    async def open_lab(
+        self, interaction: discord.Interaction, number: int, module: int | None, *, fresh: bool = False
+    ) -> None:
         learner = learner_of(interaction)
         self.assistant()  # fail before a thread exists when Claude is not configured
         course = self.bot.runtime.course
         found = course.module(module)
         lab = course.lab(number, found.number)
+        existing = None if fresh else await course.existing_lab_thread(learner, lab.number, PLATFORM, found.number)
+        if existing is not None:
+            await interaction.response.send_message(
+                f"You already have a thread for lab {lab.number}: <#{existing.thread_key}>. Carry on there, "
+                "or start a fresh thread (your earlier questions still count).",
+                view=view_of(LabStartButton(found.number, lab.number, fresh=True)), ephemeral=True,
+            )
+            return
         channel = interaction.channel
         if isinstance(channel, discord.Thread):
             channel = channel.parent
@@ -266,9 +253,9 @@ class Labs(commands.Cog):
         channel = interaction.channel
         lab_thread = await self._lab_thread_of(channel)
         if lab_thread is None or not isinstance(channel, discord.Thread):
-            raise CourseError(NOT_A_LAB)
+            raise CourseError(messages.NOT_A_LAB)
         if not await self._is_learner(lab_thread, channel.guild.id, interaction.user):
-            raise CourseError(NOT_YOURS)
+            raise CourseError(messages.NOT_YOURS.format(number=lab_thread.lab))
         return channel, lab_thread
 
     @app_commands.command(name="ask", description="Ask your lab assistant a question (inside your lab thread).")
@@ -283,16 +270,16 @@ class Labs(commands.Cog):
     ) -> None:
         """Echo the question publicly (the learner's own words), then stream the answer below it.
 
-        Everything that would refuse the question is checked before the echo, so a refusal shows nothing.
+        The question is admitted before the echo, so a refusal (an ephemeral reply) shows nothing in the thread.
         """
-        assistant = self.assistant()
-        if assistant.busy(lab_thread) or thread.id in self.streaming:
-            raise LabBusy(BUSY)
-        question = assistant.check_question(question)
+        ticket = await self.assistant().admit(lab_thread, question, event_id=f"discord:{interaction.id}")
+        if ticket is None:  # a redelivered interaction: answered already
+            return
         await interaction.response.send_message(
-            clip(f"❓ **{interaction.user.display_name} asked:** {question}", ECHO_MAX)
+            clip(f"❓ **{interaction.user.display_name} asked:** {ticket.question}", ECHO_MAX),
+            allowed_mentions=discord.AllowedMentions.none(),
         )
-        await self.answer(thread, lab_thread, interaction.user, question, str(interaction.id))
+        await self.answer(thread, ticket)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -309,10 +296,15 @@ class Labs(commands.Cog):
         if not question and not self.bot.intents.message_content:
             await self._reply(message, UNREADABLE)
             return
-        try:  # the assistant refuses empty and over-long questions with a CourseError
-            await self.answer(message.channel, lab_thread, message.author, question, str(message.id))
+        try:
+            ticket = await self.assistant().admit(lab_thread, question, event_id=f"discord:{message.id}")
         except CourseError as exc:
             await self._reply(message, str(exc))
+            return
+        if ticket is None:  # the same MESSAGE_CREATE delivered again
+            return
+        try:
+            await self.answer(message.channel, ticket)
         except Exception:
             log.exception("lab answer failed in thread %s", message.channel.id)
             await self._reply(message, APOLOGY)
@@ -331,35 +323,29 @@ class Labs(commands.Cog):
         except discord.HTTPException:
             log.warning("could not reply in thread %s", message.channel.id, exc_info=True)
 
-    async def answer(
-        self, thread: discord.Thread, lab_thread: LabThread, user: discord.abc.User, question: str, event_id: str
-    ) -> None:
-        """Stream the assistant's answer into the thread; one answer at a time per thread."""
-        assistant = self.assistant()
-        if thread.id in self.streaming:
-            raise LabBusy(BUSY)
-        stop = asyncio.Event()
-        self.streaming[thread.id] = _Streaming(user.id, stop)
-        task = asyncio.current_task()
-        if task is not None:
-            self._answering.add(task)
+    async def answer(self, thread: discord.Thread, ticket: Ticket) -> None:
+        """Stream an admitted question's answer into one message of the thread (an embed with a Stop button
+        while it streams), with typing until the first text unless the bot's budget is busy."""
+        sink = AnswerSink(thread, str(thread.id), stop_view=lambda: view_of(StopButton(ticket.id)))
+        typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
         try:
-            sink = ThreadSink(thread, stop_view=lambda: view_of(StopButton(thread.id)))
-            typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
-            try:
-                outcome = await assistant.ask(
-                    lab_thread, question, event_id=event_id, message=ProgressiveMessage(sink, self.bot.pacer),
-                    stop=stop,
-                )
-            finally:
-                del self.streaming[thread.id]  # the learner may ask again as soon as the answer is complete
-                typing.cancel()
-                await sink.remove_stop_buttons(self.bot.pacer)
-            if outcome.recorded and outcome.turn.status != "failed" and (line := progress_line(outcome.progress)):
-                await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL, kind="post")
-                await thread.send(line)
+            await self.assistant().answer(ticket, ProgressiveMessage(sink, self.bot.pacer))
         finally:
-            self._answering.discard(task)  # type: ignore[arg-type]
+            typing.cancel()
+
+    async def repair(self, lab_thread: LabThread, message_ids: Sequence[str], text: str) -> None:
+        """After a crash: the answer's last message shows ``text``; no message keeps a Stop button."""
+        channel = self.bot.get_partial_messageable(int(lab_thread.thread_key), type=discord.ChannelType.private_thread)
+        sink = AnswerSink(channel, lab_thread.thread_key)
+        await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL)
+        if not message_ids:
+            await sink.post(text, final=True)
+            return
+        *earlier, last = message_ids
+        for message_id in earlier:
+            await channel.get_partial_message(int(message_id)).edit(view=None, allowed_mentions=NO_PINGS)
+            await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL)
+        await sink.edit(last, text, final=True)
 
 
 async def setup(bot: CourseBot) -> None:

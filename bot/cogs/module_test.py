@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.cogs._render import test_question_embed, test_result_embeds
 from bot.cogs._ui import CourseButton, bot_of, learner_of, runtime_of, view_of
-from bot.core.course import TestResult, TestState
+from bot.core.course import TestResult, TestState, button_number
 from bot.core.streaming.pacing import Priority
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class TestOptionButton(
     CourseButton,
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"cb:test:(?P<attempt>\d+):(?P<qid>[a-z0-9-]+):(?P<opt>\d)",
+    template=r"cb:test:(?P<attempt>\d+):(?P<qid>[a-z0-9-]+):(?P<opt>\d+)",
 ):
     def __init__(self, attempt: int, question_id: str, option: int, text: str) -> None:
         super().__init__(discord.ui.Button(
@@ -41,23 +41,21 @@ class TestOptionButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> TestOptionButton:
-        return cls(int(match["attempt"]), match["qid"], int(match["opt"]), item.label or "?")
+        return cls(button_number(match["attempt"]), match["qid"], button_number(match["opt"]), item.label or "?")
 
     async def handle(self, interaction: discord.Interaction) -> None:
         course = runtime_of(interaction).course
         learner = learner_of(interaction)
-        state = await course.answer_test(learner, self.attempt, self.question_id, self.option, str(interaction.id))
-        if not state.finished:
-            await interaction.response.edit_message(embed=test_question_embed(state), view=question_view(state))
+        step = await course.answer_test(learner, self.attempt, self.question_id, self.option, str(interaction.id))
+        if isinstance(step, TestState):
+            await interaction.response.edit_message(embed=test_question_embed(step), view=question_view(step))
             return
-        result = await course.finish_test(learner, self.attempt)
-        await interaction.response.edit_message(embeds=test_result_embeds(result, state.module), view=None)
-        await grant_pass_role(interaction, result)
+        await interaction.response.edit_message(embeds=test_result_embeds(step), view=None)
+        await grant_pass_role(interaction, step)
 
 
 def question_view(state: TestState) -> discord.ui.View:
     question = state.next_question
-    assert question is not None
     return view_of(*(TestOptionButton(state.attempt.id, question.id, option.index, option.letter)
                      for option in question.options))
 
@@ -94,14 +92,13 @@ class ModuleTest(commands.Cog):
     ) -> None:
         course = runtime_of(interaction).course
         learner = learner_of(interaction)
-        state = await course.start_test(learner, module)
-        if state.finished:  # every question answered before a restart interrupted the grading
-            result = await course.finish_test(learner, state.attempt.id)
-            await interaction.response.send_message(embeds=test_result_embeds(result, state.module), ephemeral=True)
-            await grant_pass_role(interaction, result)
+        step = await course.start_test(learner, module)
+        if isinstance(step, TestResult):  # every question answered before a restart interrupted the grading
+            await interaction.response.send_message(embeds=test_result_embeds(step), ephemeral=True)
+            await grant_pass_role(interaction, step)
             return
-        embed = test_question_embed(state, resumed=bool(state.answers))
-        await interaction.response.send_message(embed=embed, view=question_view(state), ephemeral=True)
+        embed = test_question_embed(step, resumed=step.resumed)
+        await interaction.response.send_message(embed=embed, view=question_view(step), ephemeral=True)
 
 
 async def setup(bot: CourseBot) -> None:

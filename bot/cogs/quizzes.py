@@ -9,11 +9,9 @@ button posts the quiz once: while it is recent and still in the channel, later p
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -30,9 +28,10 @@ from bot.cogs._ui import (
     runtime_of,
     view_of,
 )
+from bot.core.coalescer import Coalescer
 from bot.core.content.model import Quiz
-from bot.core.streaming.pacing import Pacer, Priority
-from bot.core.tasks import spawn
+from bot.core.course import button_number
+from bot.core.streaming.pacing import Priority
 
 if TYPE_CHECKING:
     from bot.discord_app import CourseBot
@@ -41,38 +40,6 @@ log = logging.getLogger(__name__)
 
 ROWS_PER_MESSAGE = 5  # one action row of option buttons per question
 RECENT_QUIZ_SECONDS = 1800.0  # "Take the quiz" points to the quiz posted in the channel this recently
-
-
-class CoalescedEdits:
-    """Runs at most one update per key at a time and at most one per ``interval``; requests in between merge."""
-
-    def __init__(self, pacer: Pacer, interval: float) -> None:
-        self.pacer = pacer
-        self.interval = interval
-        self._dirty: set[int] = set()
-        self._running: dict[int, asyncio.Task[None]] = {}
-
-    def request(self, key: int, bucket: str, update: Callable[[], Awaitable[None]]) -> None:
-        self._dirty.add(key)
-        if key not in self._running:
-            self._running[key] = spawn(self._run(key, bucket, update), name=f"coalesced-edit:{key}")
-
-    async def _run(self, key: int, bucket: str, update: Callable[[], Awaitable[None]]) -> None:
-        try:
-            while key in self._dirty:
-                self._dirty.discard(key)
-                await self.pacer.acquire(bucket)
-                try:
-                    await update()
-                except discord.HTTPException:
-                    log.warning("could not update message %s", key, exc_info=True)
-                await asyncio.sleep(self.interval)
-        finally:
-            del self._running[key]
-
-    def close(self) -> None:
-        for task in self._running.values():
-            task.cancel()
 
 
 def quiz_parts(quiz: Quiz) -> int:
@@ -103,7 +70,8 @@ class QuizOptionButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> QuizOptionButton:
-        return cls(int(match["module"]), int(match["lesson"]), match["qid"], int(match["opt"]), item.label or "")
+        module, lesson, option = (button_number(match[name]) for name in ("module", "lesson", "opt"))
+        return cls(module, lesson, match["qid"], option, item.label or "")
 
     async def handle(self, interaction: discord.Interaction) -> None:
         course = runtime_of(interaction).course
@@ -134,7 +102,7 @@ class QuizStartButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> QuizStartButton:
-        return cls(int(match["module"]), int(match["lesson"]))
+        return cls(button_number(match["module"]), button_number(match["lesson"]))
 
     async def handle(self, interaction: discord.Interaction) -> None:
         """Post the quiz, or point to it when it is already in the channel (many learners press this)."""
@@ -174,7 +142,7 @@ def quiz_messages(module: int, quiz: Quiz) -> list[tuple[list[discord.Embed], di
 class Quizzes(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
-        self.counts = CoalescedEdits(bot.pacer, bot.count_edit_seconds)
+        self.counts = Coalescer(bot.count_edit_seconds)
         self._posted: dict[tuple[int, int, int], tuple[int, float]] = {}  # (channel, module, lesson) -> (id, when)
 
     async def cog_load(self) -> None:
@@ -228,9 +196,10 @@ class Quizzes(commands.Cog):
             course = self.bot.runtime.course
             quiz = course.quiz(lesson, module)
             header = quiz_header(quiz, await course.quiz_respondents(lesson, module), part)
+            await self.bot.pacer.acquire(str(channel_id))
             await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).edit(content=header)
 
-        self.counts.request(message_id, str(channel_id), update)
+        self.counts.request(message_id, update)
 
     @app_commands.command(name="quiz", description="Post a lesson's quiz in this channel.")
     @app_commands.describe(number="The lesson number", module="The module (default: the current one)")

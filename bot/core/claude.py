@@ -1,6 +1,6 @@
 """The Claude side of a lab answer: the client, the answer stream as text, and what went wrong.
 
-* ``make_client(settings)``: an ``AsyncAnthropic`` with the configured key, base URL, retries and a short read
+* ``make_client(api_key, ...)``: an ``AsyncAnthropic`` with the key, base URL, retries and a short read
   timeout (a stalled stream must not hold a lab thread for the SDK's default 10 minutes).
 * ``stream_answer(...)``: streams one answer with ``client.messages.stream``, calling ``on_text`` with the
   whole text so far on every text delta (thinking and tool_use blocks are not shown), filling an ``Answer``
@@ -34,8 +34,6 @@ import anthropic
 import httpx2
 from anthropic import APIRequest, AsyncAnthropic, AsyncAPIResponse, AsyncCallNext, Middleware
 from anthropic.types import MessageParam, TextBlockParam
-
-from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +81,14 @@ def _notify_retry() -> None:
         callback()
 
 
-def make_client(settings: Settings) -> AsyncAnthropic:
-    """The client every lab shares; ``ValueError`` when no API key is configured."""
-    if settings.anthropic_api_key is None:
-        raise ValueError("ANTHROPIC_API_KEY is not set")
+def make_client(api_key: str, *, base_url: str | None, max_retries: int, read_timeout: float) -> AsyncAnthropic:
+    """The client every lab shares."""
     return AsyncAnthropic(
-        api_key=settings.anthropic_api_key.get_secret_value(),
-        base_url=settings.anthropic_base_url,
-        max_retries=settings.max_retries,
-        timeout=anthropic.Timeout(settings.read_timeout, connect=CONNECT_TIMEOUT),
-        middleware=[RetryNotifier(settings.max_retries)],
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=max_retries,
+        timeout=anthropic.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
+        middleware=[RetryNotifier(max_retries)],
     )
 
 
@@ -134,15 +130,24 @@ class Answer:
     def duration_ms(self) -> float | None:
         return None if self.ended_at is None else (self.ended_at - self.started) * 1000
 
+    @property
+    def tokens_estimated(self) -> bool:
+        """True when the stream ended before the API reported its token count (``message_delta``)."""
+        return self.reported_output_tokens is None
+
     def footer(self) -> str:
-        """``TTFT 0.41 s · 312 tokens · 48 tok/s`` (empty before any text)."""
+        """``TTFT 0.41 s · 312 tokens · 48 tok/s`` (empty before any text); ``≈110 tokens (estimated)`` when the
+        stream was cut before the API's count arrived (about four characters a token)."""
         if self.first_text_at is None:
             return ""
         end = self.ended_at if self.ended_at is not None else time.monotonic()
         generating = end - self.first_text_at
         elapsed = generating if generating > 0 else end - self.started
-        rate = self.output_tokens / elapsed if elapsed > 0 else 0.0
         ttft = self.first_text_at - self.started
+        if self.tokens_estimated:
+            estimate = max(1, round(len(self.text) / 4))
+            return f"TTFT {ttft:.2f} s · ≈{estimate} tokens (estimated)"
+        rate = self.output_tokens / elapsed if elapsed > 0 else 0.0
         return f"TTFT {ttft:.2f} s · {self.output_tokens} tokens · {rate:.0f} tok/s"
 
     def add_event(self, event: Any) -> str | None:
@@ -242,13 +247,14 @@ class ClaudeError:
     kind: ErrorKind
     reason: str  # a short phrase for the learner, e.g. "the connection dropped"
     detail: str  # recorded with the turn and logged: class, status, API error type (never a secret)
+    config: bool = False  # a rejected key or an unknown model: no question can succeed until the operator acts
 
 
 def classify(exc: Exception, *, read_timeout: float) -> ClaudeError:
     """Name what went wrong. Works for failures before the stream (after the SDK's retries) and mid-stream."""
     detail = _detail(exc)
     if isinstance(exc, (anthropic.AuthenticationError, anthropic.PermissionDeniedError)):
-        return ClaudeError(ErrorKind.AUTH, "the assistant is not configured correctly", detail)
+        return ClaudeError(ErrorKind.AUTH, "the assistant is not configured correctly", detail, config=True)
     if isinstance(exc, anthropic.APIStatusError):
         if exc.status_code == 200:  # an ``event: error`` inside a started stream
             reason = "Claude is overloaded" if exc.type == "overloaded_error" else f"the API reported {exc.type}"
@@ -257,10 +263,14 @@ def classify(exc: Exception, *, read_timeout: float) -> ClaudeError:
             return ClaudeError(ErrorKind.TRANSIENT, "Claude is receiving too many requests", detail)
         if exc.status_code >= 500:
             return ClaudeError(ErrorKind.TRANSIENT, "Claude is overloaded", detail)
+        if exc.status_code == 404:
+            return ClaudeError(ErrorKind.REJECTED, "the configured model was not found", detail, config=True)
         return ClaudeError(ErrorKind.REJECTED, "the request was rejected", detail)
     if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
         return ClaudeError(ErrorKind.TRANSIENT, f"no reply for {read_timeout:g} s", detail)
-    if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
+    if isinstance(exc, (anthropic.APIConnectionError, httpx2.ConnectError)):  # no response at all
+        return ClaudeError(ErrorKind.TRANSIENT, "could not reach the API", detail)
+    if isinstance(exc, httpx2.TransportError):  # a response had started: the stream was cut
         return ClaudeError(ErrorKind.TRANSIENT, "the connection dropped", detail)
     return ClaudeError(ErrorKind.UNEXPECTED, "an unexpected error", detail)
 
@@ -273,19 +283,21 @@ def _detail(exc: Exception) -> str:
     return f"{name}: {exc}" if str(exc) else name
 
 
-def log_for_operator(error: ClaudeError, exc: Exception, settings: Settings) -> None:
+def log_for_operator(error: ClaudeError, exc: Exception, *, model: str, cooldown: float) -> None:
     """One actionable log line; the API key is never logged."""
     status = getattr(exc, "status_code", None)
+    paused = f"lab questions get \"not available\" without an API call for {cooldown:.0f} s, then it is tried again"
     if error.kind is ErrorKind.AUTH:
         what = "was rejected" if status == 401 else "is not allowed to use this API or model"
         log.error(
             "ANTHROPIC_API_KEY %s (%s): set a valid key (Claude Console > API keys) in the environment or .env "
-            "and restart coursebot; lab questions fail until then",
+            "and restart coursebot; %s",
             what,
             status,
+            paused,
         )
     elif status == 404:
-        log.error("COURSEBOT_MODEL=%s was not found (404): choose a model your key can use", settings.model)
+        log.error("COURSEBOT_MODEL=%s was not found (404): choose a model your key can use; %s", model, paused)
     elif error.kind is ErrorKind.REJECTED:
         log.error("Claude rejected a lab request (%s)", error.detail)
     elif error.kind is ErrorKind.UNEXPECTED:

@@ -8,11 +8,15 @@ subclasses whose message is fit to show a learner.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import random
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from bot.core import messages
 from bot.core.content.model import Course, Lab, Lesson, Module, ModuleTest, Option, Question, Quiz
 from bot.core.store.base import Attempt, LabThread, LabTurn, LearnerRef, OptionCount, Store, StoredAnswer
 
@@ -45,12 +49,23 @@ class StaleTest(CourseError):
     """A test button that does not apply: someone else's attempt, or a question out of turn."""
 
 
-class IncompleteTest(CourseError):
-    """Finishing a test attempt before every question is answered."""
-
-
 class UnknownOption(UnknownQuestion):
     """An option index the question does not have."""
+
+
+class StaleButton(CourseError):
+    """A button whose value does not parse or is out of range (forged, or from an older version)."""
+
+
+MAX_ID = 2**63 - 1  # row ids and indexes from buttons must fit the database's integers
+
+
+def button_number(text: object, *, most: int = MAX_ID) -> int:
+    """A whole number taken from a button value or custom_id, range-checked; ``StaleButton`` otherwise."""
+    value = str(text)
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > most:
+        raise StaleButton(messages.STALE_BUTTON)
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,37 +80,58 @@ class QuizOutcome:
 
 @dataclass(frozen=True, slots=True)
 class TestState:
-    """Where a learner is in a module-test attempt."""
+    """The next question of an unfinished module-test attempt.
+
+    ``next_question`` is as the learner sees it: its options in this attempt's order, lettered A, B, C in
+    that order (``Option.index`` is the position shown; ``answer_test`` takes that position back).
+    """
 
     attempt: Attempt
     module: Module
     answers: dict[str, StoredAnswer]
-    next_question: Question | None  # None once every question is answered
-    position: int  # 1-based number of next_question (or total + 1 when done)
+    next_question: Question
+    position: int  # 1-based number of next_question
     total: int
+    pass_percent: int
 
     @property
-    def finished(self) -> bool:
-        return self.next_question is None
+    def resumed(self) -> bool:
+        return bool(self.answers)
 
 
 @dataclass(frozen=True, slots=True)
 class TestResult:
     attempt: Attempt
+    module: Module
     score: int
     total: int
     passed: bool
     percent: int
-    missed: tuple[tuple[Question, Option], ...]  # each missed question with the option chosen
+    pass_percent: int
+    missed: tuple[tuple[Question, Option], ...]  # each missed question (as shown) with the option chosen
     best_percent: int
     attempts: int  # finished attempts, this one included
 
 
+TestStep = TestState | TestResult
+"""What a test call returns: the next question, or the result once the last one is answered."""
+
+
 @dataclass(frozen=True, slots=True)
 class LabProgress:
+    """Questions answered completely in a lab (every thread of the learner's), counted up to the target."""
+
     lab: Lab
-    asked: int
-    complete: bool
+    answered: int  # the real count (may exceed the target)
+
+    @property
+    def asked(self) -> int:
+        """The count shown to the learner: never past the target."""
+        return min(self.answered, self.lab.questions_to_complete)
+
+    @property
+    def complete(self) -> bool:
+        return self.answered >= self.lab.questions_to_complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,89 +280,121 @@ class CourseService:
 
     # The module test
 
-    async def _state(self, module: Module, attempt: Attempt) -> TestState:
-        questions = self._test(module).questions
+    def _order(self, test: ModuleTest, attempt: Attempt) -> list[Question]:
+        """The attempt's questions in the order it shows them (seed 0: the content's order)."""
+        questions = list(test.questions)
+        if attempt.seed:
+            random.Random(attempt.seed).shuffle(questions)
+        return questions
+
+    @staticmethod
+    def _permutation(question: Question, attempt: Attempt) -> list[int]:
+        """Content option indexes in the order the attempt shows them."""
+        order = list(range(len(question.options)))
+        if attempt.seed:
+            random.Random(f"{attempt.seed}:{question.id}").shuffle(order)
+        return order
+
+    def _presented(self, question: Question, attempt: Attempt) -> Question:
+        options = tuple(
+            dataclasses.replace(question.options[content], index=shown)
+            for shown, content in enumerate(self._permutation(question, attempt))
+        )
+        return dataclasses.replace(question, options=options)
+
+    async def _step(self, module: Module, attempt: Attempt) -> TestStep:
+        """The next question, or (grading the attempt once every question is answered) the result."""
+        test = self._test(module)
         answers = await self.store.attempt_answers(attempt.id)
-        position, next_question = next(
-            ((number, q) for number, q in enumerate(questions, start=1) if q.id not in answers),
-            (len(questions) + 1, None),
-        )
-        return TestState(
-            attempt=attempt, module=module, answers=answers,
-            next_question=next_question, position=position, total=len(questions),
-        )
+        if attempt.finished_at is not None:  # graded: its result stands, even if the test gained questions
+            return await self._result(module, attempt, answers)
+        questions = self._order(test, attempt)
+        for position, question in enumerate(questions, start=1):
+            if question.id not in answers:
+                return TestState(
+                    attempt=attempt, module=module, answers=answers, next_question=self._presented(question, attempt),
+                    position=position, total=len(questions), pass_percent=_pass_percent(test),
+                )
+        return await self._result(module, attempt, answers)
 
     async def test_state(self, learner: LearnerRef, module: int | None = None) -> TestState | None:
-        """The learner's unfinished attempt, or None when there is none."""
+        """The learner's unfinished attempt, or None when there is none (creates no one)."""
         found = self.module(module)
         self._test(found)
-        attempt = await self.store.open_attempt(await self.store.learner_id(learner), found.number)
-        return None if attempt is None else await self._state(found, attempt)
+        learner_id = await self.store.find_learner(learner)
+        attempt = None if learner_id is None else await self.store.open_attempt(learner_id, found.number)
+        if attempt is None:
+            return None
+        step = await self._step(found, attempt)
+        return step if isinstance(step, TestState) else None
 
-    async def start_test(self, learner: LearnerRef, module: int | None = None) -> TestState:
-        """A new attempt, or the unfinished one resumed where the learner left it."""
+    async def start_test(self, learner: LearnerRef, module: int | None = None) -> TestStep:
+        """A new attempt (its own order of questions and options), or the unfinished one resumed.
+
+        An attempt whose every question was answered before a restart interrupted its grading is graded.
+        """
         found = self.module(module)
         self._test(found)
-        attempt = await self.store.start_attempt(await self.store.learner_id(learner), found.number)
-        return await self._state(found, attempt)
+        seed = secrets.randbelow(2**31 - 1) + 1
+        attempt = await self.store.start_attempt(await self.store.learner_id(learner), found.number, seed)
+        return await self._step(found, attempt)
 
-    async def _own_attempt(self, learner: LearnerRef, attempt_id: int) -> tuple[int, Attempt]:
-        learner_id = await self.store.learner_id(learner)
-        attempt = await self.store.attempt(attempt_id)
+    async def _own_attempt(self, learner: LearnerRef, attempt_id: int) -> Attempt:
+        button_number(attempt_id)
+        learner_id = await self.store.find_learner(learner)  # a refusal creates no one
+        attempt = await self.store.attempt(attempt_id) if learner_id is not None else None
         if attempt is None or attempt.learner_id != learner_id:
             raise StaleTest("That test attempt is not yours. Start your own test to answer questions.")
-        return learner_id, attempt
+        return attempt
 
     async def answer_test(
-        self, learner: LearnerRef, attempt_id: int, question_id: str, option_index: int, event_id: str,
-    ) -> TestState:
-        """Record the answer to the attempt's next question and return the new state.
+        self, learner: LearnerRef, attempt_id: int, question_id: str, shown_option: int, event_id: str,
+    ) -> TestStep:
+        """Record the answer (``shown_option``: the position the option was shown at) and return what is next.
 
-        A question this attempt already answered returns the state unchanged, also once the
-        attempt is finished: a double click on the last question then leads to ``finish_test``,
-        which returns the same result again.
+        A question this attempt already answered returns the step unchanged, also once the attempt is
+        finished (a double click on the last question shows the same result again).
         """
-        _, attempt = await self._own_attempt(learner, attempt_id)
+        attempt = await self._own_attempt(learner, attempt_id)
         found = self.module(attempt.module)
         question = _find_question(self._test(found), question_id, f"the Module {found.number} test")
-        option = _option(question, option_index)
-        state = await self._state(found, attempt)
-        if question.id in state.answers:
-            return state
-        if attempt.finished_at is not None:  # only when the test gained questions since it was taken
+        option = _option(self._presented(question, attempt), shown_option)
+        step = await self._step(found, attempt)
+        answers = step.answers if isinstance(step, TestState) else await self.store.attempt_answers(attempt.id)
+        if question.id in answers:
+            return step
+        if isinstance(step, TestResult):  # only when the test gained questions since it was taken
             raise StaleTest("That test attempt is already finished. Start a new attempt to try again.")
-        if state.next_question is None or state.next_question.id != question.id:
-            raise StaleTest(f"Please answer question {state.position} of {state.total} first.")
-        await self.store.record_test_answer(attempt.id, question.id, option.index, option.correct, event_id)
-        return await self._state(found, attempt)
+        if step.next_question.id != question.id:
+            raise StaleTest(f"Please answer question {step.position} of {step.total} first.")
+        content_index = self._permutation(question, attempt)[option.index]
+        await self.store.record_test_answer(attempt.id, question.id, content_index, option.correct, event_id)
+        return await self._step(found, attempt)
 
-    async def finish_test(self, learner: LearnerRef, attempt_id: int) -> TestResult:
-        """Grade the attempt once every question is answered; a finished attempt returns its result again."""
-        learner_id, attempt = await self._own_attempt(learner, attempt_id)
-        found = self.module(attempt.module)
-        test = self._test(found)
-        answers = await self.store.attempt_answers(attempt.id)
+    async def _result(self, module: Module, attempt: Attempt, answers: dict[str, StoredAnswer]) -> TestResult:
+        """Grade the attempt (once) and describe its result."""
+        test = self._test(module)
         if attempt.finished_at is None:
-            unanswered = sum(1 for question in test.questions if question.id not in answers)
-            if unanswered:
-                raise IncompleteTest(f"Answer all {len(test.questions)} questions first: {unanswered} to go.")
             score = sum(1 for question in test.questions if answers[question.id].correct)
             total = len(test.questions)
             attempt = await self.store.finish_attempt(attempt.id, score, total, passes(score, total, test.pass_mark))
         score, total = attempt.score or 0, attempt.total or 0
-        missed = tuple(
-            (question, _option(question, answers[question.id].option_index))
-            for question in test.questions
-            if question.id in answers and not answers[question.id].correct
-        )
-        finished = [a for a in await self.store.attempts(learner_id, found.number) if a.finished_at is not None]
+        missed = []
+        for question in self._order(test, attempt):
+            if question.id in answers and not answers[question.id].correct:
+                shown = self._permutation(question, attempt).index(answers[question.id].option_index)
+                missed.append((self._presented(question, attempt), _option(self._presented(question, attempt), shown)))
+        attempts = await self.store.attempts(attempt.learner_id, module.number)
+        finished = [a for a in attempts if a.finished_at is not None]
         return TestResult(
             attempt=attempt,
+            module=module,
             score=score,
             total=total,
             passed=bool(attempt.passed),
             percent=_percent(score, total),
-            missed=missed,
+            pass_percent=_pass_percent(test),
+            missed=tuple(missed),
             best_percent=max(_percent(a.score or 0, a.total or 0) for a in finished),
             attempts=len(finished),
         )
@@ -349,17 +417,28 @@ class CourseService:
         """Whether ``learner`` is the one the lab thread was opened for (looks up without creating anyone)."""
         return await self.store.find_learner(learner) == thread.learner_id
 
-    async def _lab_progress(self, lab: Lab, threads: Iterable[LabThread]) -> LabProgress:
-        asked = 0
-        for thread in threads:
-            asked += sum(1 for turn in await self.store.lab_turns(thread.id) if _answered(turn))
-        return LabProgress(lab=lab, asked=asked, complete=asked >= lab.questions_to_complete)
+    async def existing_lab_thread(
+        self, learner: LearnerRef, lab: int, platform: str, module: int | None = None,
+    ) -> LabThread | None:
+        """The learner's newest thread for this lab on ``platform``, so ``/lab`` can point back to it."""
+        found = self.module(module)
+        chosen = self.lab(lab, found.number)
+        learner_id = await self.store.find_learner(learner)
+        if learner_id is None:
+            return None
+        return await self.store.latest_lab_thread(learner_id, found.number, chosen.number, platform)
+
+    async def lab_history(self, thread: LabThread) -> list[LabTurn]:
+        """The thread's earlier turns, oldest first."""
+        return await self.store.lab_turns(thread.id)
+
+    async def _lab_progress(self, lab: Lab, learner_id: int, module: int) -> LabProgress:
+        return LabProgress(lab=lab, answered=await self.store.answered_turns(learner_id, module, lab.number))
 
     async def lab_progress(self, thread: LabThread) -> LabProgress:
-        """Questions answered (with some answer text) in every thread the learner opened for this lab."""
+        """Questions answered completely in every thread the learner opened for this lab."""
         lab = self.lab(thread.lab, thread.module)
-        threads = await self.store.lab_threads(thread.learner_id, thread.module)
-        return await self._lab_progress(lab, (t for t in threads if t.lab == lab.number))
+        return await self._lab_progress(lab, thread.learner_id, thread.module)
 
     # Progress and statistics
 
@@ -374,10 +453,8 @@ class CourseService:
             mine = [answers[lesson, q.id] for q in quiz.questions if (lesson, q.id) in answers]
             quiz_answered[lesson] = len(mine)
             quiz_correct[lesson] = sum(1 for answer in mine if answer.correct)
-        threads = await self.store.lab_threads(learner_id, found.number)
         labs = {
-            number: await self._lab_progress(lab, (t for t in threads if t.lab == number))
-            for number, lab in sorted(found.labs.items())
+            number: await self._lab_progress(lab, learner_id, found.number) for number, lab in sorted(found.labs.items())
         }
         finished = [a for a in await self.store.attempts(learner_id, found.number) if a.finished_at is not None]
         return ModuleProgress(
@@ -419,9 +496,8 @@ class CourseService:
         return out.getvalue()
 
 
-def _answered(turn: LabTurn) -> bool:
-    """A question counts towards a lab once some answer reached the learner (not failed, not stopped at once)."""
-    return turn.status != "failed" and bool(turn.answer)
+def _pass_percent(test: ModuleTest) -> int:
+    return round(test.pass_mark * 100)
 
 
 def _question_stats(kind: str, scope: int, question: Question, rows: Iterable[OptionCount]) -> QuestionStats:

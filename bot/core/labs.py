@@ -1,56 +1,60 @@
 """Lab assistants: a lesson-specific Claude that answers a learner's questions in a lab thread.
 
-``LabAssistant.ask(thread, question, event_id=..., message=..., stop=...)`` streams one answer into a
-``ProgressiveMessage`` and records the turn once per event id. The assistant is grounded in its lesson:
-the system prompt is the lab's persona, then the lesson text, marked ``cache_control: ephemeral`` so the
-long stable prefix is cached across the thread's turns. Earlier turns of the thread (those with answer text)
-are sent as history, oldest dropped first to stay within ``COURSEBOT_HISTORY_CHARS``.
+A question goes through two calls, whatever the platform:
 
-How an answer ends (``LabTurn.status``) and what the learner sees besides the text:
+1. ``LabAssistant.admit(thread, question, event_id=...)`` decides, before anything is shown or sent to the
+   API, whether it is answered: the question is valid (not empty, not too long, valid Unicode, no NUL), the
+   bot is not shutting down, the assistant is not cut off by a configuration error (``ConfigBreaker``), the
+   thread is not answering already, the learner is within the hourly question and daily token limits; then
+   the event id is claimed in the store (``Store.claim_answer``). A refusal is a ``CourseError`` with a
+   learner-facing message; ``None`` means the event was claimed before (a redelivery): do nothing.
+2. ``LabAssistant.answer(ticket, message)`` waits for a fair slot (``AnswerSlots``: a few answers per learner,
+   a cap in all, round-robin between learners), streams the answer into a ``ProgressiveMessage``, records the
+   turn and closes the claim in one transaction, and shows the ending: notice, footer and the lab's progress.
 
-* complete: the footer ``TTFT 0.41 s · 312 tokens · 48 tok/s``.
-* partial: the stream failed or ended early after text had arrived; the text stays, with the notice
-  "⚠️ The answer was cut off (<reason>). What arrived is kept above; ask again to continue." Nothing is
-  retried once text has started (the SDK retries only before the stream begins, and shows
-  "Claude is busy, retrying…" meanwhile).
-* stopped: the learner pressed Stop; the HTTP stream is closed and the text so far stays, with "⏹️ Stopped.".
-* failed: no text arrived; a plain message instead (a rejected API key tells the learner only that the
-  assistant is unavailable, and the operator gets an actionable log line).
+While it streams, the claim's lease is renewed with a checkpoint of what the message shows, so that after a
+crash any process can repair the message and record the turn (``bot.core.recovery``). The assistant keeps the
+one registry of running answers: ``stop`` (the learner's Stop button) and ``drain`` (shutdown: stop admitting,
+let answers finish for a grace period, end the rest as interrupted).
+
+The assistant is grounded in its lesson: the system prompt is the lab's persona, then the lesson text, marked
+``cache_control: ephemeral`` so the long stable prefix is cached across the thread's turns. Earlier turns of
+the thread (those with answer text) are sent as history, oldest dropped first to stay within the budget.
+
+How an answer ends (``LabTurn.status``): complete (footer ``TTFT 0.41 s · 312 tokens · 48 tok/s``); partial
+(the stream failed after text arrived: the text stays with a notice; nothing is retried once text started);
+stopped (the learner pressed Stop); interrupted (the bot shut down or crashed mid-answer); failed (no text: a
+plain message instead). Only complete answers count towards the lab.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+import enum
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from anthropic import AsyncAnthropic
 from anthropic.types import MessageParam, TextBlockParam
 
-from bot.config import Settings
-from bot.core.claude import (
-    Answer,
-    AnswerRequest,
-    ClaudeError,
-    ErrorKind,
-    classify,
-    log_for_operator,
-    make_client,
-    stream_answer,
-)
+from bot.core import messages
+from bot.core.breaker import ConfigBreaker
+from bot.core.claude import Answer, AnswerRequest, ClaudeError, ErrorKind, classify, log_for_operator, stream_answer
 from bot.core.content.model import Lab, Lesson
 from bot.core.course import CourseError, CourseService, LabProgress
-from bot.core.store.base import LabThread, LabTurn, TurnStatus
+from bot.core.slots import AnswerSlots
+from bot.core.store.base import AnswerClaim, LabThread, LabTurn, LearnerRef, Store, TurnStatus
 from bot.core.streaming.engine import ProgressiveMessage
 
-RETRY_STATUS = "Claude is busy, retrying…"
-STOPPED_NOTICE = "⏹️ Stopped."
-CUT_NOTICE = "⚠️ The answer was cut off ({reason}). What arrived is kept above; ask again to continue."
-UNAVAILABLE_MESSAGE = "The lab assistant is not available right now; the course operator has been told."
-TRY_AGAIN_MESSAGE = "⚠️ Claude could not answer ({reason}). Please ask again in a minute."
-REJECTED_MESSAGE = "⚠️ Claude could not answer this question ({reason})."
-NO_TEXT_MESSAGE = "⚠️ Claude returned no answer text. Please rephrase your question."
-INTERRUPTED = "interrupted: coursebot was shutting down"
-LENGTH_NOTICE = "✂️ The answer reached its length limit; ask a follow-up question for the rest."
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 10.0  # a claim not renewed for this long belongs to a process that is gone
+RENEW_SECONDS = 3.0  # how often a streaming answer renews its lease and checkpoints its message
 
 
 class LabBusy(CourseError):
@@ -58,132 +62,338 @@ class LabBusy(CourseError):
 
 
 class InvalidQuestion(CourseError):
-    """The question is empty or too long; nothing was sent."""
+    """The question is empty, too long or not text; nothing was sent."""
+
+
+class LimitReached(CourseError):
+    """The learner used up a question or token allowance; the message says when it resets."""
+
+
+class Unavailable(CourseError):
+    """The assistant cannot answer now (shutting down, or cut off by a configuration error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    """The plain values the lab assistants need (built by the runtime from the settings)."""
+
+    model: str
+    max_tokens: int = 1024
+    read_timeout: float = 60.0
+    history_budget_chars: int = 24000
+    max_question_chars: int = 1500
+    answers_per_learner: int = 2  # streaming at once; more wait in the learner's queue
+    max_concurrent_answers: int = 50  # streaming at once in this process, shared fairly
+    questions_per_hour: int = 30  # per learner, rolling hour
+    output_tokens_per_day: int = 60000  # per learner, UTC day
+    config_error_cooldown: float = 300.0  # seconds without API calls after a rejected key or unknown model
 
 
 @dataclass(frozen=True, slots=True)
 class TurnOutcome:
     turn: LabTurn
     progress: LabProgress
-    recorded: bool  # False when this event id had already recorded a turn
+    completed_now: bool  # this answer completed the lab
+
+
+@dataclass(eq=False)
+class Ticket:
+    """An admitted question: its claim, and the running answer's stop switch."""
+
+    claim: AnswerClaim
+    thread: LabThread
+    question: str
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False  # ended by shutdown rather than by the learner
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> int:
+        """The answer's id (its claim's): what a Stop button carries."""
+        return self.claim.id
+
+
+class StopResult(enum.Enum):
+    STOPPING = messages.STOPPING
+    FINISHED = messages.NOTHING_TO_STOP
+    NOT_YOURS = messages.NOT_YOUR_ANSWER
+
+
+def process_owner() -> str:
+    """This process's name on the claims it holds: host, pid, and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class LabAssistant:
-    """Answers lab questions with Claude; one answer at a time per thread. Share one per process."""
+    """Admits and answers lab questions with Claude. Share one per process."""
 
-    def __init__(self, client: AsyncAnthropic, settings: Settings, course: CourseService) -> None:
+    def __init__(
+        self, client: AsyncAnthropic, config: LabConfig, course: CourseService, store: Store,
+        *, owner: str | None = None,
+    ) -> None:
         self._client = client
-        self._settings = settings
+        self.config = config
         self._course = course
-        self._answering: set[int] = set()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, course: CourseService) -> LabAssistant:
-        return cls(make_client(settings), settings, course)
+        self._store = store
+        self.owner = owner or process_owner()
+        self.breaker = ConfigBreaker(config.config_error_cooldown)
+        self._slots = AnswerSlots(per_learner=config.answers_per_learner, total=config.max_concurrent_answers)
+        self._running: dict[int, Ticket] = {}  # answer id -> its ticket
+        self._threads: dict[int, Ticket] = {}  # lab thread id -> the answer running there
+        self._draining = False
 
     async def close(self) -> None:
         await self._client.close()
 
-    def busy(self, thread: LabThread) -> bool:
-        """Whether an answer is streaming in this thread right now."""
-        return thread.id in self._answering
-
-    async def ask(
-        self,
-        thread: LabThread,
-        question: str,
-        *,
-        event_id: str,
-        message: ProgressiveMessage,
-        stop: asyncio.Event | None = None,
-    ) -> TurnOutcome:
-        """Answer ``question`` into ``message``; raises ``InvalidQuestion``, ``LabBusy`` or ``UnknownLab``."""
-        question = self.check_question(question)
-        if self.busy(thread):
-            raise LabBusy(
-                "I'm still answering your previous question in this thread. "
-                "Wait for it to finish (or stop it), then ask again."
-            )
-        self._answering.add(thread.id)
-        try:
-            return await self._answer(thread, question, event_id, message, stop)
-        finally:
-            self._answering.discard(thread.id)
+    # -- admission ------------------------------------------------------------------------------------------
 
     def check_question(self, question: str) -> str:
-        """The question, stripped; raises ``InvalidQuestion`` when it is empty or too long."""
+        """The question, stripped; ``InvalidQuestion`` when it is empty, too long or not valid text."""
         question = question.strip()
-        limit = self._settings.max_question_chars
+        limit = self.config.max_question_chars
         if not question:
             raise InvalidQuestion("Please type a question for the lab assistant.")
         if len(question) > limit:
             raise InvalidQuestion(
                 f"That question is {len(question)} characters long; please keep it under {limit} characters."
             )
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidQuestion("Your question contains characters that are not valid text; please retype it.") \
+                from None
+        if "\x00" in question:
+            raise InvalidQuestion("Your question contains a NUL character; please retype it.")
         return question
 
-    async def _answer(
-        self,
-        thread: LabThread,
-        question: str,
-        event_id: str,
-        message: ProgressiveMessage,
-        stop: asyncio.Event | None,
-    ) -> TurnOutcome:
-        lab, lesson = self._lab(thread)
-        store = self._course.store
-        history = history_messages(await store.lab_turns(thread.id), self._settings.history_budget_chars)
-        request = AnswerRequest(
-            model=self._settings.model,
-            max_tokens=self._settings.max_tokens,
-            system=system_blocks(lab, lesson),
-            messages=[*history, {"role": "user", "content": question}],
+    def running(self, thread: LabThread) -> Ticket | None:
+        """The answer streaming (or queued) in this thread, if any."""
+        return self._threads.get(thread.id)
+
+    def refuse_early(self, thread: LabThread, question: str) -> str:
+        """The checks that need no database: the valid question, or the ``CourseError`` explaining why not.
+
+        Adapters that echo a question before answering call this first, so a refusal shows nothing.
+        """
+        question = self.check_question(question)
+        if self._draining:
+            raise Unavailable(messages.RESTARTING)
+        if not self.breaker.closed:
+            raise Unavailable(messages.UNAVAILABLE)
+        if thread.id in self._threads:
+            raise LabBusy(messages.BUSY)
+        return question
+
+    async def admit(self, thread: LabThread, question: str, *, event_id: str) -> Ticket | None:
+        """Admit a question for answering (see the module docstring); None for an event claimed before."""
+        question = self.check_question(question)
+        if await self._store.is_claimed(event_id):
+            return None
+        question = self.refuse_early(thread, question)
+        await self._check_allowance(thread.learner_id)
+        if thread.id in self._threads:  # another question of this thread was admitted meanwhile
+            raise LabBusy(messages.BUSY)
+        claim = await self._store.claim_answer(
+            event_id, thread.id, thread.learner_id, question, owner=self.owner, lease=LEASE_SECONDS
         )
+        if claim is None:
+            return None
+        if thread.id in self._threads:  # lost a race with a question admitted while we claimed
+            await self._store.finish_claim(claim.id, LabTurn(question, "", "failed", error="thread busy"))
+            raise LabBusy(messages.BUSY)
+        ticket = Ticket(claim=claim, thread=thread, question=question)
+        self._running[ticket.id] = ticket
+        self._threads[thread.id] = ticket
+        return ticket
+
+    async def _check_allowance(self, learner_id: int) -> None:
+        now = datetime.now(UTC)
+        hour_ago = now - timedelta(hours=1)
+        asked = await self._store.claims_since(learner_id, hour_ago)
+        if len(asked) >= self.config.questions_per_hour:
+            free_at = asked[len(asked) - self.config.questions_per_hour] + timedelta(hours=1)
+            raise LimitReached(
+                f"You have asked {len(asked)} questions in the last hour, the most this course allows. "
+                f"You can ask again in {_duration(free_at - now)} (at {free_at:%H:%M} UTC)."
+            )
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = await self._store.output_tokens_since(learner_id, day_start)
+        if used >= self.config.output_tokens_per_day:
+            resets = day_start + timedelta(days=1)
+            raise LimitReached(
+                f"You have used today's allowance of answer tokens ({self.config.output_tokens_per_day:,}). "
+                f"It resets at midnight UTC, in {_duration(resets - now)}."
+            )
+
+    # -- answering --------------------------------------------------------------------------------------------
+
+    async def ask(
+        self, thread: LabThread, question: str, *, event_id: str, message: ProgressiveMessage,
+        stop: asyncio.Event | None = None,
+    ) -> TurnOutcome | None:
+        """``admit`` then ``answer``: None when the event was answered before."""
+        ticket = await self.admit(thread, question, event_id=event_id)
+        if ticket is None:
+            return None
+        if stop is not None:
+            ticket.stop = stop
+        return await self.answer(ticket, message)
+
+    async def answer(self, ticket: Ticket, message: ProgressiveMessage) -> TurnOutcome:
+        """Answer an admitted question into ``message``; always ends with a recorded turn and a final message."""
         answer = Answer()
         error: ClaudeError | None = None
+        learner = ticket.thread.learner_id
+        checkpoint = asyncio.create_task(self._checkpoint(ticket, message, answer), name=f"lease:{ticket.id}")
+        try:
+            if await self._wait_for_slot(ticket, message):
+                try:
+                    error = await self._stream(ticket, message, answer)
+                finally:
+                    self._slots.release(learner)
+            else:  # stopped (or shut down) while queued: no API call was made
+                answer.stopped = True
+        finally:
+            checkpoint.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoint
+            try:
+                outcome = await self._finish(ticket, message, answer, error)
+            finally:
+                self._forget(ticket)
+        return outcome
+
+    async def _wait_for_slot(self, ticket: Ticket, message: ProgressiveMessage) -> bool:
+        """Take a slot, showing the queue notice while waiting; False when stopped before its turn came."""
+        def queued(own: bool) -> None:
+            message.status(messages.QUEUED_OWN if own else messages.QUEUED_CLASS)
+
+        acquire = asyncio.create_task(self._slots.acquire(ticket.thread.learner_id, on_wait=queued))
+        stopper = asyncio.create_task(ticket.stop.wait())
+        try:
+            await asyncio.wait({acquire, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not acquire.done():
+                acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+        if acquire.cancelled():
+            return False
+        if ticket.stop.is_set():  # granted and stopped at once: give the slot back unused
+            self._slots.release(ticket.thread.learner_id)
+            return False
+        return True
+
+    async def _stream(self, ticket: Ticket, message: ProgressiveMessage, answer: Answer) -> ClaudeError | None:
+        lab, lesson = self._lab(ticket.thread)
+        history = history_messages(await self._course.lab_history(ticket.thread), self.config.history_budget_chars)
+        request = AnswerRequest(
+            model=self.config.model,
+            max_tokens=self.config.max_tokens,
+            system=system_blocks(lab, lesson),
+            messages=[*history, {"role": "user", "content": ticket.question}],
+        )
         try:
             await stream_answer(
-                self._client,
-                request,
-                answer,
-                on_text=message.update,
-                on_retry=lambda: message.status(RETRY_STATUS),
-                stop=stop,
+                self._client, request, answer,
+                on_text=message.update, on_retry=lambda: message.status(messages.RETRYING), stop=ticket.stop,
             )
-        except asyncio.CancelledError:  # coursebot is shutting down: keep what arrived, then stop
-            status: TurnStatus = "partial" if answer.text else "failed"
-            await store.record_lab_turn(thread.id, event_id, self._turn(question, answer, status, INTERRUPTED))
+        except asyncio.CancelledError:  # our caller is going away: end as interrupted, keep what arrived
+            ticket.interrupted = True
             raise
         except Exception as exc:  # every failure ends as a recorded turn and a visible message
-            error = classify(exc, read_timeout=self._settings.read_timeout)
-            log_for_operator(error, exc, self._settings)
+            error = classify(exc, read_timeout=self.config.read_timeout)
+            if not error.config or self.breaker.trip():  # a configuration error: one log line per cooldown
+                log_for_operator(error, exc, model=self.config.model, cooldown=self.breaker.cooldown)
+            return error
+        return None
 
-        status, notice, error_text = _ending(answer, error)
-        turn = self._turn(question, answer, status, error_text)
-        recorded = await store.record_lab_turn(thread.id, event_id, turn)
-        await message.finish(answer.text, notice=notice, footer=answer.footer())
-        progress = await self._course.lab_progress(thread)
-        return TurnOutcome(turn=turn, progress=progress, recorded=recorded)
-
-    def _turn(self, question: str, answer: Answer, status: TurnStatus, error: str) -> LabTurn:
-        return LabTurn(
-            question=question,
-            answer=answer.text,
-            status=status,
-            error=error,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            cache_read_tokens=answer.cache_read_tokens,
-            cache_write_tokens=answer.cache_write_tokens,
-            ttft_ms=answer.ttft_ms,
-            duration_ms=answer.duration_ms,
-            stop_reason=answer.stop_reason,
-            model=self._settings.model,
+    async def _finish(
+        self, ticket: Ticket, message: ProgressiveMessage, answer: Answer, error: ClaudeError | None,
+    ) -> TurnOutcome:
+        status, notice, error_text = _ending(answer, error, interrupted=ticket.interrupted)
+        turn = LabTurn(
+            question=ticket.question, answer=answer.text, status=status, error=error_text,
+            input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
+            cache_read_tokens=answer.cache_read_tokens, cache_write_tokens=answer.cache_write_tokens,
+            ttft_ms=answer.ttft_ms, duration_ms=answer.duration_ms, stop_reason=answer.stop_reason,
+            model=self.config.model,
         )
+        await self._store.finish_claim(ticket.id, turn)
+        progress = await self._course.lab_progress(ticket.thread)
+        completed_now = status == "complete" and progress.answered == progress.lab.questions_to_complete
+        note = messages.progress_note(progress, completed_now=completed_now) if status == "complete" else ""
+        footer = " · ".join(part for part in (answer.footer(), note) if part)
+        await message.finish(answer.text, notice=notice, footer=footer)
+        return TurnOutcome(turn=turn, progress=progress, completed_now=completed_now)
+
+    async def _checkpoint(self, ticket: Ticket, message: ProgressiveMessage, answer: Answer) -> None:
+        """Renew the claim's lease with what the message shows, until the answer ends."""
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self._store.renew_claim(
+                    ticket.id, owner=self.owner, lease=LEASE_SECONDS,
+                    message_ids=message.message_ids, shown=message.on_screen, answer=answer.text,
+                )
+            except Exception:
+                log.warning("could not renew the lease of answer %s", ticket.id, exc_info=True)
+
+    def _forget(self, ticket: Ticket) -> None:
+        self._running.pop(ticket.id, None)
+        if self._threads.get(ticket.thread.id) is ticket:
+            del self._threads[ticket.thread.id]
+        ticket.done.set()
 
     def _lab(self, thread: LabThread) -> tuple[Lab, Lesson]:
         lab = self._course.lab(thread.lab, thread.module)
         return lab, self._course.lesson(lab.lesson, thread.module)
+
+    # -- the registry of running answers -------------------------------------------------------------------
+
+    async def stop(self, answer_id: int, learner: LearnerRef) -> StopResult:
+        """The learner's Stop button: stop the answer if it is still running and theirs."""
+        ticket = self._running.get(answer_id)
+        if ticket is None or ticket.stop.is_set():
+            return StopResult.FINISHED
+        if not await self._course.is_lab_learner(ticket.thread, learner):
+            return StopResult.NOT_YOURS
+        ticket.stop.set()
+        return StopResult.STOPPING
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: refuse new questions, let running answers finish for ``grace`` seconds, end the rest."""
+        self._draining = True
+        waiting = [ticket.done.wait() for ticket in self._running.values()]
+        if not waiting:
+            return
+        log.info("shutting down: waiting up to %.0f s for %d lab answer(s)", grace, len(waiting))
+        _, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=grace)
+        left = list(self._running.values())
+        for ticket in left:
+            ticket.interrupted = True
+            ticket.stop.set()
+        if left:
+            log.warning("shutting down: %d lab answer(s) interrupted after the %.0f s grace", len(left), grace)
+            await asyncio.wait([asyncio.ensure_future(t.done.wait()) for t in left], timeout=5.0)
+        for future in pending:
+            future.cancel()
+
+    # -- start-up ----------------------------------------------------------------------------------------
+
+    async def check_configuration(self) -> bool:
+        """A call that generates nothing (the model's metadata) checks the key and the model at start-up."""
+        try:
+            await self._client.models.retrieve(self.config.model)
+        except Exception as exc:
+            error = classify(exc, read_timeout=self.config.read_timeout)
+            if error.config:
+                self.breaker.trip()
+                log_for_operator(error, exc, model=self.config.model, cooldown=self.breaker.cooldown)
+                return False
+            log.warning("could not check the Claude configuration at start-up: %s (%s)", error.reason, error.detail)
+        return True
 
 
 def system_blocks(lab: Lab, lesson: Lesson) -> list[TextBlockParam]:
@@ -216,31 +426,40 @@ def history_messages(turns: list[LabTurn], budget_chars: int) -> list[MessagePar
         if used > budget_chars:
             break
         kept.append(turn)
-    messages: list[MessageParam] = []
+    history: list[MessageParam] = []
     for turn in reversed(kept):
-        messages.append({"role": "user", "content": turn.question})
-        messages.append({"role": "assistant", "content": turn.answer})
-    return messages
+        history.append({"role": "user", "content": turn.question})
+        history.append({"role": "assistant", "content": turn.answer})
+    return history
 
 
-def _ending(answer: Answer, error: ClaudeError | None) -> tuple[TurnStatus, str, str]:
+def _ending(answer: Answer, error: ClaudeError | None, *, interrupted: bool) -> tuple[TurnStatus, str, str]:
     """The turn's status, the notice shown under the text, and the error recorded."""
+    if interrupted:
+        return "interrupted", messages.INTERRUPTED, "interrupted: coursebot was shutting down"
     if answer.stopped:
-        return "stopped", STOPPED_NOTICE, ""
+        return "stopped", messages.STOPPED, ""
     if error is not None:
         if answer.text:
-            return "partial", CUT_NOTICE.format(reason=error.reason), error.detail
-        if error.kind is ErrorKind.AUTH:
-            return "failed", UNAVAILABLE_MESSAGE, error.detail
-        template = TRY_AGAIN_MESSAGE if error.kind is ErrorKind.TRANSIENT else REJECTED_MESSAGE
+            return "partial", messages.CUT.format(reason=error.reason), error.detail
+        if error.config:
+            return "failed", messages.UNAVAILABLE, error.detail
+        template = messages.TRY_AGAIN if error.kind is ErrorKind.TRANSIENT else messages.REJECTED
         return "failed", template.format(reason=error.reason), error.detail
     if not answer.complete:
         early = "the stream ended before the answer was complete"
         if answer.text:
-            return "partial", CUT_NOTICE.format(reason=early), "stream ended without message_stop"
-        return "failed", TRY_AGAIN_MESSAGE.format(reason=early), "stream ended without message_stop"
+            return "partial", messages.CUT.format(reason=early), "stream ended without message_stop"
+        return "failed", messages.TRY_AGAIN.format(reason=early), "stream ended without message_stop"
     if not answer.text:
-        return "failed", NO_TEXT_MESSAGE, f"no text in the answer (stop_reason {answer.stop_reason})"
+        return "failed", messages.NO_TEXT, f"no text in the answer (stop_reason {answer.stop_reason})"
     if answer.stop_reason == "max_tokens":
-        return "complete", LENGTH_NOTICE, ""
+        return "complete", messages.LENGTH, ""
     return "complete", "", ""
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = max(1, int(delta.total_seconds() + 59) // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import wraps
@@ -19,7 +18,7 @@ from bot.core.course import CourseError, CourseService
 from bot.core.store.base import LearnerRef
 from bot.core.tasks import spawn
 from bot.runtime import Runtime
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, plain
 from bot.slack.pacing import SlackPacing
 
 log = logging.getLogger(__name__)
@@ -33,21 +32,11 @@ class UsageError(CourseError):
     """A command was typed with arguments it does not take."""
 
 
-@dataclass(eq=False)
-class RunningAnswer:
-    """A lab answer being streamed: the event that stops it and the token its Stop button carries (so the
-    Stop button of an earlier answer, still on screen, cannot stop a later one in the same thread)."""
-
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
-
-
 @dataclass
 class SlackContext:
     runtime: Runtime
     client: AsyncWebClient
     pacing: SlackPacing = field(default_factory=SlackPacing)
-    answers: dict[str, RunningAnswer] = field(default_factory=dict)  # lab thread key -> its running answer
     lab_openings: dict[str, set[asyncio.Event]] = field(default_factory=dict)  # channel -> labs being recorded
     native_streaming: bool = True  # SLACK_NATIVE_STREAMING, until Slack says the workspace lacks it
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
@@ -98,8 +87,7 @@ class SlackContext:
         return task
 
     async def close(self) -> None:
-        for answer in self.answers.values():
-            answer.stop.set()
+        """Cancel what is still running (``Runtime.drain`` has already let lab answers end)."""
         tasks = list(self._tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=5.0)
@@ -109,11 +97,15 @@ class SlackContext:
 
 
 def _numbers(text: str, usage: str, *, most: int, least: int) -> list[int]:
-    """The whole-number arguments of a command; ``UsageError`` with ``usage`` otherwise."""
+    """The whole-number arguments of a command; ``UsageError`` naming what is wrong and the usage otherwise."""
     words = (text or "").split()
-    numeric = all(word.isascii() and word.isdigit() and len(word) <= 6 for word in words)
-    if not numeric or not least <= len(words) <= most:
-        raise UsageError(f"Usage: {usage}")
+    for word in words:
+        if not (word.isascii() and word.isdigit() and len(word) <= 6):
+            raise UsageError(f"“{plain(word, 40)}” is not a number. Usage: {usage}")
+    if len(words) < least:
+        raise UsageError(f"Please give a number. Usage: {usage}")
+    if len(words) > most:
+        raise UsageError(f"That is more numbers than the command takes. Usage: {usage}")
     return [int(word) for word in words]
 
 

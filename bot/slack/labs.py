@@ -4,10 +4,12 @@
 the lab. Only the learner who opened it gets answers there (others are told privately to open their own);
 the bot's own messages and edits (``message_changed``, ``bot_message``, any subtype) are ignored.
 
-Each question: a "thinking" status (``assistant.threads.setStatus``, skipped where Slack refuses it), a
-private Stop button for the learner, then the answer streamed into ONE reply through the shared pacer:
-natively (``chat.startStream``) when ``SLACK_NATIVE_STREAMING`` is on, else ``chat.update``. Afterwards the
-learner sees "Questions asked: 2/3", or the completion message. The slow part runs after the ack.
+Each question is admitted by ``LabAssistant.admit`` first (a refusal is shown privately, a redelivered event
+is ignored: the claim in the database is the dedupe, also across restarts); then a "thinking" status
+(``assistant.threads.setStatus``, skipped where Slack refuses it), a private Stop button for the learner, and
+the answer streamed into ONE reply through the shared pacer: natively (``chat.startStream``) when
+``SLACK_NATIVE_STREAMING`` is on, else ``chat.update``; its footer carries the lab's progress. The slow part
+runs after the ack. After a crash, ``repair`` puts the cut answer's reply right (``bot.core.recovery``).
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ import asyncio
 import html
 import logging
 import re
-from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.core import messages
 from bot.core.content.model import Lab
-from bot.core.course import CourseError, LabProgress
+from bot.core.course import CourseError, button_number
+from bot.core.labs import StopResult, Ticket
 from bot.core.store.base import LabThread, LearnerRef
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.sink import DeliveryError
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import RunningAnswer, SlackContext, friendly_errors, number_and_module
+from bot.slack.context import SlackContext, friendly_errors, number_and_module
 from bot.slack.mrkdwn import escape, inline, plain
 from bot.slack.stream_sink import NativeThreadSink, ThreadSink
 
@@ -38,12 +42,9 @@ log = logging.getLogger(__name__)
 USAGE = "`/lab <number> [module]`, e.g. `/lab 1`"
 SUGGEST_ACTION = re.compile(r"^lab:suggest:\d+$")
 STOP_ACTION = "lab:stop"
+FRESH_ACTION = "lab:fresh"
 THINKING = "is thinking…"
-UNAVAILABLE = "The lab assistant is unavailable right now (Claude is not configured for this course bot)."
-NOT_YOURS = "This lab thread belongs to another learner. Start your own with `/lab {number}`."
-BUSY = "I'm still answering your previous question here. Wait for it to finish (or stop it), then ask again."
 UNDELIVERED = "Slack did not accept the rest of the answer. It is saved; ask again to see it in full."
-SEEN_EVENTS = 2048  # recent message ids remembered to drop Slack's redeliveries
 
 
 def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
@@ -64,30 +65,35 @@ def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
     return out
 
 
-def stop_blocks(thread_key: str, answer: RunningAnswer) -> list[Block]:
+def stop_blocks(ticket: Ticket) -> list[Block]:
     return [
         *blocks.sections("✍️ Answering your question…"),
-        blocks.actions([blocks.button("Stop", STOP_ACTION, f"{thread_key}|{answer.token}", style="danger")]),
+        blocks.actions([blocks.button("Stop", STOP_ACTION, str(ticket.id), style="danger")]),
     ]
 
 
-def progress_text(progress: LabProgress) -> str:
-    needed = progress.lab.questions_to_complete
-    if progress.complete and progress.asked == needed:
-        return (f"🎉 Lab complete! You asked {progress.asked} questions in Lab {progress.lab.number}. "
-                "Keep asking if you like; `/progress` shows the whole module.")
-    if progress.complete:
-        return f"Questions asked: {progress.asked} (lab complete)"
-    return f"Questions asked: {progress.asked}/{needed}"
+def thread_link(thread: LabThread) -> str:
+    channel, _, ts = thread.thread_key.partition(":")
+    return f"<https://slack.com/archives/{channel}/p{ts.replace('.', '')}|your lab {thread.lab} thread>"
 
 
 async def start_lab(ctx: SlackContext, learner: LearnerRef, channel: str, number: int, module: int | None,
-                    respond: Any) -> None:
-    """Post the lab's parent message in ``channel`` and record its thread as ``learner``'s lab."""
+                    respond: Any, *, fresh: bool = False) -> None:
+    """Post the lab's parent message in ``channel`` and record its thread as ``learner``'s lab; a learner who
+    has a thread for it already is pointed back there (with a button for a fresh one)."""
     found = ctx.course.module(module)
     lab = ctx.course.lab(number, found.number)
     if ctx.runtime.labs is None:
-        await respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
+        await respond(text=messages.NO_CLAUDE, response_type="ephemeral", replace_original=False)
+        return
+    existing = None if fresh else await ctx.course.existing_lab_thread(learner, lab.number, "slack", found.number)
+    if existing is not None:
+        text = (f"You already have {thread_link(existing)}. Carry on there, or start a fresh thread "
+                "(your earlier questions still count).")
+        await respond(text=text, response_type="ephemeral", replace_original=False, blocks=[
+            *blocks.sections(text),
+            blocks.actions([blocks.button("Start a fresh thread", FRESH_ACTION, f"{found.number}:{lab.number}")]),
+        ])
         return
     # Until the thread is recorded, events in it must wait (see LabConversations.owned_thread).
     opening = asyncio.Event()
@@ -108,16 +114,6 @@ class LabConversations:
 
     def __init__(self, ctx: SlackContext) -> None:
         self.ctx = ctx
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def first_delivery(self, event_id: str) -> bool:
-        """False for an event already handled (Slack redelivers events it thinks were missed)."""
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = None
-        if len(self._seen) > SEEN_EVENTS:
-            self._seen.popitem(last=False)
-        return True
 
     async def owned_thread(self, team_id: str, user: str, channel: str, thread_ts: str) -> LabThread | None:
         """The lab thread if ``user`` owns it; None (after telling them why) for someone else's lab."""
@@ -128,52 +124,54 @@ class LabConversations:
             return None
         if not await self.ctx.course.is_lab_learner(thread, self.ctx.learner(team_id, user)):
             await self.ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts,
-                                     text=NOT_YOURS.format(number=thread.lab))
+                                     text=escape(messages.NOT_YOURS.format(number=thread.lab)))
             return None
         return thread
 
     async def ask(self, thread: LabThread, question: str, *, team_id: str, user: str, channel: str,
-                  thread_ts: str, event_id: str) -> None:
+                  thread_ts: str, event_id: str, echo: str | None = None) -> None:
+        """Admit the question, then (after ``echo``, if given) stream its answer into the thread."""
         ctx = self.ctx
+
+        async def tell(text: str, blocks: list[Block] | None = None) -> None:
+            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=text, blocks=blocks)
+
         labs = ctx.runtime.labs
-        thread_key = f"{channel}:{thread_ts}"
-        limit = ctx.settings.max_question_chars
         if labs is None:
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=UNAVAILABLE)
+            await tell(escape(messages.NO_CLAUDE))
             return
-        if len(question) > limit:
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=(
-                f"That question is {len(question)} characters long; please keep it under {limit} characters."
-            ))
-            return
-        if thread_key in ctx.answers or labs.busy(thread):  # checked and claimed with no await in between
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=BUSY)
-            return
-        running = ctx.answers[thread_key] = RunningAnswer()
         try:
+            ticket = await labs.admit(thread, question, event_id=event_id)
+        except CourseError as exc:
+            await tell(escape(str(exc)))
+            return
+        if ticket is None:  # Slack delivered this event again (a retry, maybe after a restart)
+            return
+        try:
+            if echo is not None:
+                await ctx.post(channel, thread_ts=thread_ts, text=echo)
             await self._thinking(team_id, channel, thread_ts)
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text="Answering… (Stop)",
-                                blocks=stop_blocks(thread_key, running))
+            await tell("Answering… (Stop)", stop_blocks(ticket))
             sink = (
                 NativeThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
                                  on_unavailable=self._native_unavailable)
                 if ctx.native_streaming
                 else ThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id)
             )
-            outcome = await labs.ask(thread, question, event_id=event_id,
-                                     message=ProgressiveMessage(sink, ctx.pacing.stream), stop=running.stop)
-        except CourseError as exc:
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=escape(str(exc)))
-            return
+            await labs.answer(ticket, ProgressiveMessage(sink, ctx.pacing.stream))
         except DeliveryError:
-            log.exception("lab answer in %s could not be delivered", thread_key)
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=UNDELIVERED)
-            return
-        finally:
-            if ctx.answers.get(thread_key) is running:
-                del ctx.answers[thread_key]
-        if outcome.recorded:
-            await ctx.ephemeral(team_id, channel, user, thread_ts=thread_ts, text=progress_text(outcome.progress))
+            log.exception("lab answer in %s could not be delivered", thread.thread_key)
+            await tell(UNDELIVERED)
+
+    async def repair(self, thread: LabThread, message_ids: Sequence[str], text: str) -> None:
+        """After a crash: the answer's last reply shows ``text`` (a reply of its own when none was posted)."""
+        channel, _, thread_ts = thread.thread_key.partition(":")
+        sink = ThreadSink(self.ctx.client, channel=channel, thread_ts=thread_ts, team_id=channel)
+        await self.ctx.pacing.call("chat.update", channel)  # rare (after a crash): paced per channel
+        if message_ids:
+            await sink.edit(message_ids[-1], text)
+        else:
+            await sink.post(text)
 
     def _native_unavailable(self) -> None:
         self.ctx.native_streaming = False
@@ -211,7 +209,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
         event_id = event.get("client_msg_id") or body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-        if not is_learner_message(event) or not conversations.first_delivery(event_id):
+        if not is_learner_message(event):
             return
         channel, thread_ts, user = event["channel"], event["thread_ts"], event["user"]
         thread = await conversations.owned_thread(context.team_id, user, channel, thread_ts)
@@ -233,26 +231,35 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if thread is None:
             return
         lab = ctx.course.lab(thread.lab, thread.module)
-        index = int(action["value"])
+        index = button_number(action["value"])
         if not 0 <= index < len(lab.suggested_questions):
             raise CourseError("That suggestion is no longer part of this lab.")
         question = lab.suggested_questions[index]
-        await ctx.post(channel, thread_ts=thread_ts, text=f"❓ {escape(plain(question, 2900))}")
         ctx.background(
             conversations.ask(thread, question, team_id=context.team_id, user=user, channel=channel,
-                              thread_ts=thread_ts, event_id=f"slack:suggest:{action['action_ts']}:{user}"),
+                              thread_ts=thread_ts, event_id=f"slack:suggest:{action['action_ts']}:{user}",
+                              echo=f"❓ {escape(plain(question, 2900))}"),
             name=f"lab-answer:{channel}:{thread_ts}",
         )
 
-    @app.action(STOP_ACTION)
-    async def stop(ack: Any, action: dict[str, Any], respond: Any) -> None:
+    @app.action(FRESH_ACTION)
+    @friendly_errors
+    async def fresh(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        thread_key, _, token = action["value"].rpartition("|")
-        running = ctx.answers.get(thread_key)
-        if running is not None and running.token == token:
-            running.stop.set()
-            text = "⏹️ Stopping the answer."
-        else:
-            text = "That answer has already finished."
-        await respond(text=text, response_type="ephemeral", replace_original=True)
+        module_text, _, lab_text = action["value"].partition(":")
+        await start_lab(ctx, ctx.action_learner(context, body), body["channel"]["id"], button_number(lab_text),
+                        button_number(module_text), respond, fresh=True)
+
+    @app.action(STOP_ACTION)
+    @friendly_errors
+    async def stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        labs = ctx.runtime.labs
+        result = StopResult.FINISHED if labs is None else await labs.stop(
+            button_number(action["value"]), ctx.action_learner(context, body)
+        )
+        await respond(text=result.value, response_type="ephemeral", replace_original=result is not StopResult.NOT_YOURS)
+
+    if ctx.runtime.recovery is not None:
+        ctx.runtime.recovery.register("slack", conversations.repair)
 

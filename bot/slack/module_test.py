@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.content.model import Module
-from bot.core.course import TestResult, TestState
+from bot.core.course import TestResult, TestState, TestStep, button_number
 from bot.slack import blocks, questions
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, optional_module
@@ -44,7 +44,6 @@ def intro_blocks(module: Module, best_percent: int | None, attempts: int) -> lis
 
 def question_blocks(state: TestState, *, resumed: bool = False) -> list[Block]:
     question = state.next_question
-    assert question is not None  # callers show the result instead once every question is answered
     out = [blocks.header(f"Module {state.module.number} test: question {state.position} of {state.total}")]
     if resumed:
         out += blocks.context([f"Welcome back: {len(state.answers)} answered so far, picking up where you left off."])
@@ -54,13 +53,18 @@ def question_blocks(state: TestState, *, resumed: bool = False) -> list[Block]:
     return out
 
 
-def result_blocks(result: TestResult, module: Module) -> list[Block]:
+def step_blocks(step: TestStep, *, resumed: bool = False) -> list[Block]:
+    """The next question, or the result once the last one is answered."""
+    return question_blocks(step, resumed=resumed) if isinstance(step, TestState) else result_blocks(step)
+
+
+def result_blocks(result: TestResult) -> list[Block]:
+    module = result.module
     verdict = "passed ✅" if result.passed else "not passed yet"
-    pass_mark = round(module.test.pass_mark * 100) if module.test else 80
     out = [
         blocks.header(f"Module {module.number} test: {verdict}"),
         *blocks.sections(
-            f"*Score: {result.score}/{result.total} ({result.percent}%)*. Pass mark: {pass_mark}%.\n"
+            f"*Score: {result.score}/{result.total} ({result.percent}%)*. Pass mark: {result.pass_percent}%.\n"
             f"Best: {result.best_percent}% over {result.attempts} attempt{'s' if result.attempts != 1 else ''}."
         ),
     ]
@@ -93,12 +97,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         module = optional_module(command.get("text", ""), USAGE)
         learner = ctx.command_learner(context, command)
         state = await ctx.course.test_state(learner, module)
-        if state is not None and not state.finished:
-            await show(respond, question_blocks(state, resumed=bool(state.answers)), replace=False)
-            return
-        if state is not None:  # every question answered but not graded (the bot stopped in between)
-            result = await ctx.course.finish_test(learner, state.attempt.id)
-            await show(respond, result_blocks(result, state.module), replace=False)
+        if state is not None:
+            await show(respond, question_blocks(state, resumed=state.resumed), replace=False)
             return
         progress = await ctx.course.progress(learner, module)
         page = intro_blocks(progress.module, progress.best_test_percent, progress.test_attempts)
@@ -109,24 +109,18 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
         learner = ctx.action_learner(context, body)
-        state = await ctx.course.start_test(learner, int(action["value"]))
-        if state.finished:
-            result = await ctx.course.finish_test(learner, state.attempt.id)
-            await show(respond, result_blocks(result, state.module), replace=True)
-        else:
-            await show(respond, question_blocks(state, resumed=bool(state.answers)), replace=True)
+        step = await ctx.course.start_test(learner, button_number(action["value"]))
+        await show(respond, step_blocks(step, resumed=isinstance(step, TestState) and step.resumed), replace=True)
 
     @app.action(ANSWER_ACTION)
     @friendly_errors
     async def answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        attempt_text, rest = action["value"].split(":", 1)
-        question_id, option_text = rest.rsplit(":", 1)
+        attempt_text, _, rest = action["value"].partition(":")
+        question_id, _, option_text = rest.rpartition(":")
         learner = ctx.action_learner(context, body)
         event_id = f"{action['action_ts']}:{learner.user_id}"
-        state = await ctx.course.answer_test(learner, int(attempt_text), question_id, int(option_text), event_id)
-        if state.finished:
-            result = await ctx.course.finish_test(learner, state.attempt.id)
-            await show(respond, result_blocks(result, state.module), replace=True)
-        else:
-            await show(respond, question_blocks(state), replace=True)
+        step = await ctx.course.answer_test(
+            learner, button_number(attempt_text), question_id, button_number(option_text), event_id
+        )
+        await show(respond, step_blocks(step), replace=True)

@@ -14,8 +14,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.core.coalescer import Coalescer
 from bot.core.content.model import Quiz
-from bot.core.course import QuizOutcome
+from bot.core.course import QuizOutcome, button_number
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, number_and_module
@@ -24,6 +25,7 @@ from bot.slack.questions import question_blocks
 
 USAGE = "`/quiz <lesson number> [module]`, e.g. `/quiz 1`"
 ANSWER_ACTION = re.compile(r"^quiz:answer:\d+$")
+COUNT_EDIT_SECONDS = 2.0  # the least time between two updates of a quiz message's answered count
 
 
 def quiz_blocks(quiz: Quiz, module: int, respondents: int) -> list[Block]:
@@ -66,38 +68,19 @@ async def post_quiz(ctx: SlackContext, channel: str, lesson: int, module: int | 
     await ctx.post(channel, text=escape(f"Quiz: {quiz.title}"), blocks=quiz_blocks(quiz, number, respondents))
 
 
-class QuizTally:
-    """Keeps each quiz message's answered count current with as few ``chat.update`` calls as it takes."""
-
-    def __init__(self, ctx: SlackContext) -> None:
-        self._ctx = ctx
-        self._dirty: dict[tuple[str, str], bool] = {}
-
-    def bump(self, team_id: str, channel: str, ts: str, module: int, lesson: int) -> None:
-        key = (channel, ts)
-        running = key in self._dirty
-        self._dirty[key] = True
-        if not running:
-            self._ctx.background(self._refresh(team_id, key, module, lesson), name=f"quiz-tally:{channel}:{ts}")
-
-    async def _refresh(self, team_id: str, key: tuple[str, str], module: int, lesson: int) -> None:
-        ctx = self._ctx
-        try:
-            while self._dirty[key]:
-                self._dirty[key] = False
-                await ctx.pacing.stream.acquire(team_id, kind="edit")
-                quiz = ctx.course.quiz(lesson, module)
-                respondents = await ctx.course.quiz_respondents(lesson, module)
-                await ctx.client.chat_update(
-                    channel=key[0], ts=key[1], text=escape(f"Quiz: {quiz.title}"),
-                    blocks=quiz_blocks(quiz, module, respondents),
-                )
-        finally:
-            del self._dirty[key]
-
-
 def register(app: AsyncApp, ctx: SlackContext) -> None:
-    tally = QuizTally(ctx)
+    counts = Coalescer(COUNT_EDIT_SECONDS)
+
+    def refresh_count(team_id: str, channel: str, ts: str, module: int, lesson: int) -> None:
+        """Bring the quiz message's answered count up to date (coalesced; ``chat.update`` is per workspace)."""
+        async def update() -> None:
+            quiz = ctx.course.quiz(lesson, module)
+            respondents = await ctx.course.quiz_respondents(lesson, module)
+            await ctx.pacing.stream.acquire(team_id, kind="edit")
+            await ctx.client.chat_update(channel=channel, ts=ts, text=escape(f"Quiz: {quiz.title}"),
+                                         blocks=quiz_blocks(quiz, module, respondents))
+
+        counts.request((channel, ts), update)
 
     @app.command("/quiz")
     @friendly_errors
@@ -112,12 +95,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await ack()
         module_text, lesson_text, rest = action["value"].split(":", 2)
         question_id, option_text = rest.rsplit(":", 1)
-        module, lesson = int(module_text), int(lesson_text)
+        module, lesson = button_number(module_text), button_number(lesson_text)
         learner = ctx.action_learner(context, body)
         outcome = await ctx.course.answer_quiz(
-            learner, lesson, question_id, int(option_text), f"{action['action_ts']}:{learner.user_id}", module
+            learner, lesson, question_id, button_number(option_text), f"{action['action_ts']}:{learner.user_id}", module
         )
         await respond(text=feedback(outcome), response_type="ephemeral", replace_original=False)
         container = body.get("container", {})
         if not outcome.already_answered and not container.get("is_ephemeral") and container.get("message_ts"):
-            tally.bump(context.team_id, container["channel_id"], container["message_ts"], module, lesson)
+            refresh_count(context.team_id, container["channel_id"], container["message_ts"], module, lesson)

@@ -73,14 +73,14 @@ class ThreadSink:
         self.bucket = team_id  # chat.update: per workspace
         self.post_bucket = channel  # chat.postMessage: per channel
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         response = await _call(self.client.chat_postMessage(
             channel=self.channel, thread_ts=self.thread_ts, markdown_text=escape(text),
             unfurl_links=False, unfurl_media=False,
         ))
         return str(response["ts"])
 
-    async def edit(self, message_id: str, text: str) -> None:
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
         await _call(self.client.chat_update(channel=self.channel, ts=message_id, markdown_text=escape(text)))
 
 
@@ -95,7 +95,7 @@ class NativeThreadSink(ThreadSink):
         self._on_unavailable = on_unavailable
         self._plain: set[str] = set()  # messages posted without a stream
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         try:
             response = await _call(self.client.chat_startStream(
                 channel=self.channel, thread_ts=self.thread_ts, markdown_text=escape(text),

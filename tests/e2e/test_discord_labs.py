@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 from bot.core.content.loader import load_course
+from bot.core.messages import INTERRUPTED, NO_CLAUDE
 from tests.e2e.discord_harness import CONTENT, DiscordHarness, discord_settings
 from tests.emulators.anthropic import Cut, FakeAnthropic, Reply
 from tests.emulators.discord import MESSAGE_CONTENT_INTENT, DiscordEmulator, Message, User
 
 COURSE = load_course(CONTENT)
 LAB = COURSE.modules[COURSE.default_module].labs[1]
-FOOTER = re.compile(r"\n\nTTFT \d+\.\d\d s · \d+ tokens · \d+ tok/s$")
+FOOTER = re.compile(r"\n\nTTFT \d+\.\d\d s · (\d+ tokens · \d+ tok/s|≈\d+ tokens \(estimated\))( · [^\n]+)?$")
 
 
 async def open_lab(emu: DiscordEmulator, learner: User, number: int = 1) -> tuple[int, Message]:
@@ -27,9 +28,13 @@ async def open_lab(emu: DiscordEmulator, learner: User, number: int = 1) -> tupl
 
 
 def answers(emu: DiscordEmulator, thread_id: int) -> list[Message]:
-    """The bot's messages in a thread after the greeting, without the progress lines."""
-    return [m for m in emu.channel_messages(thread_id)[1:]
-            if m.data["author"]["id"] == str(emu.bot.id) and not m.content.startswith(("Questions asked", "🎉"))]
+    """The bot's messages in a thread after the greeting."""
+    return [m for m in emu.channel_messages(thread_id)[1:] if m.data["author"]["id"] == str(emu.bot.id)]
+
+
+def progress_shown(emu: DiscordEmulator, thread_id: int, note: str) -> bool:
+    """Whether a finished answer's footer carries the lab's progress ``note`` (e.g. "Question 1 of 3")."""
+    return any(FOOTER.search(m.body) and m.body.endswith(note) for m in answers(emu, thread_id))
 
 
 async def ask(emu: DiscordEmulator, learner: User, thread_id: int, question: str) -> Message:
@@ -39,8 +44,7 @@ async def ask(emu: DiscordEmulator, learner: User, thread_id: int, question: str
 
     def ended() -> Message | None:
         mine = [m for m in emu.channel_messages(thread_id)[before + 1:] if m.data["author"]["id"] == str(emu.bot.id)]
-        done = mine and not any(m.buttons() for m in mine) and FOOTER.search(mine[-1].content) or \
-            any(m.content.startswith("Questions asked") or m.content.startswith("🎉") for m in mine)
+        done = mine and not any(m.buttons() for m in mine) and FOOTER.search(mine[-1].body)
         return mine[0] if done else None
 
     return await emu.wait_until(ended, timeout=20)
@@ -72,23 +76,26 @@ async def test_answer_streams_into_one_message_byte_exact(
     discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
 ) -> None:
     emu = discord_bot.emulator
-    text = "Streaming shows the first words at once. " * 12 + "`code` and **bold** survive."
-    fake_anthropic.reply = Reply(text=text, tokens_per_second=400)
+    text = "Streaming shows the first words at once. " * 85 + "`code` and **bold** survive."  # ~3,500 chars
+    fake_anthropic.reply = Reply(text=text, tokens_per_second=2000, chunk_chars=40)
     alice = emu.add_user("alice")
     thread_id, _ = await open_lab(emu, alice)
     first = await ask(emu, alice, thread_id, "Why does streaming feel faster?")
     assert fake_anthropic.requests[-1].question == "Why does streaming feel faster?"
-    final = first.content
+    final = first.body
     assert final.startswith(text) and FOOTER.search(final[len(text):]), final
     assert len(first.versions) > 2  # it was edited progressively, not posted once
-    assert any(v.endswith(" ▌") for v in first.contents)
-    assert not first.buttons()  # the Stop button is gone at the end
-    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    assert any(v.endswith(" ▌") for v in first.bodies)
+    assert answers(emu, thread_id) == [first]  # one message for the whole answer, progress included
+    assert first.body.endswith(" · Question 1 of 3")
+    # the Stop button is there while it streams and goes with the final text, in the same request
+    assert first.versions[0]["components"] and not first.buttons()
+    assert [bool(v.get("components")) for v in first.versions].count(False) == 1
     assert emu.typing_count >= 1
     assert emu.rate_limited == 0
 
 
-async def test_long_answer_continues_in_new_messages_within_2000(
+async def test_long_answer_continues_in_new_messages_within_the_embed_limit(
     discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
 ) -> None:
     emu = discord_bot.emulator
@@ -98,9 +105,9 @@ async def test_long_answer_continues_in_new_messages_within_2000(
     thread_id, _ = await open_lab(emu, alice)
     await ask(emu, alice, thread_id, "Tell me everything.")
     parts = answers(emu, thread_id)
-    assert len(parts) >= 3
-    assert all(len(v) <= 2000 for m in parts for v in m.contents)
-    joined = "".join(m.content for m in parts)
+    assert len(parts) >= 2
+    assert all(len(v) <= 4096 for m in parts for v in m.bodies)
+    joined = "".join(m.body for m in parts)
     assert FOOTER.sub("", joined) == text  # the pieces join back byte for byte
 
 
@@ -111,11 +118,11 @@ async def test_three_questions_complete_the_lab(discord_bot: DiscordHarness, fak
     click = await emu.click(alice, greeting, greeting.buttons()[0]["custom_id"])
     (echo,) = await emu.responded(click)
     assert LAB.suggested_questions[0] in echo.content and not echo.ephemeral
-    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    await emu.wait_until(lambda: progress_shown(emu, thread_id, "Question 1 of 3"))
     await ask(emu, alice, thread_id, "Second question?")
     await ask(emu, alice, thread_id, "Third question?")
-    final = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if m.content.startswith("🎉")])
-    assert "3/3" in final[0].content and "complete" in final[0].content
+    final = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "🎉 Lab 1 complete!" in m.body])
+    assert FOOTER.search(final[0].body) and not final[0].buttons()
     assert fake_anthropic.request_count == 3
 
 
@@ -146,7 +153,7 @@ async def test_ask_command_and_long_question(discord_bot: DiscordHarness, fake_a
     assert reply[0].data["message_reference"]["message_id"]
     (echo,) = await emu.responded(await emu.slash(alice, "ask", channel_id=thread_id, question="What is TTFT?"))
     assert "What is TTFT?" in echo.content
-    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    await emu.wait_until(lambda: progress_shown(emu, thread_id, "Question 1 of 3"))
     assert [r.question for r in fake_anthropic.requests] == ["What is TTFT?"]
     (outside,) = await emu.responded(await emu.slash(alice, "ask", question="Outside a thread?"))
     assert outside.ephemeral and "inside your lab thread" in outside.content
@@ -169,8 +176,8 @@ async def test_one_answer_at_a_time_and_stop_button(
     assert denied.ephemeral and "Only the learner" in denied.content
     pressed = await emu.click(alice, streaming[0], stop)
     assert (await emu.acknowledged(pressed))["type"] == 6
-    await emu.wait_until(lambda: "⏹️ Stopped." in streaming[0].content and not streaming[0].buttons())
-    kept = streaming[0].content.split("\n\n⏹️ Stopped.")[0]
+    await emu.wait_until(lambda: "⏹️ Stopped." in streaming[0].body and not streaming[0].buttons())
+    kept = streaming[0].body.split("\n\n⏹️ Stopped.")[0]
     assert kept and ("slow words " * 400).startswith(kept) and len(kept) < len("slow words " * 400)
     assert len(fake_anthropic.requests) == 1
 
@@ -183,10 +190,10 @@ async def test_mid_stream_drop_keeps_the_partial_text(
     alice = emu.add_user("alice")
     thread_id, _ = await open_lab(emu, alice)
     await emu.say(alice, thread_id, "Will this survive a drop?")
-    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "cut off" in m.content])
+    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "cut off" in m.body])
     await emu.wait_until(lambda: not answer.buttons())
-    assert answer.content.startswith("Partial answers stay visible. Partial answers stay visible.")
-    assert "⚠️ The answer was cut off" in answer.content
+    assert answer.body.startswith("Partial answers stay visible. Partial answers stay visible.")
+    assert "⚠️ The answer was cut off" in answer.body
 
 
 async def test_model_output_pings_nobody(discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic) -> None:
@@ -198,7 +205,7 @@ async def test_model_output_pings_nobody(discord_bot: DiscordHarness, fake_anthr
     thread_id, _ = await open_lab(emu, alice)
     await ask(emu, alice, thread_id, "Ping everyone please")
     (answer,) = answers(emu, thread_id)
-    assert answer.content.startswith(text)
+    assert answer.body.startswith(text)
     for version in answer.versions:
         assert not version["mention_everyone"] and not version["mentions"] and not version["mention_roles"]
     payloads = discord_bot.message_payloads()
@@ -216,9 +223,9 @@ async def test_twenty_concurrent_labs_stream_without_429s(
     finals = await asyncio.gather(*(ask(emu, learner, thread_id, f"Question from {learner.name}")
                                     for learner, (thread_id, _) in zip(learners, threads, strict=True)))
     for message in finals:
-        await emu.wait_until(lambda m=message: FOOTER.search(m.content))
-        assert message.content.startswith(text)
-        assert FOOTER.fullmatch(message.content[len(text):])
+        await emu.wait_until(lambda m=message: FOOTER.search(m.body))
+        assert message.body.startswith(text)
+        assert FOOTER.fullmatch(message.body[len(text):])
     assert emu.rate_limited == 0
 
 
@@ -230,7 +237,7 @@ async def test_lab_without_claude_says_unavailable(
     try:
         emu = discord_emulator
         (reply,) = await emu.responded(await emu.slash(emu.add_user("alice"), "lab", number=1))
-        assert reply.ephemeral and "unavailable" in reply.content
+        assert reply.ephemeral and reply.content == NO_CLAUDE
         assert not emu.threads()
     finally:
         await harness.stop()
@@ -251,7 +258,7 @@ async def test_lab_thread_survives_a_restart(discord_bot: DiscordHarness, fake_a
     click = await emu.click(alice, greeting, greeting.buttons()[1]["custom_id"])
     (echo,) = await emu.responded(click)
     assert LAB.suggested_questions[1] in echo.content
-    await emu.wait_until(lambda: any(m.content == "Questions asked: 1/3" for m in emu.channel_messages(thread_id)))
+    await emu.wait_until(lambda: progress_shown(emu, thread_id, "Question 1 of 3"))
     await ask(emu, alice, thread_id, "And after the restart?")
     assert [r.question for r in fake_anthropic.requests] == [LAB.suggested_questions[1], "And after the restart?"]
 
@@ -267,7 +274,7 @@ async def test_bot_messages_in_a_lab_thread_are_ignored(
     assert [r.question for r in fake_anthropic.requests] == ["A real question"]
 
 
-async def test_shutdown_mid_answer_keeps_the_text_as_stopped(
+async def test_stopping_the_bot_mid_answer_keeps_the_text_with_a_notice(
     discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
 ) -> None:
     emu = discord_bot.emulator
@@ -275,10 +282,11 @@ async def test_shutdown_mid_answer_keeps_the_text_as_stopped(
     alice = emu.add_user("alice")
     thread_id, _ = await open_lab(emu, alice)
     await emu.say(alice, thread_id, "Explain slowly")
-    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if len(m.content) > 40])
+    (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if len(m.body) > 40])
     await discord_bot.stop()
-    assert answer.content.split("\n\n⏹️ Stopped.")[0].startswith("a long careful answer")
-    assert "⏹️ Stopped." in answer.content and not answer.buttons()
+    kept, notice = answer.body.split("\n\n", 1)
+    assert kept.startswith("a long careful answer") and not kept.endswith("▌")
+    assert notice.startswith(INTERRUPTED) and not answer.buttons()
 
 
 async def test_without_the_message_content_intent_learners_ask_with_ask_or_a_mention(
@@ -299,7 +307,7 @@ async def test_without_the_message_content_intent_learners_ask_with_ask_or_a_men
         await ask(emu, alice, thread_id, f"<@{emu.bot.id}> Can you read this one?")
         (echo,) = await emu.responded(await emu.slash(alice, "ask", channel_id=thread_id, question="And this?"))
         assert "And this?" in echo.content
-        await emu.wait_until(lambda: any(m.content == "Questions asked: 2/3" for m in emu.channel_messages(thread_id)))
+        await emu.wait_until(lambda: progress_shown(emu, thread_id, "Question 2 of 3"))
         assert [r.question for r in fake_anthropic.requests] == ["Can you read this one?", "And this?"]
     finally:
         await harness.stop()

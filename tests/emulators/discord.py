@@ -42,6 +42,8 @@ BASIC_PERMISSIONS = (1 << 10) | SEND_MESSAGES | (1 << 16) | (1 << 38) | (1 << 35
 
 PAYLOAD = web.RequestKey("payload", object)  # the parsed JSON body, set by the middleware
 
+DM_CHANNEL = 1  # a direct message between the bot and one user
+
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
@@ -170,6 +172,11 @@ class User:
         return data
 
 
+def _body(data: dict[str, Any]) -> str:
+    embeds = data.get("embeds") or []
+    return data.get("content") or (embeds[0].get("description") or "" if embeds else "")
+
+
 @dataclass
 class Message:
     """A message and every version of it (``versions[i]`` is a copy of ``data`` after change i)."""
@@ -204,6 +211,16 @@ class Message:
     def contents(self) -> list[str]:
         """The content of every version, oldest first: what learners saw."""
         return [v.get("content") or "" for v in self.versions]
+
+    @property
+    def body(self) -> str:
+        """The message's main text: its content, or its first embed's description (a lab answer)."""
+        return _body(self.data)
+
+    @property
+    def bodies(self) -> list[str]:
+        """``body`` of every version, oldest first."""
+        return [_body(v) for v in self.versions]
 
     def buttons(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -399,6 +416,7 @@ class DiscordEmulator:
             ("POST", "/channels/{cid}/threads", self._create_thread),
             ("PUT", "/channels/{cid}/thread-members/{uid}", self._add_thread_member),
             ("PUT", "/guilds/{guild}/members/{uid}/roles/{rid}", self._add_role),
+            ("POST", "/users/@me/channels", self._create_dm),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, p + path, handler)
@@ -803,6 +821,24 @@ class DiscordEmulator:
             user.roles.append(role_id)
         return web.Response(status=204)
 
+    async def _create_dm(self, request: web.Request) -> web.Response:
+        """POST /users/@me/channels: the bot's direct-message channel with a user (the same one every time)."""
+        payload, _ = await self._body(request)
+        user = self.users.get(int(payload.get("recipient_id") or 0))
+        if user is None:
+            return self._error(400, 50033, "Invalid Recipient(s)")
+        channel_id = self.dm_channel(user)
+        if channel_id is None:
+            channel_id = self.snowflake()
+            self.channels[channel_id] = {"id": str(channel_id), "type": DM_CHANNEL, "last_message_id": None,
+                                         "recipients": [user.payload()], "flags": 0}
+        return self._json(self.channels[channel_id])
+
+    def dm_channel(self, user: User) -> int | None:
+        """The id of the bot's direct-message channel with ``user``, once the bot opened it."""
+        return next((int(c["id"]) for c in self.channels.values()
+                     if c["type"] == DM_CHANNEL and c["recipients"][0]["id"] == str(user.id)), None)
+
     # -- REST: interactions ----------------------------------------------------------------------
 
     async def _callback(self, request: web.Request) -> web.Response:
@@ -883,6 +919,16 @@ class DiscordEmulator:
 
     def _interaction_payload(self, interaction: Interaction) -> dict[str, Any]:
         channel = self.channels[interaction.channel_id]
+        if channel["type"] == DM_CHANNEL:  # a button in a direct message: no guild, the user instead of a member
+            return {
+                "id": str(interaction.id), "application_id": str(self.app_id), "type": interaction.type,
+                "token": interaction.token, "version": 1, "channel_id": str(interaction.channel_id),
+                "channel": channel, "data": interaction.data, "user": interaction.user.payload(),
+                "app_permissions": str(ALL_PERMISSIONS), "locale": "en-US", "entitlements": [],
+                "authorizing_integration_owners": {"1": str(interaction.user.id)}, "context": 1,
+                "attachment_size_limit": 10 * 1024 * 1024,
+                **({"message": interaction.message.data} if interaction.message is not None else {}),
+            }
         return {
             "id": str(interaction.id), "application_id": str(self.app_id), "type": interaction.type,
             "token": interaction.token, "version": 1, "guild_id": str(self.guild_id),

@@ -34,13 +34,13 @@ def rows(db_path: Path, table: str) -> int:
 
 async def take_test(service: CourseService, who: LearnerRef, right: int, tag: str = "") -> rules.TestResult:
     """Answer the whole test with the first ``right`` questions correct and the rest wrong, then finish."""
-    state = await service.start_test(who)
-    while state.next_question is not None:
-        question = state.next_question
-        option = question.correct_option.index if state.position <= right else wrong_index(question)
+    step = await service.start_test(who)
+    while isinstance(step, rules.TestState):
+        question = step.next_question
+        option = question.correct_option.index if step.position <= right else wrong_index(question)
         event_id = f"{tag}{who.user_id}:{question.id}"
-        state = await service.answer_test(who, state.attempt.id, question.id, option, event_id)
-    return await service.finish_test(who, state.attempt.id)
+        step = await service.answer_test(who, step.attempt.id, question.id, option, event_id)
+    return step
 
 
 # Look-ups
@@ -135,7 +135,7 @@ async def test_grading_and_pass_mark(service: CourseService, right: int, passed:
     assert (result.score, result.total, result.passed, result.percent) == (right, 15, passed, percent)
     assert len(result.missed) == 15 - right
     assert all(not option.correct and option.index == wrong_index(q) for q, option in result.missed)
-    assert [q.id for q, _ in result.missed] == [f"t{n}" for n in range(right + 1, 16)]
+    assert len({q.id for q, _ in result.missed}) == 15 - right
     assert (result.best_percent, result.attempts) == (percent, 1)
 
 
@@ -147,25 +147,52 @@ def test_pass_mark_is_exact(score: int, total: int, mark: float, expected: bool)
     assert passes(score, total, mark) is expected
 
 
-async def test_questions_come_in_content_order_and_double_clicks_are_harmless(service: CourseService) -> None:
+async def test_questions_come_one_at_a_time_and_double_clicks_are_harmless(service: CourseService) -> None:
     me = learner(1)
     state = await service.start_test(me)
-    assert (state.position, state.total, state.next_question.id) == (1, 15, "t1")
-    state = await service.answer_test(me, state.attempt.id, "t1", 0, "a1")
-    assert (state.position, state.next_question.id) == (2, "t2")
+    assert isinstance(state, rules.TestState) and (state.position, state.total, state.pass_percent) == (1, 15, 80)
+    first = state.next_question
+    state = await service.answer_test(me, state.attempt.id, first.id, 0, "a1")
+    assert isinstance(state, rules.TestState) and state.position == 2 and state.next_question.id != first.id
 
-    again = await service.answer_test(me, state.attempt.id, "t1", 2, "a2")  # double click on t1
-    assert again.answers == state.answers and again.position == 2
+    again = await service.answer_test(me, state.attempt.id, first.id, 2, "a2")  # double click on the first
+    assert isinstance(again, rules.TestState) and again.answers == state.answers and again.position == 2
 
+    later = next(q.id for q in service.module().test.questions if q.id not in (first.id, state.next_question.id))
     with pytest.raises(rules.StaleTest, match="answer question 2 of 15 first"):
-        await service.answer_test(me, state.attempt.id, "t5", 0, "a3")
-    with pytest.raises(rules.IncompleteTest, match="14 to go"):
-        await service.finish_test(me, state.attempt.id)
+        await service.answer_test(me, state.attempt.id, later, 0, "a3")
     with pytest.raises(rules.UnknownOption):
-        await service.answer_test(me, state.attempt.id, "t2", 9, "a4")
+        await service.answer_test(me, state.attempt.id, state.next_question.id, 9, "a4")
     with pytest.raises(rules.UnknownQuestion):
         await service.answer_test(me, state.attempt.id, "nope", 0, "a5")
+    with pytest.raises(rules.StaleButton):
+        await service.answer_test(me, 2**70, state.next_question.id, 0, "a6")
     assert (await service.test_state(me)).position == 2
+
+
+async def test_each_attempt_has_its_own_stored_order_of_questions_and_options(service: CourseService) -> None:
+    me = learner(1)
+    content = {q.id: q for q in service.module().test.questions}
+    first = await service.start_test(me)
+    assert isinstance(first, rules.TestState)
+    resumed = await service.start_test(me)
+    assert isinstance(resumed, rules.TestState) and resumed.next_question == first.next_question  # same order
+    shown = first.next_question
+    assert [o.index for o in shown.options] == list(range(len(shown.options)))  # lettered A, B, C as shown
+    assert sorted(o.label for o in shown.options) == sorted(o.label for o in content[shown.id].options)
+    # the option shown as correct is recorded as the content's correct option, whatever its place
+    step = await service.answer_test(me, first.attempt.id, shown.id, shown.correct_option.index, "c1")
+    stored = (await service.store.attempt_answers(first.attempt.id))[shown.id]
+    assert stored.correct and stored.option_index == content[shown.id].correct_option.index
+    assert isinstance(step, rules.TestState)
+
+    orders = set()
+    for n in range(2, 6):  # other learners' attempts: 15! orders, so four of them are not all alike
+        state = await service.start_test(learner(n))
+        assert isinstance(state, rules.TestState)
+        orders.add(state.next_question.id)
+    orders.add(shown.id)
+    assert len(orders) > 1
 
 
 async def test_someone_elses_attempt_is_stale(service: CourseService, db_path: Path) -> None:
@@ -174,10 +201,9 @@ async def test_someone_elses_attempt_is_stale(service: CourseService, db_path: P
     with pytest.raises(rules.StaleTest, match="not yours"):
         await service.answer_test(bob, state.attempt.id, "t1", 0, "b1")
     with pytest.raises(rules.StaleTest, match="not yours"):
-        await service.finish_test(bob, state.attempt.id)
-    with pytest.raises(rules.StaleTest, match="not yours"):
-        await service.finish_test(ann, 12345)
+        await service.answer_test(ann, 12345, "t1", 0, "b2")
     assert rows(db_path, "test_answers") == 0
+    assert rows(db_path, "learners") == 1  # refusing bob created no row for him
 
 
 async def test_a_late_click_on_a_finished_attempt_shows_its_result_again(service: CourseService) -> None:
@@ -186,15 +212,16 @@ async def test_a_late_click_on_a_finished_attempt_shows_its_result_again(service
     result = await take_test(service, ann, 15)
     assert result.attempt.id == state.attempt.id  # start_test resumed the open attempt
     late = await service.answer_test(ann, state.attempt.id, "t15", 0, "a-late")
-    assert late.finished and late.attempt == result.attempt
-    assert await service.finish_test(ann, late.attempt.id) == result
+    assert late == result
     assert await service.test_state(ann) is None
 
 
 async def test_finishing_is_idempotent(service: CourseService, db_path: Path) -> None:
     first = await take_test(service, learner(1), 12)
+    last = first.missed[-1][0].id if first.missed else "t1"
     again, concurrent = await asyncio.gather(
-        service.finish_test(learner(1), first.attempt.id), service.finish_test(learner(1), first.attempt.id)
+        service.answer_test(learner(1), first.attempt.id, last, 0, "x1"),
+        service.answer_test(learner(1), first.attempt.id, last, 0, "x2"),
     )
     assert again == first == concurrent
     assert rows(db_path, "test_attempts") == 1
@@ -216,7 +243,8 @@ async def test_an_attempt_resumes_after_the_store_is_reopened(db_path: Path) -> 
     await store.open()
     service = CourseService(content, store)
     state = await service.start_test(learner(1))
-    for question in content.modules[5].test.questions[:5]:
+    for _ in range(5):
+        question = state.next_question
         state = await service.answer_test(learner(1), state.attempt.id, question.id, 0, f"e-{question.id}")
     await store.close()
 
@@ -226,7 +254,7 @@ async def test_an_attempt_resumes_after_the_store_is_reopened(db_path: Path) -> 
         service = CourseService(content, reopened)
         resumed = await service.test_state(learner(1))
         assert resumed is not None
-        assert (resumed.attempt.id, resumed.position, resumed.next_question.id) == (state.attempt.id, 6, "t6")
+        assert (resumed.attempt.id, resumed.position, resumed.next_question) == (state.attempt.id, 6, state.next_question)
         assert (await service.start_test(learner(1))).attempt.id == state.attempt.id
     finally:
         await reopened.close()
@@ -243,18 +271,20 @@ async def test_lab_progress_counts_answered_questions_across_threads(service: Co
     with pytest.raises(rules.UnknownLab):
         await service.open_lab(me, 7, "discord", "thread-2")
 
-    for n, status in enumerate(["complete", "failed", "partial"]):
+    for n, status in enumerate(["complete", "failed", "partial", "stopped", "interrupted", "complete"]):
         await service.store.record_lab_turn(thread.id, f"m{n}", LabTurn(question="?", answer="!", status=status))
     progress = await service.lab_progress(thread)
-    assert (progress.lab.number, progress.asked, progress.complete) == (1, 2, False)
+    assert (progress.lab.number, progress.asked, progress.complete) == (1, 2, False)  # only complete answers
 
     second = await service.open_lab(me, 1, "discord", "thread-2")
-    await service.store.record_lab_turn(second.id, "m8", LabTurn(question="?", answer="", status="stopped"))
-    assert (await service.lab_progress(thread)).asked == 2  # stopped before any text: not a question answered
-    await service.store.record_lab_turn(second.id, "m9", LabTurn(question="?", answer="!", status="stopped"))
-    assert (await service.lab_progress(thread)).complete
+    for n in range(3):
+        await service.store.record_lab_turn(second.id, f"s{n}", LabTurn(question="?", answer="!", status="complete"))
+    progress = await service.lab_progress(thread)
+    assert (progress.answered, progress.asked, progress.complete) == (5, 3, True)  # shown count stops at 3
     other_lab = await service.open_lab(me, 2, "discord", "thread-3")
     assert (await service.lab_progress(other_lab)).asked == 0
+    assert await service.existing_lab_thread(me, 1, "discord") == second
+    assert await service.existing_lab_thread(learner(9), 1, "discord") is None
 
     labs = (await service.progress(me)).labs
     assert {n: (p.asked, p.complete) for n, p in labs.items()} == {1: (3, True), 2: (0, False)}
@@ -307,12 +337,12 @@ async def test_stats_and_csv(service: CourseService) -> None:
 
 async def test_a_finished_attempt_takes_no_new_answers_after_the_test_grows(service: CourseService) -> None:
     short = CourseService(make_course(make_module(test_questions=14)), service.store)
-    state = await short.start_test(learner(1))
-    for question in short.module().test.questions:
-        state = await short.answer_test(learner(1), state.attempt.id, question.id, 0, f"e-{question.id}")
-    await short.finish_test(learner(1), state.attempt.id)
+    step = await short.start_test(learner(1))
+    while isinstance(step, rules.TestState):
+        question = step.next_question
+        step = await short.answer_test(learner(1), step.attempt.id, question.id, 0, f"e-{question.id}")
     with pytest.raises(rules.StaleTest, match="already finished"):
-        await service.answer_test(learner(1), state.attempt.id, "t15", 0, "e-t15")
+        await service.answer_test(learner(1), step.attempt.id, "t15", 0, "e-t15")
 
 
 async def test_lab_learner_check_creates_nobody(service: CourseService) -> None:

@@ -10,9 +10,9 @@ write raises ``EventIdReused`` and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Sequence
 from typing import Literal, Protocol
 
 TurnStatus = Literal["complete", "partial", "stopped", "failed", "interrupted"]
@@ -245,7 +245,12 @@ class Store(Protocol):
 
     async def lab_thread(self, platform: str, thread_key: str) -> LabThread | None: ...
 
+    async def lab_thread_by_id(self, thread_id: int) -> LabThread | None: ...
+
     async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]: ...
+
+    async def latest_lab_thread(self, learner_id: int, module: int, lab: int, platform: str) -> LabThread | None:
+        """The learner's newest thread for this lab on ``platform`` (``/lab`` points back to it)."""
 
     async def record_lab_turn(self, thread_id: int, event_id: str, turn: LabTurn) -> bool:
         """Record a finished turn once per event id; False when it was already recorded."""

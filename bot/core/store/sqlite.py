@@ -499,6 +499,18 @@ class SQLiteStore:
         )
         return _thread(rows[0]) if rows else None
 
+    async def lab_thread_by_id(self, thread_id: int) -> LabThread | None:
+        rows = await self._fetch(f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE id = ?", (thread_id,))
+        return _thread(rows[0]) if rows else None
+
+    async def latest_lab_thread(self, learner_id: int, module: int, lab: int, platform: str) -> LabThread | None:
+        rows = await self._fetch(
+            f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = ? AND module = ? AND lab = ?"
+            " AND platform = ? ORDER BY id DESC LIMIT 1",
+            (learner_id, module, lab, platform),
+        )
+        return _thread(rows[0]) if rows else None
+
     async def lab_threads(self, learner_id: int, module: int) -> list[LabThread]:
         rows = await self._fetch(
             f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE learner_id = ? AND module = ? ORDER BY id",

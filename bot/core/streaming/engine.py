@@ -78,6 +78,14 @@ class ProgressiveMessage:
 
     # -- the caller's side ------------------------------------------------------------------------------
 
+    @property
+    def on_screen(self) -> str:
+        """What the answer's newest message shows now, cursor removed: the checkpoint a crash repair restores."""
+        if not self._shown:
+            return ""
+        head, cursor, tail = self._shown[-1].rpartition(self._cursor) if self._cursor else ("", "", self._shown[-1])
+        return head + tail if cursor else self._shown[-1]
+
     def status(self, text: str) -> None:
         """Show ``text`` (e.g. "Claude is busy, retrying…") until the answer's first text replaces it."""
         if not self._text and self._suffix is None:
@@ -237,9 +245,10 @@ class ProgressiveMessage:
     async def _send(self, request: _Request, text: str, bucket: str) -> bool:
         """Send one request; False once the answer is given up."""
         index = request.index
+        final = self._suffix is not None or index < len(self._frozen)  # this message will not change again
         try:
             if request.kind == "post":
-                message_id = await self.sink.post(text)
+                message_id = await self.sink.post(text, final=final)
                 self.message_ids.append(message_id)
                 self._shown.append(text)
                 if self._native is not None:
@@ -247,7 +256,7 @@ class ProgressiveMessage:
             else:
                 message_id = self.message_ids[index]
                 if request.kind == "edit":
-                    await self.sink.edit(message_id, text)
+                    await self.sink.edit(message_id, text, final=final)
                     self._streaming.discard(index)
                 elif self._native is not None:  # append or stop: only messages in self._streaming
                     delta = text[len(self._shown[index]) :]

@@ -32,12 +32,14 @@ class MessageSink(Protocol):
     limit: int
     bucket: str
 
-    async def post(self, text: str) -> str:
-        """Send a new message and return its id."""
+    async def post(self, text: str, *, final: bool = False) -> str:
+        """Send a new message and return its id. ``final``: its text will not change again (a sink that shows
+        live controls, such as a Stop button, leaves them off)."""
         ...
 
-    async def edit(self, message_id: str, text: str) -> None:
-        """Replace the whole text of a message this sink posted (also one still in native streaming state)."""
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
+        """Replace the whole text of a message this sink posted (also one still in native streaming state).
+        ``final``: this is the message's last text (live controls go with this same request)."""
         ...
 
 
