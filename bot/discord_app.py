@@ -32,6 +32,7 @@ EXTENSIONS = (
     "bot.cogs.labs",
     "bot.cogs.progress",
     "bot.cogs.instructor",
+    "bot.cogs.review",
 )
 DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
 # Discord's documented windows with room to spare: a wider margin than the preset, because a request granted

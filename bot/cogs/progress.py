@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.cogs._render import progress_embed
 from bot.cogs._ui import learner_of, runtime_of
+from bot.core.review import ReviewService, status_text
 
 if TYPE_CHECKING:
     from bot.discord_app import CourseBot
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 class Progress(commands.Cog):
     def __init__(self, bot: CourseBot) -> None:
         self.bot = bot
+        self.review = ReviewService(bot.runtime.course)
 
     @app_commands.command(name="progress", description="See your progress: lessons, quizzes, labs and the test.")
     @app_commands.describe(module="The module (default: the current one)")
@@ -27,7 +29,10 @@ class Progress(commands.Cog):
     ) -> None:
         learner = learner_of(interaction)
         progress = await runtime_of(interaction).course.progress(learner, module)
-        await interaction.response.send_message(embed=progress_embed(progress, learner.display_name), ephemeral=True)
+        embed = progress_embed(progress, learner.display_name)
+        status = await self.review.status(learner)
+        embed.add_field(name="🔁 Review", value=f"{status_text(status, self.review.now())} `/review`", inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 async def setup(bot: CourseBot) -> None:

@@ -32,6 +32,7 @@ from bot.core.store.base import LearnerRef, ReviewAnswer, ReviewCard, ReviewKind
 SLOW_AFTER = timedelta(seconds=60)
 AWAY_AFTER = timedelta(minutes=30)
 REMINDER_EVERY = timedelta(days=1)
+REMINDER_CHECK_SECONDS = 300.0  # how often the adapters look for learners to remind
 SWITCH_USAGE = "/review, or /review remind on, or /review remind off"
 
 Clock = Callable[[], datetime]
@@ -116,13 +117,18 @@ def reminder_switch(words: str) -> bool | None:
 
 
 def when_text(moment: datetime, now: datetime) -> str:
-    """``moment`` (in the future) as "in 10 minutes", "in 3 hours", "in 2 days"."""
-    seconds = max(0, int((moment - now).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = round(seconds / size)
-            return f"in {count} {unit}{'s' if count != 1 else ''}"
-    return "in under a minute"
+    """``moment`` (in the future) as "in 10 minutes", "in 3 hours", "in 2 days", each rounded to its unit."""
+    seconds = max(0.0, (moment - now).total_seconds())
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "in under a minute"
+    if minutes < 60:
+        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(seconds / 3600)
+    if hours < 24:
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    days = round(seconds / 86400)
+    return f"in {days} day{'s' if days != 1 else ''}"
 
 
 def status_text(status: ReviewStatus, now: datetime) -> str:

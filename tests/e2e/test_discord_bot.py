@@ -14,7 +14,7 @@ from tests.e2e.discord_harness import DiscordHarness, discord_settings
 from tests.emulators.anthropic import FakeAnthropic
 from tests.emulators.discord import DiscordEmulator
 
-COMMANDS = {"lesson", "quiz", "test", "lab", "ask", "progress", "course"}
+COMMANDS = {"lesson", "quiz", "test", "lab", "ask", "progress", "course", "review"}
 
 
 async def test_commands_sync_to_the_configured_guild(discord_bot: DiscordHarness) -> None:
