@@ -104,7 +104,7 @@ def health(
     from bot.health import check, heartbeat_path
 
     result = check(heartbeat_path(_settings().db), max_age=max_age)
-    typer.echo("healthy" if result.healthy else f"unhealthy: {result.reason}")
+    typer.echo(result.summary)
     raise typer.Exit(0 if result.healthy else 1)
 
 
