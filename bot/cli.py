@@ -13,7 +13,12 @@ from bot.config import Settings, SettingsError, load_settings
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=False,
-    help="coursebot: a course in Discord, Slack or your terminal.",
+    subcommand_metavar="[COMMAND] [ARGS]...",
+    help=(
+        "coursebot: a course in Discord, Slack or your terminal.\n\n"
+        "With no command, coursebot runs every platform configured in the environment (DISCORD_TOKEN, "
+        "SLACK_BOT_TOKEN), or the course in this terminal when none is."
+    ),
 )
 
 

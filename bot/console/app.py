@@ -373,7 +373,7 @@ class ConsoleApp:
             before = self._run(self.course.progress(self.learner, module.number))
             step = self._run(self.course.start_test(self.learner, module.number))
             if isinstance(step, TestState):
-                self.screen.test_intro(module, step.total, before)
+                self.screen.test_intro(module, step, before)
         else:
             self.screen.say()
             self.screen.say(f"Resuming your test at question {step.position}/{step.total}.", style="bold")
@@ -388,7 +388,7 @@ class ConsoleApp:
             step = self._run(self.course.answer_test(
                 self.learner, step.attempt.id, question.id, index, new_event_id(),
             ))
-        self.screen.test_result(step, module)
+        self.screen.test_result(step)
 
     # -- labs -----------------------------------------------------------------------------------------
 

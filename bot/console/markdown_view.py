@@ -2,8 +2,10 @@
 
 Two changes to ``rich.markdown.Markdown``:
 
-* table cells fold a word too long for its column onto the next line (``BadRequestError`` stays whole,
-  over two lines) instead of cutting it with an ellipsis;
+* a table's columns are never narrower than their longest word, so ``BadRequestError`` is neither cut
+  with an ellipsis nor broken over two lines; a screen too narrow for that gets the table one record per
+  row instead (the first cell as the row's title, then a ``Header: cell`` line for each other cell), the
+  way the Slack adapter draws wide tables;
 * a code line too long for the screen continues on the next row under its own indentation, after a dim
   ``↪`` mark, instead of wrapping back to column 0, so the shape of the code stays readable.
 
@@ -13,12 +15,14 @@ Widths are counted in terminal cells (rich's ``cell_len``), so CJK, emoji and co
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 from markdown_it import MarkdownIt
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Markdown, MarkdownElement, TableDataElement, TableElement
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.markdown import CodeBlock, Markdown, MarkdownElement, TableElement
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.style import Style
 from rich.syntax import Syntax
@@ -26,20 +30,57 @@ from rich.text import Text
 
 CODE_THEME = "monokai"
 CONTINUATION = "↪ "
+UNBOUNDED = 1_000_000  # a width no terminal has: rich clamps a measurement to the width it is given
 _INLINE = MarkdownIt("commonmark")
 _INLINE_STYLES = {"code_inline": "markdown.code", "strong": "bold", "em": "italic", "s": "strike"}
 
 
-class _FoldingTable(TableElement):
+class _NarrowSafeTable(TableElement):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        cells: list[TableDataElement] = []
-        if self.header is not None and self.header.row is not None:
-            cells += self.header.row.cells
-        if self.body is not None:
-            cells += [cell for row in self.body.rows for cell in row.cells]
-        for cell in cells:
-            cell.content.overflow = "fold"
-        yield from super().__rich_console__(console, options)
+        header = [cell.content for cell in self.header.row.cells] if self.header and self.header.row else []
+        rows = [[cell.content for cell in row.cells] for row in self.body.rows] if self.body else []
+        for cell in [*header, *(cell for row in rows for cell in row)]:
+            cell.overflow = "fold"  # a word wider than the whole screen still shows whole
+        table = next(iter(super().__rich_console__(console, options)))
+        # rich narrows the widest column first, below its longest word if need be: so the widths are set here.
+        unbounded = options.update_width(UNBOUNDED)
+        measures = [Measurement.get(console, unbounded, Group(*cells))
+                    for cells in itertools.zip_longest(header, *rows, fillvalue=Text())]
+        least, most = [m.minimum for m in measures], [m.maximum for m in measures]
+        overhead = Measurement.get(console, unbounded, table).minimum - sum(least)  # padding and rules
+        widths = column_widths(least, most, options.max_width - overhead)
+        if widths is None:
+            yield records(header, rows)
+            return
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = width
+        yield table
+
+
+def column_widths(least: list[int], most: list[int], room: int) -> list[int] | None:
+    """Column widths within ``room`` cells: each at least its longest word (``least``), the spare room shared
+    in proportion to what each column still wants to reach ``most``. ``None`` when the words alone do not fit."""
+    if sum(most) <= room:
+        return most
+    spare = room - sum(least)
+    if spare < 0:
+        return None
+    wants = [high - low for low, high in zip(least, most, strict=True)]
+    return [low + spare * want // sum(wants) for low, want in zip(least, wants, strict=True)]
+
+
+def records(header: list[Text], rows: list[list[Text]]) -> Group:
+    """A table as one record per row: "• first cell", then "Header: cell" under it for each other cell."""
+    parts: list[Padding | Text] = []
+    for row in rows:
+        if parts:
+            parts.append(Text())
+        parts.append(Text.assemble("• ", row[0] if row else "", style="bold"))
+        for name, cell in zip(header[1:], row[1:], strict=False):
+            field = Text.assemble((f"{name.plain}: ", "markdown.table.header"), cell)
+            field.overflow = "fold"
+            parts.append(Padding(field, (0, 0, 0, 2)))
+    return Group(*parts)
 
 
 class _HangingCode(CodeBlock):
@@ -87,7 +128,7 @@ def _cut(text: str, cells: int) -> int:
 
 class TerminalMarkdown(Markdown):
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
-        **Markdown.elements, "table_open": _FoldingTable, "fence": _HangingCode, "code_block": _HangingCode,
+        **Markdown.elements, "table_open": _NarrowSafeTable, "fence": _HangingCode, "code_block": _HangingCode,
     }
 
     def __init__(self, markup: str) -> None:

@@ -263,37 +263,33 @@ class Screen:
         nexts = labs + ([f"/lesson {following}"] if following else ["/test"])
         self.hint("Next: " + " · ".join(nexts))
 
-    def test_intro(self, module: Module, total: int, before: ModuleProgress) -> None:
-        """The start of a new attempt; a retake names the best score so far."""
+    def test_intro(self, module: Module, first: TestState, before: ModuleProgress) -> None:
+        """The start of a new attempt (``first``: its first question); a retake names the best score so far."""
         assert module.test is not None
         self.say()
         self.say(module.test.title, style="bold")
-        self.say(f"{total} questions, one at a time. You pass with {_percent_mark(module)}% or more.")
+        self.say(f"{first.total} questions, one at a time. You pass with {first.pass_percent}% or more.")
         if before.test_attempts:
             status = "passed" if before.test_passed else "not passed yet"
             self.say(f"This is attempt {before.test_attempts + 1}. Your best so far: {before.best_test_percent}% "
                      f"({status}); the best score is the one kept.")
         self.hint("Type the number of your answer. A command pauses the test; /test resumes it.")
 
-    def test_result(self, result: TestResult, module: Module) -> None:
-        assert module.test is not None
+    def test_result(self, result: TestResult) -> None:
         verdict = ("Passed! 🎉", "bold green") if result.passed else ("Not passed yet.", "bold red")
-        mark = _percent_mark(module)
         self.say()
         self.say(Text.assemble(
             ("Score: ", "bold"), f"{result.score}/{result.total} ({result.percent}%) ", verdict,
-            (f"  Pass mark: {mark}%.", "dim"),
+            (f"  Pass mark: {result.pass_percent}%.", "dim"),
         ))
         self.say(f"Best score: {result.best_percent}% over {result.attempts} attempt"
                  f"{'' if result.attempts == 1 else 's'}.")
         if result.missed:
             self.say()
             self.say("Review of the questions you missed:", style="bold")
-            numbers = {q.id: i for i, q in enumerate(module.test.questions, start=1)}
-            for question, chosen in result.missed:
+            for question, chosen in result.missed:  # in the order this attempt asked them, options as shown
                 self.say()
-                self.say(Text.assemble((f"Q{numbers.get(question.id, '?')}. ", "bold magenta"),
-                                       self._inline(question.prompt)))
+                self.say(Text.assemble(("✗ ", "bold red"), self._inline(question.prompt, "bold")))
                 self.say(Text.assemble(("You chose: ", "red"), self._option(chosen)), indent=2)
                 self.say(Text.assemble(("Correct:   ", "green"), self._option(question.correct_option)), indent=2)
                 self.say(self._inline(chosen.feedback), indent=2)  # why the chosen option is wrong
@@ -438,7 +434,3 @@ class Screen:
 def _section_title(heading: str) -> str:
     return heading or "Introduction"
 
-
-def _percent_mark(module: Module) -> int:
-    assert module.test is not None
-    return round(module.test.pass_mark * 100)

@@ -51,7 +51,7 @@ class TerminalSink:
         self._committed = ""  # the part of it printed for good (source text)
         self._tail_rows = 0  # rows of the live tail on screen (terminal only)
 
-    async def post(self, text: str) -> str:
+    async def post(self, text: str, *, final: bool = False) -> str:
         if self._current:
             self.end()
             self._write("\n")
@@ -60,7 +60,7 @@ class TerminalSink:
         self._show(text)
         return self._current
 
-    async def edit(self, message_id: str, text: str) -> None:
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
         if message_id != self._current:
             raise ValueError(f"message {message_id} is no longer the last one; a terminal cannot edit it")
         self._show(text)
@@ -138,7 +138,10 @@ class TerminalSink:
         for start, end in itertools.pairwise(cuts):
             with self._console.capture() as captured:
                 self._console.print(TerminalMarkdown(markdown[start:end]), width=width)
-            block = captured.get().split("\n")
+            # rich pads each line with spaces to the full width; a terminal that counts one character wider
+            # than rich does (an emoji with a skin-tone modifier) would wrap that padding onto a row of its
+            # own, and the tail's row count would be off. So the padding goes (a styled background stays).
+            block = [line.rstrip(" ") for line in captured.get().split("\n")]
             while block and not _visible(block[-1]):
                 block.pop()
             while block and not _visible(block[0]):

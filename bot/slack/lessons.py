@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core.content.model import Lesson, Module
 from bot.slack import blocks
 from bot.slack.blocks import Block
-from bot.slack.context import SlackContext, friendly_errors, number_and_module
+from bot.slack.context import SlackContext, UsageError, friendly_errors, number_and_module
 from bot.slack.labs import start_lab
 from bot.slack.mrkdwn import escape, inline, to_mrkdwn
 from bot.slack.quizzes import post_quiz
@@ -50,7 +50,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def lesson_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        number, module_number = number_and_module(command.get("text", ""), USAGE)
+        try:
+            number, module_number = number_and_module(command.get("text", ""), USAGE)
+        except UsageError as exc:  # say which lessons there are, not only how to type the command
+            current = ctx.course.module()
+            raise UsageError(f"{exc} Lessons in Module {current.number}: "
+                             f"{', '.join(map(str, current.lesson_numbers))}.") from None
         module = ctx.course.module(module_number)
         lesson = await ctx.course.view_lesson(ctx.command_learner(context, command), number, module.number)
         title = escape(f"Lesson {lesson.number}: {lesson.title}")

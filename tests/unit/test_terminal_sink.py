@@ -14,7 +14,7 @@ from bot.core.streaming.pacing import Pacer, RateLimits
 
 FINAL = (
     "## Heading\n\nHere is **code**:\n\n```python\nprint('streaming, line by line, wraps past the edge')\n```\n\n"
-    "CJK 日本語のテキスト and emoji 🚀🔥 keep their width.\n\nDone."
+    "CJK 日本語のテキスト and emoji 🚀🔥 👍🏽 keep their width.\n\nDone."
 )
 # What the engine sends while streaming: a status, then growing text whose open code block it closes for display.
 EDITS = [
