@@ -24,9 +24,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.core.tasks import spawn
 from bot.health import Connections
 from bot.runtime import Runtime
-from bot.slack import instructor, labs, lessons, module_test, progress, quizzes
+from bot.slack import instructor, labs, lessons, module_test, progress, quizzes, review
 from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def build_app(ctx: SlackContext) -> AsyncApp:
         request_verification_enabled=not socket_mode,  # Socket Mode envelopes are not signed
         logger=logging.getLogger("slack_bolt.coursebot"),
     )
-    for feature in (lessons, quizzes, module_test, labs, progress, instructor):
+    for feature in (lessons, quizzes, module_test, labs, progress, instructor, review):
         feature.register(app, ctx)
     return app
 
@@ -73,12 +74,14 @@ async def run_slack(
     settings = runtime.settings
     ctx = SlackContext(runtime, make_client(settings), native_streaming=settings.slack_native_streaming)
     app = build_app(ctx)
+    reminders = spawn(review.remind_forever(ctx), name="slack-review-reminders")
     try:
         if settings.slack_app_token is not None:
             await _socket_mode(app, ctx, settings.slack_app_token.get_secret_value(), connections)
         else:
             await _http_mode(app, host, port)
     finally:
+        reminders.cancel()
         await ctx.close()
 
 

@@ -7,16 +7,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.course import ModuleProgress
+from bot.core.review import ReviewService, status_text
+from bot.core.store.base import LearnerRef
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, optional_module
 from bot.slack.mrkdwn import escape
 
 USAGE = "`/progress [module]`, e.g. `/progress`"
-COMMANDS = "`/lesson N` · `/quiz N` · `/lab N` · `/test` · `/progress`"
+COMMANDS = "`/lesson N` · `/quiz N` · `/lab N` · `/test` · `/review` · `/progress`"
 
 
-def progress_blocks(progress: ModuleProgress) -> list[Block]:
+def progress_blocks(progress: ModuleProgress, review: str) -> list[Block]:
+    """The progress card; ``review`` says what is due for review."""
     module = progress.module
     viewed = sorted(progress.lessons_viewed)
     lessons = f"*Lessons*: {len(viewed)} of {len(module.lessons)} read"
@@ -46,25 +49,33 @@ def progress_blocks(progress: ModuleProgress) -> list[Block]:
     if lab_lines:
         out += blocks.sections("*Labs*\n" + "\n".join(lab_lines))
     out += blocks.sections(test)
+    out += blocks.sections(f"*Review*: {escape(review)} (`/review`)")
     out += blocks.context([escape(module.summary), COMMANDS])
     return out
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
+    review = ReviewService(ctx.course)
+
+    async def review_line(learner: LearnerRef) -> str:
+        return status_text(await review.status(learner), review.now())
+
     @app.command("/progress")
     @friendly_errors
     async def progress_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
         module = optional_module(command.get("text", ""), USAGE)
-        progress = await ctx.course.progress(ctx.command_learner(context, command), module)
-        await respond(text="Your progress", blocks=progress_blocks(progress), response_type="ephemeral",
-                      replace_original=False)
+        learner = ctx.command_learner(context, command)
+        progress = await ctx.course.progress(learner, module)
+        await respond(text="Your progress", blocks=progress_blocks(progress, await review_line(learner)),
+                      response_type="ephemeral", replace_original=False)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], context: Any) -> None:
         if event.get("tab", "home") != "home":
             return
-        progress = await ctx.course.progress(ctx.learner(context.team_id, event["user"]))
+        learner = ctx.learner(context.team_id, event["user"])
+        progress = await ctx.course.progress(learner)
         await ctx.pacing.call("views.publish", context.team_id)
-        view = {"type": "home", "blocks": progress_blocks(progress)}
+        view = {"type": "home", "blocks": progress_blocks(progress, await review_line(learner))}
         await ctx.client.views_publish(user_id=event["user"], view=view)
