@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from bot.config import Settings
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.render import Screen
+from bot.console.review import ConsoleReview
 from bot.console.session import AnswerMessage, console_learner, quiet_keyboard, stop_on_interrupt, terminal_foreground
 from bot.console.terminal_sink import TerminalSink
 from bot.core import messages
@@ -164,6 +165,7 @@ class ConsoleApp:
         self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
 
     # -- the loop -------------------------------------------------------------------------------------
+        self.review = ConsoleReview(self)
 
     def run(self) -> None:
         resume = self._welcome()
@@ -225,6 +227,7 @@ class ConsoleApp:
         self.screen.welcome(self.course.content, progress, self.learner.display_name, paused_test=paused, offer=offer)
         return offer
 
+        self.review.greet()
     def _dispatch(self, command: Command) -> bool:
         match command.name:
             case "quit":
@@ -245,6 +248,8 @@ class ConsoleApp:
                 self._progress(command)
             case "lab":
                 self._lab(command)
+            case "review":
+                self.review.run(command.words)
             case "back":
                 self._back()
         return True
@@ -256,6 +261,7 @@ class ConsoleApp:
         self.screen.progress(progress, paused_test=paused)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        self.screen.hint(self.review.status_line())
         return self.runner.run(coro)
 
     # -- lessons and quizzes ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ class Spec:
     takes_number: bool = False  # a required lesson/lab number
     takes_module: bool = False  # an optional module number (last)
     takes_all: bool = False  # an optional word "all" at the end
+    takes_words: bool = False  # free words, checked by the command itself (/review remind on)
 
 
 SPECS: tuple[Spec, ...] = (
@@ -36,6 +37,8 @@ SPECS: tuple[Spec, ...] = (
          takes_module=True),
     Spec("test", "/test [module]", "take the module test (resumes where you stopped)", takes_module=True),
     Spec("progress", "/progress [module]", "lessons, quizzes, labs and your best test score", takes_module=True),
+    Spec("review", "/review [remind on|off]", "go over the questions you missed, when they are due",
+         takes_words=True),
     Spec("modules", "/modules", "list the course's modules"),
     Spec("back", "/back", "leave the lab you are in"),
     Spec("help", "/help", "show this list"),
@@ -54,6 +57,7 @@ class Command:
     number: int | None = None
     module: int | None = None
     whole: bool = False  # "/lesson 2 all": the whole lesson at once
+    words: str = ""  # what follows a command that takes free words
 
 
 def parse(line: str, *, bare_words: bool = True) -> Command | None:
@@ -81,6 +85,8 @@ def parse(line: str, *, bare_words: bool = True) -> Command | None:
 
 
 def _arguments(spec: Spec, args: list[str]) -> Command:
+    if spec.takes_words:
+        return Command(spec.name, words=" ".join(args))
     whole = spec.takes_all and bool(args) and args[-1].lower() == "all"
     if whole:
         args = args[:-1]
