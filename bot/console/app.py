@@ -163,9 +163,9 @@ class ConsoleApp:
         self.lab_session: LabSession | None = None
         self.reading: Reading | None = None
         self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
+        self.review = ConsoleReview(self)
 
     # -- the loop -------------------------------------------------------------------------------------
-        self.review = ConsoleReview(self)
 
     def run(self) -> None:
         resume = self._welcome()
@@ -225,9 +225,9 @@ class ConsoleApp:
         paused = self._run(self.course.test_state(self.learner, module.number)) if module.test else None
         offer = resume_command(progress, paused)
         self.screen.welcome(self.course.content, progress, self.learner.display_name, paused_test=paused, offer=offer)
+        self.review.greet()
         return offer
 
-        self.review.greet()
     def _dispatch(self, command: Command) -> bool:
         match command.name:
             case "quit":
@@ -246,10 +246,10 @@ class ConsoleApp:
                 self._test(command)
             case "progress":
                 self._progress(command)
-            case "lab":
-                self._lab(command)
             case "review":
                 self.review.run(command.words)
+            case "lab":
+                self._lab(command)
             case "back":
                 self._back()
         return True
@@ -259,9 +259,9 @@ class ConsoleApp:
         progress = self._run(self.course.progress(self.learner, module.number))
         paused = self._run(self.course.test_state(self.learner, module.number)) if module.test else None
         self.screen.progress(progress, paused_test=paused)
+        self.screen.hint(self.review.status_line())
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        self.screen.hint(self.review.status_line())
         return self.runner.run(coro)
 
     # -- lessons and quizzes ----------------------------------------------------------------------------
