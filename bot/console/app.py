@@ -35,7 +35,7 @@ from bot.core.content.model import Lab, Lesson, Module, Question
 from bot.core.course import CourseError, LabProgress, ModuleProgress, QuizOutcome, TestState, TestStep
 from bot.core.store.base import LabThread, StoreError
 from bot.core.streaming.pacing import Pacer, RateLimits
-from bot.logs import setup_logging
+from bot.logs import secret_values, setup_logging
 from bot.runtime import Runtime
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ TERMINAL_LIMITS = RateLimits(per_bucket=(20, 1.0), global_=None)
 def run_console(settings: Settings) -> int:
     """Run the console course until /quit or the end of input; return the process exit code."""
     logs = log_file(settings)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, secret_values(settings.anthropic_api_key))
     try:
         log_to(logs)
     except OSError as exc:
@@ -85,7 +85,8 @@ def log_file(settings: Settings) -> Path:
 def log_to(path: Path) -> None:
     """Send the log records to ``path`` instead of stderr: the terminal is the learner's screen.
 
-    The handler keeps the format and the secret-masking filter that ``setup_logging`` gave stderr.
+    The handler keeps the format and the secret-masking filter that ``setup_logging`` gave stderr. Python
+    warnings (which would print on stderr, into the screen) are logged there too.
     """
     handler = logging.FileHandler(path, encoding="utf-8")
     root = logging.getLogger()
@@ -94,6 +95,7 @@ def log_to(path: Path) -> None:
         for log_filter in previous.filters:
             handler.addFilter(log_filter)
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)
 
 
 def new_event_id() -> str:
@@ -448,7 +450,7 @@ class ConsoleApp:
                 )
             finally:
                 message.close(sink)
-                self.screen.answer_ending(message.notice, message.footer)
+                self.screen.answer_ending(message.notice, message.footer, after_text=bool(message.text))
         assert outcome is not None  # a new event id is never a redelivery
         if message.notice == messages.UNAVAILABLE:
             self.screen.operator_hint(self.logs)

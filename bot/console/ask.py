@@ -20,7 +20,7 @@ from bot.core.course import CourseError, CourseService
 from bot.core.labs import LabAssistant
 from bot.core.store.base import StoreError
 from bot.core.streaming.pacing import Pacer, RateLimits
-from bot.logs import setup_logging
+from bot.logs import secret_values, setup_logging
 from bot.runtime import Runtime
 
 EXIT_COMPLETE = 0
@@ -36,7 +36,7 @@ NO_KEY_MESSAGE = (
 
 async def run_ask(settings: Settings, *, lab: int, module: int | None, question: str) -> int:
     """Ask lab ``lab`` of ``module`` (default: the course's) one question; return the exit code."""
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, secret_values(settings.anthropic_api_key))
     if not settings.claude_enabled:
         print(NO_KEY_MESSAGE, file=sys.stderr)
         return EXIT_FAILED

@@ -364,10 +364,14 @@ class Screen:
     def lab_answer_start(self, lab: Lab) -> None:
         self.say(Text(f"{lab.assistant_name}:", style="bold green"))
 
-    def answer_ending(self, notice: str, footer: str) -> None:
-        """What the assistant says under an answer: the notice (stopped, cut off...), then the dim footer."""
+    def answer_ending(self, notice: str, footer: str, *, after_text: bool) -> None:
+        """What the assistant says under an answer: the notice (stopped, cut off...), then the dim footer.
+
+        ``after_text``: the answer has text above; without, the notice comes right under the assistant's name.
+        """
         if notice:
-            self.say()
+            if after_text:
+                self.say()
             self.say(self._inline(notice))
         if footer:
             self.say()

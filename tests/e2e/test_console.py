@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import messages
 from bot.core.content.loader import load_course
 from bot.core.content.model import Course, Module, ModuleTest, Option, Question
 from bot.core.messages import STOPPED as STOPPED_NOTICE
@@ -443,3 +444,16 @@ async def test_a_rejected_key_tells_the_learner_as_operator_where_to_look(
     assert out.count(f"You are this bot's operator here: the reason is logged in {logs}") == 2
     assert "ANTHROPIC_API_KEY" in logs.read_text() and "sk-ant-wrong-key" not in logs.read_text()
     assert session.stderr == "" and fake_anthropic.request_count == 1
+
+
+async def test_an_api_that_cannot_be_reached_is_not_called_a_dropped_connection(
+    console: Console, module: Module, unused_tcp_port: int,
+) -> None:
+    lab = module.labs[module.lab_numbers[0]]
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{unused_tcp_port}"}
+
+    session = await console(f"/lab {lab.number}", "Why stream?", env=env)
+
+    assert session.returncode == 0, session.stderr
+    assert messages.TRY_AGAIN.format(reason="could not reach the API") in session.stdout
+    assert "dropped" not in session.stdout
