@@ -11,7 +11,7 @@ Each test scripts what the next requests get (``script(...)``, consumed in order
 * ``Reply``: the answer text (or a function of the request body), the block layout, the pace
   (``tokens_per_second``; one delta counts as one token) and an optional ``Cut``: an ``event: error``
   mid-stream, a TCP drop, a stall (nothing more is sent until the client gives up), or a clean end
-  without ``message_stop``.
+  without ``message_stop`` (after ``after`` text deltas, or right after ``message_delta``: ``after_delta``).
 * ``Failure``: an HTTP error status before any byte of the stream (401, 403, 429 with ``retry-after``,
   500, 529, ...), with the API's JSON error body.
 * ``Replay``: the bytes of a recorded ``.sse`` file, served verbatim (the path is given at test time;
@@ -39,7 +39,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 BlockKind = Literal["text", "thinking", "tool_use"]
-CutKind = Literal["error", "drop", "stall", "no_stop"]
+CutKind = Literal["error", "drop", "stall", "no_stop", "after_delta"]
 # complete: the whole body was sent; cut: a scripted Cut ended it; client_closed: the client closed the
 # connection before the end; failed: an error status was returned.
 Outcome = Literal["pending", "complete", "cut", "client_closed", "failed"]
@@ -60,7 +60,7 @@ ERROR_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class Cut:
-    """How a stream ends early, after ``after`` text deltas have been sent."""
+    """How a stream ends early, after ``after`` text deltas have been sent (``after_delta``: after message_delta)."""
 
     kind: CutKind
     after: int = 2
@@ -249,7 +249,7 @@ class FakeAnthropic:
         delay = 1 / reply.tokens_per_second if reply.tokens_per_second else 0.0
         text_deltas = 0
         for event, data in self._events(recorded.body, reply):
-            if reply.cut is not None and text_deltas >= reply.cut.after:
+            if reply.cut is not None and _cut_now(reply.cut, event, text_deltas):
                 await self._cut(request, response, reply.cut)
                 return "cut"
             if event == "content_block_delta" and delay:
@@ -280,7 +280,7 @@ class FakeAnthropic:
             error = {"type": cut.error_type, "message": cut.error_type.replace("_error", "").capitalize()}
             await response.write(sse("error", {"type": "error", "error": {"details": None, **error}}))
             await response.write_eof()
-        elif cut.kind == "no_stop":
+        elif cut.kind in ("no_stop", "after_delta"):
             await response.write_eof()
         elif cut.kind == "drop":
             while transport.get_write_buffer_size():  # what was written reaches the client first
@@ -400,6 +400,11 @@ def _layout(reply: Reply, text: str) -> list[tuple[BlockKind, str]]:
         else:
             layout.append((kind, json.dumps(reply.tool_input)))
     return layout
+
+
+def _cut_now(cut: Cut, event: str, text_deltas: int) -> bool:
+    """Whether the stream ends before ``event``."""
+    return event == "message_stop" if cut.kind == "after_delta" else text_deltas >= cut.after
 
 
 def _stop_reason(reply: Reply) -> str:

@@ -42,6 +42,7 @@ def test_shipped_course_has_the_whole_of_module_5() -> None:
     code, out, err = check(SHIPPED)
 
     assert code == 0, err
+    assert err == "", "the shipped course has warnings"
     assert out.splitlines()[0] == "OK: 1 module, 4 lessons, 12 quiz questions, 4 labs, 15 test questions"
     assert "pass mark 80%" in out
 
@@ -75,6 +76,21 @@ def test_errors_go_to_stderr_with_a_count_and_exit_1(content: Path) -> None:
     assert lines[1].startswith("content/module-5/quiz-1.yaml:13: question 'TTFT': 'id' must be")
     assert lines[2] == f"2 problems in {content}; fix them and run coursebot check again."
     assert len(lines) == 3
+
+
+def test_warnings_go_to_stderr_and_still_exit_0(content: Path) -> None:
+    quiz = content / "module-5" / "quiz-1.yaml"
+    long_label = "Time to first token, the delay before any text reaches the user"
+    quiz.write_text(quiz.read_text().replace("label: Time to first token", f"label: {long_label}"))
+
+    code, out, err = check(content)
+
+    assert code == 0
+    assert out.startswith("OK: 1 module")
+    assert err.splitlines() == [
+        "content/module-5/quiz-1.yaml:16: warning: question 'ttft': the correct option A (63 characters) is much "
+        "longer than every other option (at most 17); a learner can guess it by its length"
+    ]
 
 
 def test_missing_content_folder_exits_1(tmp_path: Path) -> None:

@@ -375,6 +375,59 @@ BROKEN: list[tuple[str, list[Edit], list[tuple[str, str]]]] = [
         [(f"{LESSON_1}:26", "section 'Why It Matters' has no text under its heading")],
     ),
     (
+        "table-row-with-an-extra-cell",
+        [replace(LESSON_1, "| 1 | 2 |", "| 1 | 2 | 3 |")],
+        [(f"{LESSON_1}:24", "this table row has 3 cells but the header has 2")],
+    ),
+    (
+        "table-rule-row-with-a-missing-column",
+        [replace(LESSON_1, "|---|---|", "|---|")],
+        [(f"{LESSON_1}:23", "the rule row has 1 cells but the header has 2")],
+    ),
+    (
+        "table-without-a-rule-row",
+        [replace(LESSON_1, "|---|---|\n", "")],
+        [(f"{LESSON_1}:23", "a table needs a rule row such as |---|---| right under its header row")],
+    ),
+    (
+        "python-block-with-a-syntax-error",
+        [
+            replace(
+                LESSON_2,
+                "Iterate `stream.text_stream` for text deltas.",
+                "Iterate it:\n\n```python\nfor text in stream.text_stream\n    print(text)\n```",
+            )
+        ],
+        [(f"{LESSON_2}:12", "this python block does not compile: expected ':'")],
+    ),
+    (
+        "python-block-with-an-indentation-error",
+        [replace(LESSON_2, "Iterate `stream.text_stream` for text deltas.", "```py\nif True:\nprint(1)\n```")],
+        [(f"{LESSON_2}:11", "this python block does not compile: expected an indented block")],
+    ),
+    (
+        "gap-in-lesson-numbers",
+        [replace(LESSON_2, "number: 2", "number: 4"), rename(LESSON_2, "lesson-4.md")],
+        [
+            (
+                "module-5/lesson-4.md:1",
+                "lesson numbers must count up from 1 without gaps, but there is no lesson-2.md or lesson-3.md",
+            )
+        ],
+    ),
+    (
+        "lessons-not-starting-at-1",
+        [
+            replace(LESSON_1, "number: 1", "number: 3"),
+            rename(LESSON_1, "lesson-3.md"),
+        ],
+        [
+            (f"{LAB}:2", "this lab points at lesson 1, but this module has no lesson 1 (lessons: 2, 3)"),
+            (f"{LESSON_2}:1", "lesson numbers must count up from 1 without gaps, but there is no lesson-1.md"),
+            (f"{QUIZ}:1", "this quiz is for lesson 1, but this module has no lesson 1"),
+        ],
+    ),
+    (
         "no-front-matter",
         [replace(LESSON_2, "---\nnumber: 2", "number: 2")],
         [(f"{LESSON_2}:1", "a lesson must start with YAML front matter between two '---' lines")],
@@ -447,6 +500,31 @@ def test_every_problem_is_reported_not_just_the_first(content: Path) -> None:
         f"content/{QUIZ}:13",
         f"content/{TEST}:2",
     ]
+
+
+def test_code_and_tables_inside_other_fences_are_not_checked(content: Path) -> None:
+    """A ```text block may show broken Python or a stray pipe; only ```python blocks are compiled."""
+    replace(LESSON_2, "Iterate `stream.text_stream` for text deltas.", "```text\nfor x in y\n| a |\n```")(content)
+
+    assert load_course(content).modules[5].lessons[2].sections
+
+
+def test_a_correct_option_much_longer_than_every_distractor_is_a_warning(content: Path) -> None:
+    long_label = "Time to first token, the delay before any text reaches the user"
+    replace(QUIZ, "label: Time to first token", f"label: {long_label}")(content)
+
+    course = load_course(content)
+
+    assert course.warnings == (
+        f"content/{QUIZ}:16: warning: question 'ttft': the correct option A ({len(long_label)} characters) is much "
+        "longer than every other option (at most 17); a learner can guess it by its length",
+    )
+
+
+def test_a_correct_option_only_somewhat_longer_is_not_a_warning(content: Path) -> None:
+    replace(QUIZ, "label: Time to first token", "label: Time to the first visible token")(content)  # 31 vs 17
+
+    assert load_course(content).warnings == ()
 
 
 def test_missing_content_folder_is_a_clear_error(tmp_path: Path) -> None:

@@ -47,7 +47,10 @@ def summary(course: Course) -> list[str]:
 
 
 def run_check(path: Path) -> int:
-    """Print the summary and return 0, or print every problem to stderr and return 1."""
+    """Print the summary and return 0, or print every problem to stderr and return 1.
+
+    Warnings (valid content worth a second look) go to stderr too, but do not fail the check.
+    """
     try:
         course = load_course(path)
     except ContentError as error:
@@ -57,4 +60,6 @@ def run_check(path: Path) -> int:
         print(f"{found} in {path}; fix them and run coursebot check again.", file=sys.stderr)
         return 1
     print("\n".join(summary(course)))
+    for line in course.warnings:
+        print(line, file=sys.stderr)
     return 0

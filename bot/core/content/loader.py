@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.core.content.body_checks import body_problems
 from bot.core.content.model import (
     DISCORD_LABEL_MAX,
     OPTION_LETTERS,
@@ -33,6 +34,8 @@ from bot.core.content.yaml_lines import YamlList, YamlMap, YamlSyntaxError, pars
 
 QUESTION_ID = re.compile(r"[a-z0-9-]{1,32}")  # it becomes part of button custom_ids
 MIN_OPTIONS, MAX_OPTIONS = 2, len(OPTION_LETTERS)
+# A correct option this much longer than every distractor gives the answer away (a warning, not an error).
+GIVEAWAY_RATIO, GIVEAWAY_CHARS = 1.5, 15
 
 _LESSON_FILE = re.compile(r"lesson-(\d+)\.md")
 _QUIZ_FILE = re.compile(r"quiz-(\d+)\.yaml")
@@ -234,6 +237,7 @@ class _CourseReader:
         self.root = root
         self.root_name = root.resolve().name or str(root)
         self.problems: list[tuple[str, int, str]] = []
+        self.warnings: list[tuple[str, int, str]] = []
         self.rules = Rules()
 
     def add(self, source: str, line: int, message: str) -> None:
@@ -308,12 +312,15 @@ class _CourseReader:
                 f"default_module is {default_module}, but no module has that number (modules found: {found})",
             )
         if self.problems:
-            self.problems.sort(key=lambda problem: (problem[0], problem[1]))
-            raise ContentError(
-                [f"{path}:{line}: {message}" if line else f"{path}: {message}" for path, line, message in self.problems]
-            )
+            raise ContentError(_lines(self.problems))
         assert default_module is not None
-        return Course(title=title, default_module=default_module, modules=modules, rules=self.rules)
+        return Course(
+            title=title,
+            default_module=default_module,
+            modules=modules,
+            rules=self.rules,
+            warnings=tuple(_lines(self.warnings)),
+        )
 
     def _rules(self, source: str, data: YamlMap) -> Rules:
         fields = _Fields(self, source, data, _RULES_KEYS, "rules")
@@ -360,6 +367,7 @@ class _CourseReader:
         title, summary = fields.text("title"), fields.text("summary")
 
         lesson_files, quiz_files, lab_files, test_file = self._classify(folder)
+        self._check_lesson_gaps(lesson_files)
         lessons = self._build_all(lesson_files, self._lesson)
         known_lessons = set(lessons) | set(lesson_files)  # a broken lesson file still "exists"
         if not lesson_files:
@@ -411,6 +419,19 @@ class _CourseReader:
                     self.add(self.display(path), 1, f"not a content file name; expected {_KNOWN_FILES}")
         return lessons, quizzes, labs, test
 
+    def _check_lesson_gaps(self, files: dict[int, Path]) -> None:
+        """Lessons count up from 1 without gaps: a missing number is reported at the file after it."""
+        previous = 0
+        for number in sorted(files):
+            if number > previous + 1:
+                missing = " or ".join(f"lesson-{n}.md" for n in range(previous + 1, number))
+                self.add(
+                    self.display(files[number]),
+                    1,
+                    f"lesson numbers must count up from 1 without gaps, but there is no {missing}",
+                )
+            previous = number
+
     @staticmethod
     def _build_all(files: dict[int, Path], build: Callable[[int, Path], T | None]) -> dict[int, T]:
         """Build every file of one kind, in number order; broken files are left out (and reported)."""
@@ -461,6 +482,7 @@ class _CourseReader:
         terms = fields.mappings("key_terms", "key term", required=False)
         key_terms = [self._key_term(source, item, position) for position, item in enumerate(terms, start=1)]
         sections, problems = split_sections(body, body_line)
+        problems += body_problems(body, body_line)
         for line, message in problems:
             self.add(source, line, message)
         if not fields.ok or problems or number is None or None in key_terms:
@@ -521,6 +543,7 @@ class _CourseReader:
         self._check_options(fields, items)
         if not fields.ok or None in options:
             return None
+        self._check_giveaway(source, what, items, options)  # type: ignore[arg-type]  # None ruled out above
         return Question(
             id=qid, prompt=prompt, options=tuple(options), explanation=explanation  # type: ignore[arg-type]
         )
@@ -558,6 +581,20 @@ class _CourseReader:
         if not fields.ok:
             return None
         return Option(index=index, label=label, correct=correct, feedback=feedback)
+
+    def _check_giveaway(self, source: str, what: str, items: list[YamlMap], options: list[Option]) -> None:
+        """Warn when the correct option is much longer than every distractor: its length gives it away."""
+        correct = next(option for option in options if option.correct)
+        longest = max((len(option.label) for option in options if not option.correct), default=0)
+        if len(correct.label) >= max(longest * GIVEAWAY_RATIO, longest + GIVEAWAY_CHARS):
+            self.warnings.append(
+                (
+                    source,
+                    items[correct.index].line_of("label"),
+                    f"warning: {what}: the correct option {correct.letter} ({len(correct.label)} characters) is "
+                    f"much longer than every other option (at most {longest}); a learner can guess it by its length",
+                )
+            )
 
     # ---------------------------------------------------------------- quizzes, labs, test
 
@@ -637,6 +674,12 @@ class _CourseReader:
         if not fields.ok or questions is None:
             return None
         return ModuleTest(title=title, questions=questions, pass_mark=pass_mark)
+
+
+def _lines(found: list[tuple[str, int, str]]) -> list[str]:
+    """``path:line: message`` lines, in file and line order."""
+    ordered = sorted(found, key=lambda item: (item[0], item[1]))
+    return [f"{path}:{line}: {message}" if line else f"{path}: {message}" for path, line, message in ordered]
 
 
 def _letter(index: int) -> str:

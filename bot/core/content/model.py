@@ -164,6 +164,7 @@ class Course:
     default_module: int
     modules: dict[int, Module] = field(default_factory=dict)
     rules: Rules = field(default_factory=Rules)
+    warnings: tuple[str, ...] = ()  # ``path:line: warning: ...`` lines: valid content worth a second look
 
     @property
     def module_numbers(self) -> list[int]:
