@@ -30,10 +30,14 @@ class PlatformLimits:
     global_: Window | None = None
     append: Window | None = None  # native streaming; None: counted as edits
     stop: Window | None = None
+    plain: Window | None = None  # a plain post where a native stream could have started (Slack chat.postMessage)
 
 
 DISCORD = PlatformLimits(limit=2000, edit=(5, 5.0), post=(5, 5.0), global_=(50, 1.0))
-SLACK = PlatformLimits(limit=4000, edit=(50, 60.0), post=(1, 1.0), append=(100, 60.0), stop=(20, 60.0))
+# Slack: chat.update (workspace), chat.startStream (workspace), chat.appendStream, chat.stopStream, and
+# chat.postMessage per channel (the emulator's "1 per second, short bursts allowed": 60 a minute).
+SLACK = PlatformLimits(limit=4000, edit=(50, 60.0), post=(20, 60.0), append=(100, 60.0), stop=(20, 60.0),
+                       plain=(60, 60.0))
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class EmulatedPlatform:
     def sink(self, bucket: str, *, post_bucket: str | None = None, native: bool = False) -> LimitedSink:
         cls = NativeLimitedSink if native else LimitedSink
         return cls(self, bucket, post_bucket)
+
+    def hybrid_sink(self, workspace: str, channel: str, *, stream_lifetime: float = 300.0) -> HybridLimitedSink:
+        """A Slack answer that may start a native stream (per ``workspace``) or post plain (per ``channel``)."""
+        return HybridLimitedSink(self, workspace, channel, stream_lifetime)
 
     @property
     def rejections(self) -> list[Request]:
@@ -111,7 +119,8 @@ class EmulatedPlatform:
 
     def _over_limit(self, kind: RequestKind, bucket: str, now: float) -> float | None:
         """Count the request; the seconds until it would have been allowed if it is over a window."""
-        window = {"post": self.limits.post, "append": self.limits.append, "stop": self.limits.stop}.get(kind)
+        window = {"post": self.limits.post, "append": self.limits.append, "stop": self.limits.stop,
+                  "plain": self.limits.plain}.get(kind)
         counted = [((kind if window else "edit", bucket), window or self.limits.edit)]
         if self.limits.global_ is not None:
             counted.append((("global", ""), self.limits.global_))
@@ -185,6 +194,41 @@ class NativeLimitedSink(LimitedSink):
         if appends is None or (self.expire_after is not None and appends >= self.expire_after):
             self.streaming.pop(message_id, None)
             raise NativeStreamExpired(message_id)
+
+
+class HybridLimitedSink(NativeLimitedSink):
+    """A Slack answer: each message a native stream or a plain post edited afterwards (``HybridStreamSink``).
+
+    The platform ends a stream ``stream_lifetime`` seconds after it started (appending later raises
+    ``NativeStreamExpired``, as Slack answers ``message_not_in_streaming_state``)."""
+
+    def __init__(self, platform: EmulatedPlatform, workspace: str, channel: str, stream_lifetime: float) -> None:
+        super().__init__(platform, workspace, workspace)
+        self.plain_post_bucket = channel
+        self.native = True
+        self.stream_lifetime = stream_lifetime
+        self.started: dict[str, float] = {}
+        self.plain: list[str] = []
+
+    async def post(self, text: str, *, final: bool = False) -> str:
+        message_id = await super().post(text, final=final)
+        self.started[message_id] = asyncio.get_running_loop().time()
+        return message_id
+
+    async def post_plain(self, text: str, *, final: bool = False) -> str:
+        message_id = str(next(self.platform._ids))
+        await self.platform.handle("plain", self.plain_post_bucket, message_id, text)
+        self.posted.append(message_id)
+        self.plain.append(message_id)
+        return message_id
+
+    def _still_streaming(self, message_id: str) -> None:
+        started = self.started.get(message_id)
+        if started is not None and asyncio.get_running_loop().time() - started > self.stream_lifetime:
+            self.platform.violations.append(f"message {message_id} was still streaming when its stream expired")
+            self.streaming.pop(message_id, None)
+            raise NativeStreamExpired(message_id)
+        super()._still_streaming(message_id)
 
 
 def rejoin(messages: list[str]) -> str:

@@ -30,12 +30,13 @@ from bot.core.course import CourseError, button_number
 from bot.core.labs import StopResult, Ticket
 from bot.core.store.base import LabThread, LearnerRef
 from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.streaming.pacing import Priority
 from bot.core.streaming.sink import DeliveryError
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, number_and_module
 from bot.slack.mrkdwn import escape, inline, plain
-from bot.slack.stream_sink import NativeThreadSink, ThreadSink
+from bot.slack.stream_sink import AnswerSink
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,8 @@ class LabConversations:
                 await ctx.post(channel, thread_ts=thread_ts, text=echo)
             await self._thinking(team_id, channel, thread_ts)
             await tell("Answering… (Stop)", stop_blocks(ticket))
-            sink = (
-                NativeThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
-                                 on_unavailable=self._native_unavailable)
-                if ctx.native_streaming
-                else ThreadSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id)
-            )
+            sink = AnswerSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
+                              native=ctx.native_streaming, on_unavailable=self._native_unavailable)
             await labs.answer(ticket, ProgressiveMessage(sink, ctx.pacing.stream))
         except DeliveryError:
             log.exception("lab answer in %s could not be delivered", thread.thread_key)
@@ -166,12 +163,15 @@ class LabConversations:
     async def repair(self, thread: LabThread, message_ids: Sequence[str], text: str) -> None:
         """After a crash: the answer's last reply shows ``text`` (a reply of its own when none was posted)."""
         channel, _, thread_ts = thread.thread_key.partition(":")
-        sink = ThreadSink(self.ctx.client, channel=channel, thread_ts=thread_ts, team_id=channel)
-        await self.ctx.pacing.call("chat.update", channel)  # rare (after a crash): paced per channel
+        # The workspace is not recorded with the thread; a repair is rare, so it is paced under a key of its own.
+        sink = AnswerSink(self.ctx.client, channel=channel, thread_ts=thread_ts, team_id=thread.thread_key,
+                          user_id="", native=False)
         if message_ids:
-            await sink.edit(message_ids[-1], text)
+            await self.ctx.pacing.stream.acquire(sink.bucket, priority=Priority.FINAL)
+            await sink.edit(message_ids[-1], text, final=True)
         else:
-            await sink.post(text)
+            await self.ctx.pacing.post(channel)
+            await sink.post_plain(text, final=True)
 
     def _native_unavailable(self) -> None:
         self.ctx.native_streaming = False

@@ -13,11 +13,15 @@ a minute plus a second of headroom, so requests granted at the edge of a window 
 previous one.
 
 These are the only Slack limits in the code: the streaming benchmark (``bench/bench_streaming.py``) runs
-``STREAM_LIMITS`` itself. Which budget binds, for answers asked together in one workspace: answers on
-``chat.update`` spend one update each on their final text, so N such answers a minute leave 50 - N updates for
-everyone's progress edits (at 30 answers, under one each); native streams spend a ``chat.startStream`` and a
-``chat.stopStream`` slot each, so those Tier 2 budgets cap native answers at 20 a minute while
-``chat.appendStream``'s 100 carries their progress. Measured in ``bench/RESULTS.md``.
+``STREAM_LIMITS`` itself.
+
+Which budget binds, for N answers asked together in one workspace (every answer may go either way, see
+``bot/slack/stream_sink.py``; measured in ``bench/RESULTS.md``): the first 20 of a minute start native streams
+(``chat.startStream``, Tier 2), the rest are posted plain (``chat.postMessage``, whose per-channel window is the
+binding one when a whole class sits in one channel: 20 a minute for answers here), so no first text waits for a
+Tier 2 slot. Native answers then share ``chat.appendStream``'s 100 a minute (at 20 answers, about 5 progress
+updates a minute each) and plain ones share ``chat.update``'s 50 with everyone's final texts when
+``chat.stopStream``'s 20 are spent: from about 30 answers a minute, ``chat.update`` is the budget that binds.
 """
 
 from __future__ import annotations
@@ -25,18 +29,20 @@ from __future__ import annotations
 from bot.core.streaming.pacing import Pacer, Priority, RateLimits
 
 MINUTE = 61.0
+ANSWER_POSTS_PER_CHANNEL = 20  # of chat.postMessage's ~60 a minute per channel, what answers may use
 
 STREAM_LIMITS = RateLimits(
     per_bucket=(50, MINUTE),  # chat.update, per workspace
     global_=None,
     per_kind={
-        "post": (20, MINUTE),  # chat.startStream per workspace (Tier 2); an answer's chat.postMessage per channel
+        "post": (20, MINUTE),  # chat.startStream, per workspace (Tier 2)
+        "plain": (ANSWER_POSTS_PER_CHANNEL, MINUTE),  # an answer's chat.postMessage, per channel
         "append": (100, MINUTE),  # chat.appendStream, per workspace (Tier 4)
         "stop": (20, MINUTE),  # chat.stopStream, per workspace (Tier 2)
     },
 )
 
-POSTS_PER_CHANNEL = 40  # chat.postMessage: ~60/min per channel, less what answers may post there
+POSTS_PER_CHANNEL = 60 - ANSWER_POSTS_PER_CHANNEL  # the bot's other posts (lessons, quizzes, lab messages)
 
 METHOD_LIMITS: dict[str, int] = {  # requests per minute per workspace
     "chat.postEphemeral": 100,

@@ -1,16 +1,10 @@
 """Where a lab answer streams in Slack: one reply in the lab's thread.
 
-Two sinks for :class:`~bot.core.streaming.engine.ProgressiveMessage`:
-
-* :class:`ThreadSink` posts the reply with ``chat.postMessage`` and rewrites it with ``chat.update``
-  (Tier 3, shared by the whole workspace: ``bucket`` is the team id; posts are paced per channel).
-* :class:`NativeThreadSink` uses Slack's AI streaming: ``chat.startStream`` with the first text, then
-  ``chat.appendStream`` with only what was added and ``chat.stopStream`` at the end. When Slack ends a stream
-  early (``message_not_in_streaming_state``, streams expire after a few minutes) it raises
-  :class:`NativeStreamExpired` and the engine finishes the same message with ``chat.update``. Where the
-  workspace does not offer streaming (``chat.startStream`` refused as unknown or not allowed) the message is
-  posted with ``chat.postMessage`` instead, continues with ``chat.update``, and ``on_unavailable`` is called
-  so that later answers skip native streaming.
+:class:`AnswerSink` serves :class:`~bot.core.streaming.engine.ProgressiveMessage` by every method Slack offers,
+and the engine picks, for each request, the one with a free slot (``bot/slack/pacing.py`` says which budget
+binds when). When Slack ends a stream early (``message_not_in_streaming_state``, streams expire after about
+five minutes; the engine moves on to a new message before that) it raises :class:`NativeStreamExpired` and
+the engine finishes the same message with ``chat.update``.
 
 The model's Markdown goes out as ``markdown_text`` (Slack renders Markdown there), with ``&``, ``<`` and ``>``
 escaped so the text can neither ping (``<!channel>``, ``<@U…>``) nor break the message. Escaping is
@@ -35,8 +29,9 @@ log = logging.getLogger(__name__)
 NATIVE_UNAVAILABLE = frozenset({"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"})
 
 # Characters per message handed out by the engine. chat.update takes 4000; escaping can lengthen the text
-# (an "&" becomes "&amp;"), so the engine splits well below that.
+# (an "&" becomes "&amp;"), so the engine splits well below that. A stream's own cap (about 10 KB) is further.
 ANSWER_LIMIT = 3000
+STREAM_LIFETIME = 300.0  # seconds: Slack ends a native stream after about five minutes
 
 
 async def _call(request: Awaitable[Any]) -> Any:
@@ -60,38 +55,31 @@ def _retry_after(headers: Any) -> float:
         return 1.0
 
 
-class ThreadSink:
-    """A lab answer in a thread, written with chat.postMessage and chat.update."""
+class AnswerSink:
+    """A lab answer in a thread (a :class:`~bot.core.streaming.sink.HybridStreamSink`).
+
+    Each message of the answer goes out the way that has a free slot first: a native stream
+    (``chat.startStream``, Tier 2 per workspace, then ``chat.appendStream`` and ``chat.stopStream``) or a plain
+    reply (``chat.postMessage``, per channel, then ``chat.update``, Tier 3 per workspace). A stream's final text
+    ends it with ``chat.stopStream`` or replaces it with ``chat.update``, whichever is free first. Where the
+    workspace refuses streaming, the message is posted plain and ``on_unavailable`` is called so that later
+    answers skip streaming.
+    """
 
     limit = ANSWER_LIMIT
+    stream_lifetime = STREAM_LIFETIME
 
-    def __init__(self, client: AsyncWebClient, *, channel: str, thread_ts: str, team_id: str) -> None:
+    def __init__(self, client: AsyncWebClient, *, channel: str, thread_ts: str, team_id: str, user_id: str,
+                 native: bool = True, on_unavailable: Callable[[], None] | None = None) -> None:
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
         self.team_id = team_id
-        self.bucket = team_id  # chat.update: per workspace
-        self.post_bucket = channel  # chat.postMessage: per channel
-
-    async def post(self, text: str, *, final: bool = False) -> str:
-        response = await _call(self.client.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, markdown_text=escape(text),
-            unfurl_links=False, unfurl_media=False,
-        ))
-        return str(response["ts"])
-
-    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
-        await _call(self.client.chat_update(channel=self.channel, ts=message_id, markdown_text=escape(text)))
-
-
-class NativeThreadSink(ThreadSink):
-    """A lab answer streamed with chat.startStream / appendStream / stopStream to one learner's thread."""
-
-    def __init__(self, client: AsyncWebClient, *, channel: str, thread_ts: str, team_id: str, user_id: str,
-                 on_unavailable: Callable[[], None]) -> None:
-        super().__init__(client, channel=channel, thread_ts=thread_ts, team_id=team_id)
         self.user_id = user_id
-        self.post_bucket = team_id  # chat.startStream: per workspace (Tier 2)
+        self.native = native
+        self.bucket = team_id  # chat.update, chat.appendStream, chat.stopStream: per workspace
+        self.post_bucket = team_id  # chat.startStream: per workspace
+        self.plain_post_bucket = channel  # chat.postMessage: per channel
         self._on_unavailable = on_unavailable
         self._plain: set[str] = set()  # messages posted without a stream
 
@@ -106,11 +94,22 @@ class NativeThreadSink(ThreadSink):
             if error not in NATIVE_UNAVAILABLE:
                 raise
             log.warning("slack: native streaming is unavailable (%s); answers use chat.update", error)
-            self._on_unavailable()
-            message_id = await super().post(text)
-            self._plain.add(message_id)
-            return message_id
+            self.native = False
+            if self._on_unavailable is not None:
+                self._on_unavailable()
+            return await self.post_plain(text, final=final)
         return str(response["ts"])
+
+    async def post_plain(self, text: str, *, final: bool = False) -> str:
+        response = await _call(self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, markdown_text=escape(text),
+            unfurl_links=False, unfurl_media=False,
+        ))
+        self._plain.add(str(response["ts"]))
+        return str(response["ts"])
+
+    async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
+        await _call(self.client.chat_update(channel=self.channel, ts=message_id, markdown_text=escape(text)))
 
     async def append(self, message_id: str, delta: str) -> None:
         self._not_plain(message_id)

@@ -305,3 +305,31 @@ async def test_twenty_concurrent_labs_in_one_workspace(
         assert final.split("\n\n")[0] == answers[f"Question from learner {n}"]
         assert final.startswith(answers[f"Question from learner {n}"] + "\n\nTTFT ")
         assert "<" not in reply.text, "sent escaped"
+
+
+async def test_thirty_labs_in_one_channel_use_every_route(
+    slack_emulator: SlackEmulator, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A class of 30 asks at once in one channel: the workspace's 20 stream starts of the minute go to the
+    first answers, the rest are posted plain (chat.postMessage, per channel) instead of waiting for a Tier 2
+    slot; no 429, and every final text is exactly the model's answer whichever way it went."""
+    learners = [f"UCLASS{n:02d}" for n in range(30)]
+    for n, user in enumerate(learners):
+        slack_emulator.add_user(user, f"learner{n}")
+    answers = {f"Question {n}": f"Answer {n}: " + " ".join(f"w{n}-{i}" for i in range(40)) for n in range(30)}
+    fake_anthropic.reply = Reply(text=lambda body: answers[body["messages"][-1]["content"]],
+                                 chunk_chars=8, tokens_per_second=80)
+    async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
+        parents = [await open_lab(bot, user=user) for user in learners]
+        await asyncio.gather(*(bot.say(f"Question {n}", thread_ts=parent.ts, user=user)
+                               for n, (user, parent) in enumerate(zip(learners, parents, strict=True))))
+        replies = await asyncio.gather(*(answer_in(bot, parent, timeout=90) for parent in parents))
+    assert sum(slack_emulator.throttled.values()) == 0, slack_emulator.throttled
+    streams = slack_emulator.call_count("chat.startStream")
+    plain = [c for c in slack_emulator.calls if c.method == "chat.postMessage" and c.args.get("thread_ts")
+             and not str(c.args.get("markdown_text", "")).startswith("❓")]
+    assert streams <= 20 and streams + len(plain) == 30
+    assert plain, "the answers past the stream budget were posted plain, not queued for a stream slot"
+    for n, [reply] in enumerate(replies):
+        assert reply.shown.startswith(answers[f"Question {n}"] + "\n\nTTFT "), reply.shown
+        assert not reply.streaming

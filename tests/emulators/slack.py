@@ -75,6 +75,8 @@ POST_MESSAGE_PER_CHANNEL: Window = (60, 60.0)  # "1 per second per channel, shor
 
 TEXT_MAX_UPDATE = 4000
 MARKDOWN_MAX = 12000
+STREAM_LIFETIME = 300.0  # seconds until Slack ends a native stream by itself
+STREAM_SIZE_MAX = 10000  # a streamed message's cumulative size cap (msg_too_long, seen at about 10-11 KB)
 SECTION_MAX = 3000
 HEADER_MAX = 150
 BUTTON_TEXT_MAX = 75
@@ -109,6 +111,7 @@ class Message:
     streaming: bool = False
     stream_expired: bool = False
     bot: bool = False
+    started: float = 0.0  # monotonic time a native stream began
 
     @property
     def latest(self) -> Version:
@@ -320,6 +323,7 @@ class SlackEmulator:
         self.rate_limits = dict(RATE_LIMITS if rate_limits is None else rate_limits)
         self.echo_bot_events = echo_bot_events
         self.native_streaming = native_streaming  # False: a workspace without chat.*Stream (unknown_method)
+        self.stream_lifetime = STREAM_LIFETIME
         self.closed_channels: set[str] = set()  # private channels the bot was not invited to
         self.users: dict[str, User] = {BOT_USER_ID: User(BOT_USER_ID, "coursebot")}
         self.messages: dict[tuple[str, str], Message] = {}
@@ -519,7 +523,7 @@ class SlackEmulator:
         markdown = str(args.get("markdown_text") or "")
         _limit_markdown(markdown)
         message = Message(channel, self._next_ts(), self.bot_user_id, thread_ts, [Version("", [], markdown)],
-                          streaming=True, bot=True)
+                          streaming=True, bot=True, started=time.monotonic())
         self.messages[(channel, message.ts)] = message
         return {"ok": True, "channel": channel, "ts": message.ts}
 
@@ -527,6 +531,8 @@ class SlackEmulator:
         message = self._streaming(args)
         delta = str(_required(args, "markdown_text"))
         _limit_markdown(delta)
+        if len((message.latest.markdown + delta).encode()) > STREAM_SIZE_MAX:
+            raise SlackError("msg_too_long")
         message.versions.append(Version("", [], message.latest.markdown + delta))
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
@@ -534,6 +540,8 @@ class SlackEmulator:
         message = self._streaming(args)
         delta = str(args.get("markdown_text") or "")
         _limit_markdown(delta)
+        if len((message.latest.markdown + delta).encode()) > STREAM_SIZE_MAX:
+            raise SlackError("msg_too_long")
         blocks = _blocks(args)
         message.versions.append(Version("", blocks, message.latest.markdown + delta))
         message.streaming = False
@@ -621,6 +629,8 @@ class SlackEmulator:
 
     def _streaming(self, args: dict[str, Any]) -> Message:
         message = self._message(args)
+        if message.streaming and time.monotonic() - message.started > self.stream_lifetime:
+            message.stream_expired, message.streaming = True, False
         if not message.streaming or message.stream_expired:
             raise SlackError("message_not_in_streaming_state")
         return message

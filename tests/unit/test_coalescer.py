@@ -19,13 +19,14 @@ async def test_requests_while_an_update_runs_merge_into_one_more() -> None:
     coalescer = Coalescer(interval=0.0)
     release = asyncio.Event()
     runs: list[int] = []
-    count = 0
+    clicks: list[int] = []
 
     async def update() -> None:
-        runs.append(count)  # reads the count when it runs, not when it was asked for
+        runs.append(len(clicks))  # reads the count when it runs, not when it was asked for
         await release.wait()
 
-    for count in range(1, 11):
+    for click in range(10):
+        clicks.append(click)
         coalescer.request("quiz-message", update)
         await asyncio.sleep(0)
     release.set()

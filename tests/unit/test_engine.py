@@ -19,10 +19,9 @@ FAST_SLACK = PlatformLimits(limit=4000, edit=(50, 1.2), post=(1, 0.02), append=(
 
 def _pacer_for(limits: PlatformLimits) -> Pacer:
     per_kind = {"post": limits.post}
-    if limits.append:
-        per_kind["append"] = limits.append
-    if limits.stop:
-        per_kind["stop"] = limits.stop
+    for kind in ("append", "stop", "plain"):
+        if window := getattr(limits, kind):
+            per_kind[kind] = window
     return Pacer(RateLimits(per_bucket=limits.edit, global_=limits.global_, per_kind=per_kind, margin=JITTER))
 
 
@@ -353,3 +352,79 @@ async def test_the_emulated_platform_refuses_what_the_real_one_would() -> None:
         await sink.post("x" * 11)
     assert len(platform.rejections) == 1
     assert platform.violations == ["message 2 is 11 > 10 characters"]
+
+
+# -- a Slack answer that may stream natively or post plain (HybridStreamSink) ------------------------------
+
+# Slack's windows, slowed to a minute of 2 s: start/stop 4, appends 20, updates 10, plain posts 6 per channel.
+HYBRID = PlatformLimits(limit=4000, edit=(10, 2.0), post=(4, 2.0), append=(20, 2.0), stop=(4, 2.0), plain=(6, 2.0))
+
+
+async def test_first_texts_take_a_plain_post_when_no_stream_can_start() -> None:
+    """Ten answers in one channel at once: four native streams, six plain posts, none waits for a Tier 2 slot."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _pacer_for(HYBRID)
+    sinks = [platform.hybrid_sink("T1", "C1") for _ in range(10)]
+    messages = [ProgressiveMessage(sink, pacer) for sink in sinks]
+    for message in messages:
+        message.update("First words")
+    await asyncio.sleep(0.05)
+    firsts = [r for r in platform.requests if r.kind in ("post", "plain")]
+    assert sorted(r.kind for r in firsts) == ["plain"] * 6 + ["post"] * 4
+    assert max(r.at for r in firsts) - min(r.at for r in firsts) < 0.05  # all at once, none waited
+    text = "First words and the rest of the answer."
+    await asyncio.gather(*(message.finish(text, footer="done") for message in messages))
+    assert all(sink.texts() == [text + "\n\ndone"] for sink in sinks)
+    _assert_clean(platform)
+
+
+async def test_plain_messages_show_the_cursor_and_streams_do_not() -> None:
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _pacer_for(HYBRID)
+    native, plain = platform.hybrid_sink("T1", "C1"), platform.hybrid_sink("T1", "C1")
+    plain.native = False  # a workspace without streaming: the plain route only
+    for sink in (native, plain):
+        message = ProgressiveMessage(sink, pacer)
+        text = "".join(f"word{i} " for i in range(200))
+        await _stream(message, text, random.Random(3), pause=0.003)
+        await message.finish(text)
+        history = platform.history(sink.posted[0])
+        assert history[-1] == text
+        if sink is native:
+            assert not any(CURSOR in version for version in history)
+        else:
+            assert sink.plain == sink.posted and any(version.endswith(CURSOR) for version in history[1:-1])
+    _assert_clean(platform)
+
+
+async def test_a_final_text_does_not_wait_for_a_stop_slot() -> None:
+    """With chat.stopStream's window spent, a stream's final text replaces it with chat.update."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _pacer_for(HYBRID)
+    for _ in range(HYBRID.stop[0]):
+        await pacer.acquire("T1", kind="stop")  # other answers just ended their streams
+    sink = platform.hybrid_sink("T1", "C1")
+    message = ProgressiveMessage(sink, pacer)
+    message.update("The answer")
+    await asyncio.sleep(0.02)
+    await asyncio.wait_for(message.finish("The answer, complete."), timeout=HYBRID.stop[1] / 2)
+    assert [r.kind for r in platform.requests] == ["post", "edit"]
+    assert sink.texts() == ["The answer, complete."]
+    _assert_clean(platform)
+
+
+async def test_a_long_stream_moves_to_a_new_message_before_it_expires() -> None:
+    """A stream the platform would end (about five minutes in on Slack) hands over to a new message in time,
+    at a clean boundary, with an open code block closed and reopened across it."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    sink = platform.hybrid_sink("T1", "C1", stream_lifetime=30.4)  # moves on 30 s (the margin) before that
+    message = ProgressiveMessage(sink, _pacer_for(HYBRID))
+    text = "Look:\n```python\n" + "".join(f"value_{i} = {i}\n" for i in range(150)) + "```\nDone."
+    await _stream(message, text, random.Random(9), pause=0.01)
+    await message.finish(text)
+    messages = sink.texts()
+    assert len(messages) >= 2
+    assert rejoin(messages) == text
+    assert messages[0].endswith("```") and messages[1].startswith("```python")
+    assert sink.streaming == {}
+    _assert_clean(platform)  # no append reached an expired stream

@@ -28,9 +28,10 @@ import logging
 from dataclasses import dataclass
 
 from bot.core.streaming.chunking import FENCE_CLOSE, cut_point, fence_after, reopening_fence
-from bot.core.streaming.pacing import Pacer, Priority, RequestKind
+from bot.core.streaming.pacing import Pacer, Priority, RequestKind, Route
 from bot.core.streaming.sink import (
     DeliveryError,
+    HybridStreamSink,
     MessageSink,
     NativeStreamExpired,
     NativeStreamSink,
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # failed requests in a row before the answer is given up
 SETTLE = 64  # characters past a full message before its cut is final (markup straddling it is known by then)
+ROLLOVER_MARGIN = 30.0  # seconds before a native stream would expire that the answer moves to a new message
 EMPTY_ANSWER = "(no answer)"
 
 
@@ -62,8 +64,10 @@ class ProgressiveMessage:
         self.pacer = pacer
         self.message_ids: list[str] = []
         self._native = sink if isinstance(sink, NativeStreamSink) else None
-        self._cursor = "" if self._native is not None else cursor
+        self._hybrid = sink if isinstance(sink, HybridStreamSink) else None
+        self._cursor = cursor  # drawn on messages the engine edits, not on native streams (they show their own)
         self._shown: list[str] = []  # what each message displays, as last acknowledged by the sink
+        self._posted_at: list[float] = []  # loop time each message was posted
         self._streaming: set[int] = set()  # messages still in native streaming state
         self._status: str | None = None
         self._text = ""
@@ -128,11 +132,12 @@ class ProgressiveMessage:
             tail = text[len(self._frozen_source) :]
             reopen = reopening_fence(self._fence)
             room = limit - len(reopen) - len(FENCE_CLOSE) - len(self._cursor)
-            if len(tail) <= room:
+            rollover = not final and len(tail) > 1 and self._stream_ending(len(self._frozen))
+            if len(tail) <= room and not rollover:
                 break
-            if not final and len(tail) < room + SETTLE and "\n" not in tail[room:]:
+            if not final and not rollover and len(tail) < room + SETTLE and "\n" not in tail[room:]:
                 break  # overflowing, but where markup near the cut ends is not known yet
-            cut = cut_point(tail, room, self._fence)
+            cut = cut_point(tail, min(room, len(tail) - 1), self._fence)
             body = tail[:cut]
             fence = fence_after(body, self._fence)
             self._frozen.append(reopen + body + (FENCE_CLOSE if fence is not None else ""))
@@ -144,9 +149,22 @@ class ProgressiveMessage:
             return self._frozen + self._last_messages(reopen + body if body else "", open_fence)
         if not body:
             return list(self._frozen)
-        if self._native is not None:
+        if not self._edited(len(self._frozen)):  # a native stream: only ever appended to
             return [*self._frozen, reopen + body]
         return [*self._frozen, reopen + body + self._cursor + (FENCE_CLOSE if open_fence else "")]
+
+    def _edited(self, index: int) -> bool:
+        """Whether message ``index`` is shown by edits (it gets the cursor), not by a native stream."""
+        if self._native is None:
+            return True
+        return index < len(self.message_ids) and index not in self._streaming
+
+    def _stream_ending(self, index: int) -> bool:
+        """Message ``index`` is a native stream the platform will soon end by itself: time to move on."""
+        lifetime = getattr(self.sink, "stream_lifetime", None)
+        if not lifetime or index not in self._streaming:
+            return False
+        return asyncio.get_running_loop().time() - self._posted_at[index] > max(0.0, lifetime - ROLLOVER_MARGIN)
 
     def _last_messages(self, last: str, open_fence: bool) -> list[str]:
         """The final message(s) after the frozen ones: the rest of the answer, the notice and the footer."""
@@ -194,10 +212,9 @@ class ProgressiveMessage:
         try:
             while (planned := self._next_request()) is not None:
                 request, _ = planned
-                bucket = self._bucket(request.kind)
-                await self._acquire(bucket, request)
+                route = await self._acquire(self._routes(request), request.priority)
                 text = self._text_for(request)  # the latest text wins
-                if text is not None and not await self._send(request, text, bucket):
+                if text is not None and not await self._send(request, text, route):
                     return
         finally:
             self._pump = None
@@ -222,12 +239,11 @@ class ProgressiveMessage:
             return want if want != shown else None
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
-    async def _acquire(self, bucket: str, request: _Request) -> None:
-        """Wait for a slot; an ordinary wait is promoted if finish() is called meanwhile."""
-        if request.priority is not Priority.ORDINARY:
-            await self.pacer.acquire(bucket, priority=request.priority, kind=request.kind)
-            return
-        slot = asyncio.ensure_future(self.pacer.acquire(bucket, kind=request.kind))
+    async def _acquire(self, routes: list[Route], priority: Priority) -> Route:
+        """Wait for a slot on one of ``routes``; an ordinary wait is promoted if finish() is called meanwhile."""
+        if priority is not Priority.ORDINARY:
+            return routes[await self.pacer.acquire_first(routes, priority=priority)]
+        slot = asyncio.ensure_future(self.pacer.acquire_first(routes))
         self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait((slot, hurry), return_when=asyncio.FIRST_COMPLETED)
@@ -236,26 +252,44 @@ class ProgressiveMessage:
             if not slot.done():
                 slot.cancel()
         if slot.done() and not slot.cancelled():
-            return  # granted (acquire returns nothing and raises nothing but cancellation)
-        await self.pacer.acquire(bucket, priority=Priority.FINAL, kind=request.kind)
+            return routes[slot.result()]  # granted
+        return routes[await self.pacer.acquire_first(routes, priority=Priority.FINAL)]
 
-    def _bucket(self, kind: RequestKind) -> str:
-        return getattr(self.sink, "post_bucket", self.sink.bucket) if kind == "post" else self.sink.bucket
+    def _routes(self, request: _Request) -> list[Route]:
+        """The ways ``request`` may go, cheapest first: a hybrid sink's text may start a native stream or be
+        posted plain, and a stream's final text may end it or replace it with an edit (``HybridStreamSink``),
+        whichever slot comes first."""
+        bucket = self.sink.bucket
+        if request.kind == "post":
+            routes: list[Route] = []
+            if self._hybrid is None or self._hybrid.native:
+                routes.append((getattr(self.sink, "post_bucket", bucket), "post"))
+            if self._hybrid is not None:
+                routes.append((self._hybrid.plain_post_bucket, "plain"))
+            return routes
+        if request.kind == "stop" and self._hybrid is not None:
+            return [(bucket, "stop"), (bucket, "edit")]
+        return [(bucket, request.kind)]
 
-    async def _send(self, request: _Request, text: str, bucket: str) -> bool:
-        """Send one request; False once the answer is given up."""
+    async def _send(self, request: _Request, text: str, route: Route) -> bool:
+        """Send one request by ``route``; False once the answer is given up."""
         index = request.index
+        bucket, kind = route
         final = self._suffix is not None or index < len(self._frozen)  # this message will not change again
         try:
             if request.kind == "post":
-                message_id = await self.sink.post(text, final=final)
+                if kind == "plain" and self._hybrid is not None:
+                    message_id = await self._hybrid.post_plain(text, final=final)
+                else:
+                    message_id = await self.sink.post(text, final=final)
                 self.message_ids.append(message_id)
                 self._shown.append(text)
-                if self._native is not None:
+                self._posted_at.append(asyncio.get_running_loop().time())
+                if self._native is not None and kind == "post":
                     self._streaming.add(index)
             else:
                 message_id = self.message_ids[index]
-                if request.kind == "edit":
+                if request.kind == "edit" or kind == "edit":  # a stream's final text may go as an edit
                     await self.sink.edit(message_id, text, final=final)
                     self._streaming.discard(index)
                 elif self._native is not None:  # append or stop: only messages in self._streaming
@@ -267,7 +301,7 @@ class ProgressiveMessage:
                         self._streaming.discard(index)
                 self._shown[index] = text
         except RateLimited as exc:
-            self.pacer.penalize(bucket, exc.retry_after, kind=request.kind, is_global=exc.is_global)
+            self.pacer.penalize(bucket, exc.retry_after, kind=kind, is_global=exc.is_global)
         except NativeStreamExpired:
             self._streaming.discard(index)
         except Exception as exc:  # the platform refused or the network failed: keep the text, try again

@@ -24,13 +24,14 @@ import enum
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.core.shared.budget import SharedBudget, SharedWindow  # loads no Redis client: only a RedisLink does
 
-RequestKind = Literal["post", "edit", "append", "stop", "global"]  # "global": no bucket of its own
+RequestKind = Literal["post", "plain", "edit", "append", "stop", "global"]  # "global": no bucket of its own
+Route = tuple[str, RequestKind]  # (bucket, kind): one way to send a request
 Window = tuple[int, float]  # (requests, seconds)
 
 _SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
@@ -202,6 +203,38 @@ class Pacer:
                 count = window.count if priority is Priority.FIRST else window.ordinary
                 windows.append(SharedWindow(name, count, window.period))
         await self.shared.wait(windows)
+
+    async def acquire_first(self, routes: Sequence[Route], *, priority: Priority = Priority.ORDINARY) -> int:
+        """Wait for a slot on whichever of ``routes`` (alternative ways to show the same text, cheapest first)
+        has one first; return its index. A route free right now is taken without queueing, in the given
+        order; otherwise the request waits on every route and the first grant wins (the others are
+        withdrawn; in the rare case two are granted in the same instant, the spare slot goes unused)."""
+        if len(routes) == 1:
+            await self.acquire(routes[0][0], priority=priority, kind=routes[0][1])
+            return 0
+        for index, (bucket, kind) in enumerate(routes):
+            if self._take_now(bucket, kind, priority):
+                if self.shared is not None:
+                    await self._draw_shared(self._bucket(bucket, kind), self._key(bucket, kind), priority)
+                return index
+        waits = [asyncio.ensure_future(self.acquire(bucket, priority=priority, kind=kind)) for bucket, kind in routes]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                if not wait.done():
+                    wait.cancel()
+        return next(index for index, wait in enumerate(waits) if wait.done() and not wait.cancelled())
+
+    def _take_now(self, bucket: str, kind: RequestKind, priority: Priority) -> bool:
+        """Grant a request at once if nobody waits on its bucket and its windows have room now."""
+        state = self._bucket(bucket, kind)
+        now = self._now()
+        if state.head() is not None or state.window.free_at(priority) > now or self._global.free_at(priority) > now:
+            return False
+        state.window.take(now)
+        self._global.take(now)
+        return True
 
     async def acquire_global(self, *, priority: Priority = Priority.ORDINARY) -> None:
         """Wait for room under the connection-wide limit alone: a request with no paced route of its own

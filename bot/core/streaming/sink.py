@@ -60,6 +60,25 @@ class NativeStreamSink(MessageSink, Protocol):
         ...
 
 
+@runtime_checkable
+class HybridStreamSink(NativeStreamSink, Protocol):
+    """A native-streaming sink that can also show an answer without a stream: a plain message (posted under
+    ``plain_post_bucket``, request kind ``"plain"``) that later texts replace with ``edit``. The engine takes
+    whichever slot frees first, a stream's start or a plain post, so a first text never waits for a scarce
+    stream slot when the plain route could show it; ``native`` False (the workspace has no streaming) leaves
+    the plain route alone. ``stream_lifetime``: seconds after which the platform ends a stream by itself; the
+    engine moves the answer on to a new message before then.
+    """
+
+    plain_post_bucket: str
+    native: bool
+    stream_lifetime: float
+
+    async def post_plain(self, text: str, *, final: bool = False) -> str:
+        """Send a new plain (not streaming) message and return its id."""
+        ...
+
+
 class RateLimited(Exception):
     """The platform answered 429; wait ``retry_after`` seconds (for the whole connection if ``is_global``)."""
 
