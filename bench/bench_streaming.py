@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import Budget, first_text_floor, requests_per_answer, staleness_floor
+from bench.floors import Budget, first_text_floor, requests_per_answer, staleness_floor, window_capacity
 from bot.core.streaming import Pacer, ProgressiveMessage
 from bot.core.streaming.pacing import RateLimits
 from bot.discord_app import PACING as DISCORD_PACING
@@ -159,6 +159,34 @@ class TracingSink:
         self.trace.visible.append((time.monotonic(), sum(self._shown.values())))
 
 
+class HybridTracingSink(TracingSink):
+    """A traced Slack answer: native stream or plain post, whichever the engine finds a slot for first."""
+
+    def __init__(self, inner: Any, trace: Trace) -> None:
+        super().__init__(inner, trace)
+        self.plain_post_bucket = inner.plain_post_bucket
+        self.native = inner.native
+        self.stream_lifetime = inner.stream_lifetime
+
+    async def post_plain(self, text: str, *, final: bool = False) -> str:
+        if self.trace.post_called is None:
+            self.trace.post_called = time.monotonic()
+        message_id: str = await self.inner.post_plain(text, final=final)
+        self.trace.messages += 1
+        self._done(message_id, text)
+        return message_id
+
+    async def append(self, message_id: str, delta: str) -> None:
+        await self.inner.append(message_id, delta)
+        self.trace.edits += 1
+        self._done(message_id, self.inner.platform.messages[message_id])
+
+    async def stop(self, message_id: str, delta: str) -> None:
+        await self.inner.stop(message_id, delta)
+        self.trace.edits += 1
+        self._done(message_id, self.inner.platform.messages[message_id])
+
+
 async def lag_monitor(lags: list[float], stop: asyncio.Event, interval: float = 0.01) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -184,8 +212,9 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
     def sink_for(number: int) -> TracingSink:
         if args.platform == "discord":  # every answer in its own thread: own bucket, shared global budget
             inner = platform.sink(f"thread{number}")
-        else:  # one workspace: chat.update is shared, chat.postMessage per channel
-            inner = platform.sink("workspace", post_bucket=f"channel{number}")
+        else:  # the production sink's routes: a native stream per workspace or a plain post per channel
+            workspace, channel = slack_place(args, number)
+            return HybridTracingSink(platform.hybrid_sink(workspace, channel), traces[number])
         return TracingSink(inner, traces[number])
 
     async def from_sdk(number: int, message: ProgressiveMessage) -> str:
@@ -247,6 +276,13 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
     return summarize(args, traces, platform, ramp, cpu=cpu, wall=wall, lags=lags)
 
 
+def slack_place(args: argparse.Namespace, number: int) -> tuple[str, str]:
+    """The workspace and channel of answer ``number``: answers dealt round the ``--workspaces``; in each, one
+    channel for the whole class (``--channels one``) or a channel each."""
+    workspace = f"T{number % args.workspaces}"
+    return workspace, f"{workspace}-C" if args.channels == "one" else f"{workspace}-C{number}"
+
+
 def open_stream(client: Any, user: str) -> Any:
     return client.messages.stream(
         model="claude-haiku-4-5",
@@ -299,6 +335,7 @@ def summarize(
     lags: list[float],
 ) -> dict[str, Any]:
     added = [t.post_called - t.deltas[0] for t in traces if t.post_called is not None and t.deltas]
+    final_after = [t.visible[-1][0] - t.deltas[-1] for t in traces if t.visible and t.deltas]
     engine = [t.post_called - t.first_update for t in traces if t.post_called and t.first_update]
     staleness = [s for t in traces for s in delta_staleness(t, CHARS_PER_TOKEN * args.delta_tokens)]
     tokens = sum(len(t.deltas) for t in traces) * args.delta_tokens
@@ -311,14 +348,15 @@ def summarize(
     ]
     messages = sum(t.messages for t in traces)
     per_answer = messages / len(traces)
-    floor = staleness_bound(args.platform, len(traces), ramp + answer_seconds, answer_seconds, args.latency)
+    floor = staleness_bound(args, len(traces), ramp + answer_seconds, answer_seconds)
     # Each answer needs at least a closing edit per message, and on Discord its posts count in the same global
     # budget (Slack's posts have their own per-channel limit): can the platform carry that at all?
     shared = 2 if args.platform == "discord" else 1
     needed = statistics.fmean(concurrency) * shared * per_answer / answer_seconds if concurrency else 0.0
-    first_floor = first_visible_floor(args.platform, [t.deltas[0] for t in traces if t.deltas])
+    first_floor = first_visible_floor(args, [t.deltas[0] if t.deltas else None for t in traces])
     return {
         "platform": args.platform,
+        "layout": f"{args.workspaces} workspace(s), {args.channels} channel" if args.platform == "slack" else "",
         "source": args.source,
         "streams": args.streams,
         "tokens_per_answer": args.tokens,
@@ -330,6 +368,8 @@ def summarize(
         "engine_first_post_p99_ms": round(percentile(engine, 0.99) * 1000, 1),
         "added_first_visible_p95_max_mean_ms": first_figures(added),
         "first_visible_floor_p95_max_mean_ms": first_figures(first_floor),
+        "final_after_last_token_p95_max_ms": [round(percentile(final_after, 0.95) * 1000, 1),
+                                              round(max(final_after, default=float("nan")) * 1000, 1)],
         "staleness_mean_s": round(statistics.fmean(staleness), 3) if staleness else None,
         "staleness_floor_s": round(floor, 3),
         "staleness_vs_floor": round(statistics.fmean(staleness) / floor, 2) if staleness else None,
@@ -338,6 +378,7 @@ def summarize(
         "edits_per_message": round(sum(t.edits for t in traces) / messages, 1) if messages else None,
         "messages_per_answer": round(messages / len(traces), 1),
         "requests": platform.request_count,
+        "requests_per_answer": round(platform.request_count / len(traces), 2),
         "429s": platform.rejected_count,
         "violations": len(platform.violations),
         "tokens_delivered": tokens,
@@ -353,13 +394,25 @@ def first_figures(waits: list[float]) -> list[float]:
     return [round(value * 1000, 1) for value in (percentile(waits, 0.95), max(waits), statistics.fmean(waits))]
 
 
-def first_visible_floor(platform: str, asked: list[float]) -> list[float]:
+def first_visible_floor(args: argparse.Namespace, asked: list[float | None]) -> list[float]:
     """The earliest each answer's first post could leave, from its first delta, under the platform's own
     limits (not the bot's margins). Discord: each answer's thread is its own post bucket, so only the bot's
-    global budget is shared; Slack here: a channel each, so nothing is shared and the floor is zero."""
-    limits, _ = PLATFORMS[platform]
-    routes = [[Budget(*limits.global_)]] if platform == "discord" and limits.global_ else [[]]
-    return first_text_floor(asked, routes, latency=0.0)
+    global budget is shared. Slack: a first text may start a stream (the workspace's Tier 2 window) or be
+    posted plain (its channel's window); answers that share both are placed together."""
+    limits, _ = PLATFORMS[args.platform]
+    if args.platform == "discord":
+        routes = [[Budget(*limits.global_)]] if limits.global_ else [[]]
+        return first_text_floor([a for a in asked if a is not None], routes, latency=0.0)
+    groups: dict[tuple[str, str], list[float]] = {}
+    for number, at in enumerate(asked):
+        if at is not None:
+            groups.setdefault(slack_place(args, number), []).append(at)
+    streams = {workspace: Budget(*limits.post) for workspace, _ in groups}
+    waits = []
+    for (workspace, _), arrivals in groups.items():
+        assert limits.plain is not None
+        waits += first_text_floor(arrivals, [[streams[workspace]], [Budget(*limits.plain)]], latency=0.0)
+    return waits
 
 
 def delta_staleness(trace: Trace, chars_per_delta: int) -> list[float]:
@@ -389,18 +442,20 @@ def allowed_rate(platform: str, limits: RateLimits, streams: int) -> float:
     return rate
 
 
-def staleness_bound(platform: str, answers: int, span: float, answer_s: float, latency: float) -> float:
+def staleness_bound(args: argparse.Namespace, answers: int, span: float, answer_s: float) -> float:
     """The best mean staleness any scheduler could reach under the platform's own limits (not the bot's
-    margins): see ``bench/floors.py``. Discord: a thread's edit bucket each, the global budget shared;
-    Slack (chat.update answers, a channel each): the post is the answer's own, the workspace's chat.update
-    tier is shared."""
-    limits, _ = PLATFORMS[platform]
-    if platform == "discord":
+    margins): see ``bench/floors.py``. Discord: a thread's edit bucket each, the global budget shared.
+    Slack: the first post is the answer's own (a stream start or a plain post); after it, a workspace's
+    answers share every window that shows text (appends, updates, stream stops) evenly."""
+    limits, _ = PLATFORMS[args.platform]
+    if args.platform == "discord":
         shared = [limits.global_] if limits.global_ else []
         requests = requests_per_answer(answers, span, own=[limits.edit], shared=shared, mandatory_shared=0)
     else:
-        requests = 1 + requests_per_answer(answers, span, own=[], shared=[limits.edit], mandatory_shared=0)
-    return staleness_floor(answer_s, requests, latency)
+        per_workspace = max(1, answers // args.workspaces)
+        windows = [w for w in (limits.append, limits.edit, limits.stop) if w is not None]
+        requests = 1 + sum(window_capacity(w, span) for w in windows) / per_workspace
+    return staleness_floor(answer_s, requests, args.latency)
 
 
 # -- driver -----------------------------------------------------------------------------------------------
@@ -423,6 +478,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="simulated platform request latency (s)")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which answers start")
     parser.add_argument("--quick", action="store_true", help="300-token answers")
+    parser.add_argument("--workspaces", type=int, default=1, help="Slack: answers dealt round this many workspaces")
+    parser.add_argument("--channels", choices=["one", "each"], default="each",
+                        help="Slack: one channel per workspace for the whole class, or a channel per answer")
     parser.add_argument("--case", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -438,6 +496,7 @@ def main() -> None:
             command = [sys.executable, __file__, "--case", "--platform", platform, "--streams", str(streams)]
             command += ["--source", args.source, "--tokens", str(args.tokens), "--rate", str(args.rate)]
             command += ["--latency", str(args.latency), "--delta-tokens", str(args.delta_tokens)]
+            command += ["--workspaces", str(args.workspaces), "--channels", args.channels]
             if args.ramp is not None:
                 command += ["--ramp", str(args.ramp)]
             output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout

@@ -40,6 +40,7 @@ STREAM_LIMITS = RateLimits(
         "append": (100, MINUTE),  # chat.appendStream, per workspace (Tier 4)
         "stop": (20, MINUTE),  # chat.stopStream, per workspace (Tier 2)
     },
+    eager=frozenset({"edit", "append", "stop"}),  # a class asking within a minute gets the minute's budget
 )
 
 POSTS_PER_CHANNEL = 60 - ANSWER_POSTS_PER_CHANNEL  # the bot's other posts (lessons, quizzes, lab messages)

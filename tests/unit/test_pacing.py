@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.core.streaming.pacing import Pacer, Priority, RateLimits
+from bot.core.streaming.pacing import EAGER_HORIZON, Pacer, Priority, RateLimits, _SlidingWindow
 
 
 def _within(stamps: list[float], count: int, period: float) -> bool:
@@ -172,3 +172,16 @@ async def test_without_a_global_limit_the_load_is_zero() -> None:
     pacer = Pacer(RateLimits(per_bucket=(1, 60.0), global_=None, margin=0))
     await pacer.acquire("a")
     assert pacer.global_load() == 0.0
+
+
+def test_an_eager_window_spends_its_budget_while_it_is_empty_and_evens_out_when_full() -> None:
+    """Slack's per-minute tiers: a class asking at once gets the minute's budget while it asks."""
+    even, eager = _SlidingWindow((100, 60.0)), _SlidingWindow((100, 60.0), eager=True)
+    for window in (even, eager):
+        window.take(0.0)
+    assert even.free_at(Priority.ORDINARY) == pytest.approx(0.6)  # a minute's 100 spread over the minute
+    assert eager.free_at(Priority.ORDINARY) == pytest.approx(EAGER_HORIZON / 100)  # nearly empty: spend it
+    for n in range(1, 99):
+        eager.take(n * 0.1)
+    assert eager.free_at(Priority.ORDINARY) == pytest.approx(9.8 + 0.6 * (99 / 100) ** 3)  # full: even again
+    assert eager.free_at(Priority.FIRST) <= 9.8  # first texts skip the spacing, as before
