@@ -97,6 +97,10 @@ async def serve(
         return 1
     if runtime.labs is None:
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")
+    # the key and the model, checked while the platforms connect (a wrong one opens the breaker and is logged)
+    checks = [] if runtime.labs is None else [
+        asyncio.create_task(runtime.labs.check_configuration(), name="claude-check")
+    ]
     connections = Connections(heartbeat_path(settings.db))
     tasks = [
         asyncio.create_task(run(runtime, connections), name=f"platform:{name}") for name, run in runners.items()
@@ -125,9 +129,9 @@ async def serve(
         stop.cancel()
         if not drained:  # cancelled, or a platform stopped: end the running answers now, with their notice
             await _stop(runtime, grace=0.0)
-        for task in tasks:
+        for task in (*tasks, *checks):
             task.cancel()
-        for task in tasks:
+        for task in (*tasks, *checks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await runtime.close()

@@ -1,8 +1,9 @@
 """Fair answer slots: at most ``per_learner`` answers streaming per learner and ``total`` in all.
 
-Waiting answers queue per learner; whenever a slot frees, the learners with a waiting answer are served in
-turn (round-robin, in the order they first had to wait), so a learner who asks in six labs at once waits
-for their own earlier answers but never delays another learner's first answer.
+Waiting answers queue per learner; whenever a slot frees, it goes to the waiting learner with the fewest
+answers streaming, and among equals to the one first in line, who then goes to the back (round-robin). So a
+learner who asks in six labs at once waits for their own earlier answers but never delays another learner's
+first answer: a learner with nothing streaming is served before the flood's queued questions.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ class AnswerSlots:
     def running_for(self, learner: Hashable) -> int:
         return self._running.get(learner, 0)
 
-    def _free_for(self, learner: Hashable) -> bool:
-        return self.running < self.total and self.running_for(learner) < self.per_learner
-
     async def acquire(self, learner: Hashable, *, on_wait: Callable[[bool], None] | None = None) -> None:
         """Take a slot for ``learner``, waiting for one if needed.
 
@@ -38,14 +36,13 @@ class AnswerSlots:
         learner's own answers, False when the class as a whole is at the cap. Cancelling the wait gives up
         the place in the queue (a slot granted meanwhile is passed on).
         """
-        if not self._waiting and self._free_for(learner):
-            self._take(learner)
-            return
-        if on_wait is not None:
-            on_wait(self.running_for(learner) >= self.per_learner)
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(learner, deque()).append(granted)
         self._dispatch()
+        if granted.done():  # a free slot, and nobody with a better claim to it
+            return
+        if on_wait is not None:
+            on_wait(self.running_for(learner) >= self.per_learner)
         try:
             await granted
         except asyncio.CancelledError:
@@ -77,22 +74,18 @@ class AnswerSlots:
                 del self._waiting[learner]
 
     def _dispatch(self) -> None:
-        """Grant free slots to waiting learners in turn; a learner served goes to the back of the line."""
-        progress = True
-        while progress and self.running < self.total:
-            progress = False
-            for learner in list(self._waiting):
-                if self.running >= self.total:
-                    return
-                if self.running_for(learner) >= self.per_learner:
-                    continue
-                queue = self._waiting.pop(learner)
-                granted = queue.popleft()
-                if queue:
-                    self._waiting[learner] = queue  # back of the line
-                if granted.done():  # cancelled while queued
-                    progress = True
-                    continue
-                self._take(learner)
-                granted.set_result(None)
-                progress = True
+        """Grant free slots to waiting answers: fewest streaming first, then line order; the served learner goes
+        to the back of the line."""
+        while self.running < self.total:
+            eligible = [learner for learner in self._waiting if self.running_for(learner) < self.per_learner]
+            if not eligible:
+                return
+            learner = min(eligible, key=self.running_for)  # min keeps the first in line among equals
+            queue = self._waiting.pop(learner)
+            granted = queue.popleft()
+            if queue:
+                self._waiting[learner] = queue  # back of the line
+            if granted.done():  # cancelled while queued
+                continue
+            self._take(learner)
+            granted.set_result(None)

@@ -17,11 +17,16 @@ Each test scripts what the next requests get (``script(...)``, consumed in order
 * ``Replay``: the bytes of a recorded ``.sse`` file, served verbatim (the path is given at test time;
   recordings are never copied into the project).
 
+``GET /v1/models/{model_id}`` answers the model's metadata (what the bot's start-up check asks: it generates
+nothing): 401 for a wrong key, 404 for an id outside ``models`` when that is set; ``model_lookups`` lists the
+ids asked for.
+
 Both authentication headers are accepted (``authorization: Bearer`` from SDK 2.x, ``x-api-key`` from 0.x);
 a wrong key gets the API's 401. Every request is recorded (``requests``: body, headers, the text streamed so
 far, and how the response ended: ``outcome`` is ``client_closed`` when the client closed the connection of a
-stream before its end, as stopping or a read timeout must); ``open_connections`` counts the client's open
-HTTP connections.
+stream before its end, as stopping or a read timeout must; ``received_at`` and ``stop_sent_at``, on
+``time.monotonic()``, when the request arrived and when its ``message_stop`` was about to be written);
+``open_connections`` counts the client's open HTTP connections.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -116,6 +122,8 @@ class RecordedRequest:
     auth: Literal["bearer", "x-api-key", "none"]
     outcome: Outcome = "pending"
     text_sent: str = ""  # the answer text written to the stream so far
+    received_at: float = field(default_factory=time.monotonic)
+    stop_sent_at: float | None = None  # just before message_stop was written: the client cannot have it yet
 
     @property
     def system_blocks(self) -> list[dict[str, Any]]:
@@ -142,6 +150,8 @@ class FakeAnthropic:
         self.api_key = api_key
         self.reply: Reply = Reply()
         self.requests: list[RecordedRequest] = []
+        self.models: set[str] | None = None  # the model ids GET /v1/models/{id} knows; None: every id
+        self.model_lookups: list[str] = []
         self._queue: deque[Scripted] = deque()
         self._cached_prefixes: set[str] = set()
         self._ids = itertools.count(1)
@@ -154,6 +164,7 @@ class FakeAnthropic:
     async def start(self) -> FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models/{model_id}", self._model)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -234,6 +245,16 @@ class FakeAnthropic:
             recorded.outcome = "client_closed"
         return response
 
+    async def _model(self, request: web.Request) -> web.Response:
+        model_id = request.match_info["model_id"]
+        self.model_lookups.append(model_id)
+        if _credentials(request)[1] != self.api_key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if self.models is not None and model_id not in self.models:
+            return _error(404, "not_found_error", f"model: {model_id}")
+        return web.json_response({"type": "model", "id": model_id, "display_name": model_id,
+                                  "created_at": "2025-02-19T00:00:00Z", "lifecycle": "active"})
+
     async def _replay(self, response: web.StreamResponse, replay: Replay) -> Outcome:
         data = replay.path.read_bytes()
         if replay.terminate and not data.endswith(b"\n\n"):
@@ -254,6 +275,8 @@ class FakeAnthropic:
                 return "cut"
             if event == "content_block_delta" and delay:
                 await asyncio.sleep(delay)
+            if event == "message_stop":
+                recorded.stop_sent_at = time.monotonic()
             await response.write(sse(event, data))
             if event == "content_block_delta" and data["delta"]["type"] == "text_delta":
                 text_deltas += 1

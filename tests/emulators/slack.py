@@ -715,20 +715,22 @@ class SlackEmulator:
     # -- delivering to the bot ----------------------------------------------------------------------
 
     async def deliver(self, kind: str, payload: dict[str, Any], *, mode: Mode, secret: str | None = None,
-                      timeout: float = 5.0) -> tuple[int, Any]:
+                      timeout: float = 5.0, retry: int = 0) -> tuple[int, Any]:
         """Send one request to the bot and return (status, response body / ack payload).
 
         ``kind``: ``slash_commands``, ``interactive`` or ``events_api``. Socket Mode: an envelope over the
         websocket, waiting for its ack (status 200 when acked). HTTP mode: a signed POST (form fields for slash
         commands, ``payload=<json>`` for interactivity, JSON for events) signed with ``secret`` (default: the
-        right one).
+        right one). ``retry``: Slack's redelivery number (``retry_attempt`` in the envelope, ``X-Slack-Retry-Num``
+        over HTTP), as when an event was not acknowledged in time.
         """
+        reason = "http_timeout" if retry else ""
         if mode == "socket":
             envelope_id = f"env-{next(self._ids)}"
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending_acks[envelope_id] = future
             envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                        "accepts_response_payload": kind != "events_api", "retry_attempt": 0, "retry_reason": ""}
+                        "accepts_response_payload": kind != "events_api", "retry_attempt": retry, "retry_reason": reason}
             if not self._sockets:
                 raise RuntimeError("the bot has no Socket Mode connection")
             await self._sockets[-1].send_str(json.dumps(envelope))
@@ -748,6 +750,8 @@ class SlackEmulator:
         signature = sign(secret if secret is not None else self.signing_secret, timestamp, body)
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
                    "X-Slack-Signature": signature}
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": reason}
         async with self._session.post(self.bot_url, data=body.encode(), headers=headers,
                                       timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             text = await response.text()
