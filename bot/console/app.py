@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
+from bot.console.export import export_data
 from bot.console.render import Screen
 from bot.console.review import ConsoleReview
 from bot.console.session import AnswerMessage, console_learner, quiet_keyboard, stop_on_interrupt, terminal_foreground
@@ -79,7 +80,7 @@ def _run_console(settings: Settings, logs: Path) -> int:
 
 def log_file(settings: Settings) -> Path:
     """Where the console logs: next to the database (``coursebot.db`` -> ``coursebot-console.log``)."""
-    return settings.db.parent / f"{settings.db.stem}-console.log"
+    return settings.files_base.parent / f"{settings.files_base.stem}-console.log"
 
 
 def log_to(path: Path) -> None:
@@ -250,6 +251,8 @@ class ConsoleApp:
                 self._progress(command)
             case "review":
                 self.review.run(command.words)
+            case "export":
+                export_data(self)
             case "lab":
                 self._lab(command)
             case "back":

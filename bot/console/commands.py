@@ -37,6 +37,7 @@ SPECS: tuple[Spec, ...] = (
          takes_module=True),
     Spec("test", "/test [module]", "take the module test (resumes where you stopped)", takes_module=True),
     Spec("progress", "/progress [module]", "lessons, quizzes, labs and your best test score", takes_module=True),
+    Spec("export", "/progress export", "write a file with everything coursebot stores about you"),
     Spec("review", "/review [remind on|off]", "go over the questions you missed, when they are due",
          takes_words=True),
     Spec("modules", "/modules", "list the course's modules"),
@@ -77,6 +78,8 @@ def parse(line: str, *, bare_words: bool = True) -> Command | None:
         raise CommandError("A number on its own is an answer, and no question is waiting. "
                            f"Did you mean /lesson {head} or /quiz {head}?")
     name = _ALIASES.get(head.lower(), head.lower())
+    if name == "progress" and [word.lower() for word in words[1:]] == ["export"]:
+        return Command("export")
     spec = _BY_NAME.get(name)
     if spec is None:
         shown = words[0] if words[0].startswith("/") else f"/{words[0]}"

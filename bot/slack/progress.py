@@ -1,4 +1,8 @@
-"""The learner's progress: on the app's Home tab (``app_home_opened`` -> ``views.publish``) and ``/progress``."""
+"""The learner's progress: on the app's Home tab (``app_home_opened`` -> ``views.publish``) and ``/progress``.
+
+``/progress export`` sends the learner everything the course stores about them (``bot.core.data_rights``) as
+a file in their DM with the app, where only they see it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.course import ModuleProgress
+from bot.core.data_rights import DataRights
 from bot.core.review import ReviewService, status_text
 from bot.core.store.base import LearnerRef
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, optional_module
 from bot.slack.mrkdwn import escape
+from bot.slack.uploads import Attachment, send_to_dm
 
-USAGE = "`/progress [module]`, e.g. `/progress`"
+USAGE = "`/progress [module]` or `/progress export`, e.g. `/progress`"
 COMMANDS = "`/lesson N` · `/quiz N` · `/lab N` · `/test` · `/review` · `/progress`"
 
 
@@ -56,6 +62,7 @@ def progress_blocks(progress: ModuleProgress, review: str) -> list[Block]:
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     review = ReviewService(ctx.course)
+    rights = DataRights(ctx.course.store)
 
     async def review_line(learner: LearnerRef) -> str:
         return status_text(await review.status(learner), review.now())
@@ -64,8 +71,16 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @friendly_errors
     async def progress_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
         await ack()
-        module = optional_module(command.get("text", ""), USAGE)
         learner = ctx.command_learner(context, command)
+        if command.get("text", "").strip().lower() == "export":
+            data = await rights.export(learner)
+            await send_to_dm(ctx, context.team_id, learner.user_id,
+                             [Attachment(data.filename, data.content, "Your course data")],
+                             f"Everything the course stores about you ({data.rows} rows), as JSON.")
+            await respond(text="📦 I sent your data to our direct messages: only you can see it.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        module = optional_module(command.get("text", ""), USAGE)
         progress = await ctx.course.progress(learner, module)
         await respond(text="Your progress", blocks=progress_blocks(progress, await review_line(learner)),
                       response_type="ephemeral", replace_original=False)

@@ -227,8 +227,9 @@ async def test_course_stats_for_admins_with_a_csv(slack_bot: SlackBot) -> None:
     await slack_bot.slash("/course-stats", user=ADMIN)
     summary = await slack_bot.new_ephemeral(ADMIN, 0)
     assert "Course statistics: Module 5" in summary.shown and "*100%* correct of 1" in summary.shown
-    [upload] = await slack_bot.wait_for(lambda: [u for u in slack_bot.slack.uploads.values() if u.completed])
-    assert upload.channel == "D" + ADMIN.lstrip("U") and upload.filename.endswith(".csv")
+    [upload] = await slack_bot.wait_for(lambda: [u for u in slack_bot.slack.uploads.values()
+                                                 if u.completed and u.filename.endswith("-stats.csv")])
+    assert upload.channel == "D" + ADMIN.lstrip("U")
     rows = list(csv.DictReader(io.StringIO(upload.content.decode())))
     chosen = [r for r in rows if r["question_id"] == question.id and r["chosen"] == "1"]
     assert len(chosen) == 1 and chosen[0]["correct"] == "yes"

@@ -1,7 +1,8 @@
 """A wire-level Discord emulator: REST under ``/api/v10`` and a gateway websocket, on 127.0.0.1.
 
 The real discord.py client talks to it unchanged (``Route.BASE`` and ``DEFAULT_GATEWAY`` point here).
-It keeps one guild with roles, members and text channels, and stores what the bot does: channels,
+It keeps guilds (one to start with; ``add_guild``/``add_guilds`` for more) with roles, members and text
+channels, and stores what the bot does: channels,
 threads, messages with every version of every message (``Message.versions``), interaction responses
 and followups, file attachments, slash-command registrations and role grants. It rejects what Discord
 rejects (HTTP 400 ``{"code": 50035, "errors": ..., "message": "Invalid Form Body"}``) and enforces
@@ -10,6 +11,12 @@ headers; ``rate_limited`` counts every 429 so tests can assert there were none. 
 Message Content intent when ``message_content_allowed`` is off (close 4014, as for a bot without it in the
 Developer Portal), blanks message content for a session without it, and resumes a dropped session
 (``drop_connections()``; missed events are not replayed). MESSAGE_UPDATE is not emulated.
+
+Sharding works as on Discord: ``GET /gateway/bot`` recommends ``shard_count`` shards, an IDENTIFY carries
+``shard: [shard_id, shard_count]`` (a bad tuple is closed with 4010), and each session receives only the events
+of the guilds its shard owns (``(guild_id >> 22) % shard_count == shard_id``; direct messages go to shard 0).
+Any number of sessions, from any number of processes, may be connected at once; they share one REST budget,
+as every shard and process of a bot token does.
 
 Tests drive it with ``slash()``, ``click()`` and ``say()`` and wait with ``wait_until()``.
 """
@@ -43,19 +50,35 @@ BASIC_PERMISSIONS = (1 << 10) | SEND_MESSAGES | (1 << 16) | (1 << 38) | (1 << 35
 PAYLOAD = web.RequestKey("payload", object)  # the parsed JSON body, set by the middleware
 
 DM_CHANNEL = 1  # a direct message between the bot and one user
+USER_OPTION = 6  # a slash-command option whose value is a user
 
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a guild's events (Discord's formula)."""
+    return (guild_id >> 22) % shard_count
+
+
 class _Snowflakes:
     def __init__(self) -> None:
         self._counter = itertools.count()
 
-    def __call__(self) -> int:
+    def __call__(self, *, shard: tuple[int, int] | None = None) -> int:
+        """A new id; with ``shard=(shard_id, shard_count)``, one that this shard owns (a guild's id)."""
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        if shard is not None:
+            shard_id, shard_count = shard
+            ms += (shard_id - ms) % shard_count  # a millisecond or a few ahead, on the wanted shard
         return (ms << 22) | (next(self._counter) & 0x3FFFFF)
+
+
+def _guild_id(data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (None: a direct message)."""
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id else None
 
 
 class FormError(Exception):
@@ -277,6 +300,33 @@ class Interaction:
 
 
 @dataclass
+class Guild:
+    """A server: its roles (``@everyone`` has the guild's id), its members' ids and its first text channel."""
+
+    id: int
+    name: str
+    roles: dict[int, dict[str, Any]] = field(default_factory=dict)
+    members: set[int] = field(default_factory=set)
+    general: int = 0
+
+
+@dataclass
+class Session:
+    """One identified gateway session: shard ``shard[0]`` of ``shard[1]`` (0 of 1 when the bot is unsharded)."""
+
+    socket: web.WebSocketResponse
+    session_id: str
+    intents: int
+    shard: tuple[int, int] = (0, 1)
+    seq: int = 0
+    events: list[tuple[str, int | None]] = field(default_factory=list)  # (event, guild id) sent, in order
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session receives the events of ``guild_id`` (None: a direct message, shard 0's)."""
+        return self.shard[0] == (0 if guild_id is None else shard_of(guild_id, self.shard[1]))
+
+
+@dataclass
 class _Bucket:
     limit: int
     per: float
@@ -285,23 +335,26 @@ class _Bucket:
 
 
 class DiscordEmulator:
-    """One guild, one bot application, and the REST + gateway endpoints the bot uses."""
+    """One bot application in its guilds, and the REST + gateway endpoints the bot uses.
+
+    ``guild_id``, ``roles`` and ``general`` are the first guild's, where single-guild tests work.
+    """
 
     def __init__(self, *, token: str = "emulator-token", edit_limit: tuple[int, float] = (5, 5.0),
                  create_limit: tuple[int, float] = (5, 5.0), global_limit: tuple[int, float] = (50, 1.0),
-                 private_threads: bool = True, message_content_allowed: bool = True) -> None:
+                 private_threads: bool = True, message_content_allowed: bool = True, shard_count: int = 1) -> None:
         self.token = token
         self.snowflake = _Snowflakes()
         self.app_id = self.snowflake()
         self.bot = User(self.snowflake(), "CourseBot", bot=True)
-        self.guild_id = self.snowflake()
         self.owner = User(self.snowflake(), "Owner")
-        self.roles: dict[int, dict[str, Any]] = {}
-        self.add_role("@everyone", BASIC_PERMISSIONS | CREATE_PRIVATE_THREADS, role_id=self.guild_id)
         self.users: dict[int, User] = {self.bot.id: self.bot, self.owner.id: self.owner}
         self.channels: dict[int, dict[str, Any]] = {}
         self.thread_members: dict[int, set[int]] = {}
-        self.general = self.add_channel("general")
+        self.guilds: dict[int, Guild] = {}
+        first = self.add_guild("Course Guild")
+        self.guild_id, self.roles, self.general = first.id, first.roles, first.general
+        self.shard_count = shard_count  # what GET /gateway/bot recommends
         self.messages: dict[int, Message] = {}
         self.interactions: dict[int, Interaction] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None: global) -> commands
@@ -315,47 +368,90 @@ class DiscordEmulator:
         self._limits = {"create": create_limit, "edit": edit_limit}
         self._global_limit = global_limit
         self._buckets: dict[tuple[str, int], _Bucket] = {}
-        self._sockets: list[tuple[web.WebSocketResponse, int]] = []  # (socket, intents) after IDENTIFY
+        self.sessions: list[Session] = []  # the connected sessions, after IDENTIFY or RESUME
         self.identified = 0
         self.resumed = 0
-        self._sessions: dict[str, int] = {}  # session id -> intents, for RESUME
-        self._seq = 0
+        self._resumable: dict[str, Session] = {}  # session id -> session, for RESUME
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # -- world -----------------------------------------------------------------------------------
 
-    def add_role(self, name: str, permissions: int = 0, *, role_id: int | None = None) -> int:
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> Guild:
+        """A guild the bot and the owner are in, with a ``general`` channel; ``shard=(shard_id, shard_count)``
+        gives it an id that shard owns."""
+        guild = Guild(self.snowflake(shard=shard), name, members={self.bot.id, self.owner.id})
+        self.guilds[guild.id] = guild
+        self.add_role("@everyone", BASIC_PERMISSIONS | CREATE_PRIVATE_THREADS, role_id=guild.id, guild_id=guild.id)
+        guild.general = self.add_channel("general", guild_id=guild.id)
+        return guild
+
+    def add_guilds(self, count: int, *, users: int = 0, shard_count: int | None = None) -> list[Guild]:
+        """``count`` more guilds dealt round-robin over ``shard_count`` shards (default: the recommended
+        count), each with ``users`` members (see ``members``)."""
+        shards = shard_count or self.shard_count
+        made = []
+        for n in range(count):
+            guild = self.add_guild(f"Guild {len(self.guilds) + 1}", shard=(n % shards, shards))
+            for _ in range(users):
+                self.add_user(f"learner{len(self.users)}", guild_id=guild.id)
+            made.append(guild)
+        return made
+
+    def members(self, guild_id: int) -> list[User]:
+        """The guild's members other than the bot and the owner, oldest first."""
+        return [u for u in self.users.values() if u.id in self.guilds[guild_id].members
+                and u not in (self.bot, self.owner)]
+
+    def add_role(self, name: str, permissions: int = 0, *, role_id: int | None = None,
+                 guild_id: int | None = None) -> int:
+        """A role in ``guild_id`` (default: the first guild)."""
+        roles = self.guilds[guild_id or self.guild_id].roles
         role_id = role_id or self.snowflake()
-        self.roles[role_id] = {
+        roles[role_id] = {
             "id": str(role_id), "name": name, "color": 0, "hoist": False, "icon": None, "unicode_emoji": None,
-            "position": len(self.roles), "permissions": str(permissions), "managed": False,
+            "position": len(roles), "permissions": str(permissions), "managed": False,
             "mentionable": False, "flags": 0,
         }
         return role_id
 
-    def add_user(self, name: str, *, roles: tuple[int, ...] = (), bot: bool = False) -> User:
+    def add_user(self, name: str, *, roles: tuple[int, ...] = (), bot: bool = False,
+                 guild_id: int | None = None) -> User:
+        """A user who is a member of ``guild_id`` (default: the first guild); ``join`` adds more guilds."""
         user = User(self.snowflake(), name, bot=bot, roles=list(roles))
         self.users[user.id] = user
+        self.join(user, guild_id or self.guild_id)
         return user
 
-    def add_channel(self, name: str) -> int:
+    def join(self, user: User, guild_id: int) -> None:
+        self.guilds[guild_id].members.add(user.id)
+
+    def add_channel(self, name: str, *, guild_id: int | None = None) -> int:
+        """A text channel in ``guild_id`` (default: the first guild)."""
         channel_id = self.snowflake()
         self.channels[channel_id] = {
-            "id": str(channel_id), "type": 0, "guild_id": str(self.guild_id), "name": name,
+            "id": str(channel_id), "type": 0, "guild_id": str(guild_id or self.guild_id), "name": name,
             "position": len(self.channels), "permission_overwrites": [], "parent_id": None, "topic": None,
             "nsfw": False, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
         }
         return channel_id
 
-    def permissions(self, user: User) -> int:
+    def permissions(self, user: User, guild_id: int | None = None) -> int:
+        """The user's permissions in ``guild_id`` (default: the first guild), from that guild's roles."""
         if user.id == self.owner.id:
             return ALL_PERMISSIONS
+        roles = self.guilds[guild_id or self.guild_id].roles
         value = 0
-        for role_id in [self.guild_id, *user.roles]:
-            value |= int(self.roles[role_id]["permissions"])
+        for role_id in [guild_id or self.guild_id, *user.roles]:
+            if role_id in roles:
+                value |= int(roles[role_id]["permissions"])
         return ALL_PERMISSIONS if value & (1 << 3) else value
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The guild a channel or thread belongs to (None: a direct message)."""
+        guild_id = self.channels[channel_id].get("guild_id")
+        return int(guild_id) if guild_id else None
 
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] in (11, 12)]
@@ -365,14 +461,18 @@ class DiscordEmulator:
         return [m for m in self.messages.values()
                 if m.channel_id == channel_id and not m.ephemeral and not m.deleted]
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
+        """GUILD_CREATE's data for ``guild_id`` (default: the first guild)."""
+        guild = self.guilds[guild_id or self.guild_id]
+        members = [u for u in self.users.values() if u.id in guild.members]
         return {
-            "id": str(self.guild_id), "name": "Course Guild", "icon": None, "owner_id": str(self.owner.id),
-            "roles": list(self.roles.values()), "emojis": [], "stickers": [], "features": [],
-            "member_count": len(self.users), "large": False, "unavailable": False, "joined_at": _now_iso(),
-            "members": [u.member() for u in self.users.values()],
-            "channels": [c for c in self.channels.values() if c["type"] == 0],
-            "threads": self.threads(), "presences": [], "voice_states": [], "stage_instances": [],
+            "id": str(guild.id), "name": guild.name, "icon": None, "owner_id": str(self.owner.id),
+            "roles": list(guild.roles.values()), "emojis": [], "stickers": [], "features": [],
+            "member_count": len(members), "large": False, "unavailable": False, "joined_at": _now_iso(),
+            "members": [u.member() for u in members],
+            "channels": [c for c in self.channels.values() if c["type"] == 0 and c["guild_id"] == str(guild.id)],
+            "threads": [t for t in self.threads() if t["guild_id"] == str(guild.id)],
+            "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [], "premium_tier": 0,
             "preferred_locale": "en-US", "system_channel_id": None, "afk_timeout": 300, "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0,
@@ -398,6 +498,7 @@ class DiscordEmulator:
             ("GET", "/users/@me", self._me),
             ("GET", "/oauth2/applications/@me", self._application),
             ("GET", "/gateway", self._gateway_info),
+            ("GET", "/gateway/bot", self._gateway_bot),
             ("PUT", "/applications/{app}/commands", self._put_commands),
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._put_commands),
             ("GET", "/applications/{app}/commands", self._get_commands),
@@ -427,8 +528,8 @@ class DiscordEmulator:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        for socket, _ in list(self._sockets):
-            await socket.close()
+        for session in list(self.sessions):
+            await session.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -559,7 +660,7 @@ class DiscordEmulator:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
-        entry: tuple[web.WebSocketResponse, int] | None = None
+        session: Session | None = None
         try:
             async for frame in socket:
                 if frame.type != WSMsgType.TEXT:
@@ -568,67 +669,89 @@ class DiscordEmulator:
                 if message["op"] == 1:
                     await socket.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
                 elif message["op"] == 2:
-                    intents = int(message["d"].get("intents", 0))
-                    if intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
-                        await socket.close(code=4014, message=b"Disallowed intent(s).")
+                    session = await self._identify(socket, message["d"])
+                    if session is None:
                         break
-                    entry = (socket, intents)
-                    self.identified_intents.append(intents)
-                    session_id = f"session-{self.snowflake()}"
-                    self._sessions[session_id] = intents
-                    await self._send(socket, "READY", {
-                        "v": 10, "user": self.bot.payload(),
-                        "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-                        "session_id": session_id, "resume_gateway_url": self.gateway_url,
-                        "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
-                        "relationships": [], "presences": [],
-                    })
-                    await self._send(socket, "GUILD_CREATE", self.guild_payload())
-                    self._sockets.append(entry)
-                    self.identified += 1
-                    await self._notify()
                 elif message["op"] == 6:  # RESUME a known session (events missed meanwhile are not replayed)
-                    intents = self._sessions.get(message["d"].get("session_id"))
-                    if intents is None or message["d"].get("token") != self.token:
+                    session = self._resumable.get(message["d"].get("session_id"))
+                    if session is None or message["d"].get("token") != self.token:
                         await socket.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
                         continue
-                    entry = (socket, intents)
-                    self._sockets.append(entry)
+                    if session in self.sessions:  # a resume before the old socket's end was seen
+                        self.sessions.remove(session)
+                    session.socket = socket
+                    self.sessions.append(session)
                     self.resumed += 1
-                    await self._send(socket, "RESUMED", {})
+                    await self._send(session, "RESUMED", {})
                     await self._notify()
         finally:
-            if entry in self._sockets:
-                self._sockets.remove(entry)  # type: ignore[arg-type]
+            if session is not None and session.socket is socket and session in self.sessions:
+                self.sessions.remove(session)
         return socket
 
-    async def _send(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
-        self._seq += 1
-        await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+    async def _identify(self, socket: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
+        """Start a session for an IDENTIFY, or close the socket as Discord does (None)."""
+        intents = int(data.get("intents", 0))
+        if intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
+            await socket.close(code=4014, message=b"Disallowed intent(s).")
+            return None
+        shard = data.get("shard", [0, 1])
+        if not (isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
+                and 0 <= shard[0] < shard[1]):
+            await socket.close(code=4010, message=b"Invalid shard.")
+            return None
+        session = Session(socket, f"session-{self.snowflake()}", intents, (shard[0], shard[1]))
+        self.identified_intents.append(intents)
+        self._resumable[session.session_id] = session
+        guilds = [g for g in self.guilds if session.owns(g)]
+        await self._send(session, "READY", {
+            "v": 10, "user": self.bot.payload(), "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+            "session_id": session.session_id, "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
+            "relationships": [], "presences": [], **({"shard": shard} if "shard" in data else {}),
+        })
+        for guild_id in guilds:
+            await self._send(session, "GUILD_CREATE", self.guild_payload(guild_id))
+        self.sessions.append(session)
+        self.identified += 1
+        await self._notify()
+        return session
+
+    async def _send(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        session.events.append((event, int(data["id"]) if event == "GUILD_CREATE" else _guild_id(data)))
+        await session.socket.send_str(json.dumps({"op": 0, "t": event, "s": session.seq, "d": data}))
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every connected bot session.
+        """Send a gateway event to every connected session whose shard owns the event's guild.
 
         Without the Message Content intent, the content of other users' messages is blank unless it mentions
         the bot (Discord's exemption).
         """
-        for socket, intents in list(self._sockets):
+        guild_id = _guild_id(data)
+        for session in list(self.sessions):
+            if not session.owns(guild_id):
+                continue
             payload = data
-            if event == "MESSAGE_CREATE" and not intents & MESSAGE_CONTENT_INTENT and \
+            if event == "MESSAGE_CREATE" and not session.intents & MESSAGE_CONTENT_INTENT and \
                     data["author"]["id"] != str(self.bot.id) and \
                     not any(user["id"] == str(self.bot.id) for user in data.get("mentions", [])):
                 payload = {**data, "content": ""}
-            if not socket.closed:
-                await self._send(socket, event, payload)
+            if not session.socket.closed:
+                await self._send(session, event, payload)
 
     @property
     def connected(self) -> int:
-        return len(self._sockets)
+        return len(self.sessions)
+
+    def sessions_for(self, guild_id: int | None) -> list[Session]:
+        """The connected sessions that receive ``guild_id``'s events (None: direct messages)."""
+        return [s for s in self.sessions if s.owns(guild_id)]
 
     async def drop_connections(self, code: int = 4000) -> None:
         """Close every gateway connection as Discord does on a hiccup (4000: the bot may resume)."""
-        for socket, _ in list(self._sockets):
-            await socket.close(code=code)
+        for session in list(self.sessions):
+            await session.socket.close(code=code)
 
     # -- REST: identity and commands ---------------------------------------------------------------
 
@@ -644,6 +767,12 @@ class DiscordEmulator:
 
     async def _gateway_info(self, request: web.Request) -> web.Response:
         return self._json({"url": self.gateway_url})
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        """The URL, the recommended shard count and the IDENTIFY budget (1000 a day, one at a time)."""
+        return self._json({"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": {
+            "total": 1000, "remaining": max(1000 - self.identified, 0), "reset_after": 86_400_000,
+            "max_concurrency": 1}})
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         guild = int(request.match_info["guild"]) if "guild" in request.match_info else None
@@ -684,8 +813,9 @@ class DiscordEmulator:
                      author: User, ephemeral: bool = False, visible_to: int | None = None,
                      interaction: Interaction | None = None) -> Message:
         flags = int(payload.get("flags") or 0) | (EPHEMERAL if ephemeral else 0)
+        guild_id = self.channels[channel_id].get("guild_id") if channel_id in self.channels else str(self.guild_id)
         data: dict[str, Any] = {
-            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(self.guild_id),
+            "id": str(self.snowflake()), "channel_id": str(channel_id), **({"guild_id": guild_id} if guild_id else {}),
             "author": author.payload(), "content": payload.get("content") or "", "timestamp": _now_iso(),
             "edited_timestamp": None, "tts": False, "attachments": files, "embeds": payload.get("embeds") or [],
             "components": payload.get("components") or [], "pinned": False, "flags": flags,
@@ -700,7 +830,7 @@ class DiscordEmulator:
             data["type"] = 20 if interaction.type == 2 else 19 if interaction.type == 3 else 0
         if (reference := payload.get("message_reference")) is not None:
             data["type"] = 19
-            data["message_reference"] = {**reference, "channel_id": str(channel_id), "guild_id": str(self.guild_id)}
+            data["message_reference"] = {**reference, "channel_id": str(channel_id), "guild_id": guild_id}
         message = Message(data, ephemeral=ephemeral, visible_to=visible_to)
         message.versions.append(json.loads(json.dumps(data)))
         self.messages[message.id] = message
@@ -792,7 +922,7 @@ class DiscordEmulator:
             return self._error(403, 50013, "Missing Permissions")
         thread_id = self.snowflake()
         thread = {
-            "id": str(thread_id), "type": kind, "guild_id": str(self.guild_id), "parent_id": parent["id"],
+            "id": str(thread_id), "type": kind, "guild_id": parent["guild_id"], "parent_id": parent["id"],
             "owner_id": str(self.bot.id), "name": payload["name"], "last_message_id": None,
             "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
             "total_message_sent": 0,
@@ -815,7 +945,8 @@ class DiscordEmulator:
     async def _add_role(self, request: web.Request) -> web.Response:
         user = self.users.get(int(request.match_info["uid"]))
         role_id = int(request.match_info["rid"])
-        if user is None or role_id not in self.roles:
+        guild = self.guilds.get(int(request.match_info["guild"]))
+        if user is None or guild is None or role_id not in guild.roles:
             return self._error(404, 10011, "Unknown Role")
         if role_id not in user.roles:
             user.roles.append(role_id)
@@ -931,17 +1062,18 @@ class DiscordEmulator:
             }
         return {
             "id": str(interaction.id), "application_id": str(self.app_id), "type": interaction.type,
-            "token": interaction.token, "version": 1, "guild_id": str(self.guild_id),
+            "token": interaction.token, "version": 1, "guild_id": channel["guild_id"],
             "channel_id": str(interaction.channel_id), "channel": channel, "data": interaction.data,
-            "member": interaction.user.member(self.permissions(interaction.user)),
+            "member": interaction.user.member(self.permissions(interaction.user, int(channel["guild_id"]))),
             "app_permissions": str(ALL_PERMISSIONS), "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)}, "context": 0,
+            "entitlements": [], "authorizing_integration_owners": {"0": channel["guild_id"]}, "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
             **({"message": interaction.message.data} if interaction.message is not None else {}),
         }
 
-    def _command(self, name: str) -> tuple[dict[str, Any], int | None]:
-        for guild in (self.guild_id, None):
+    def _command(self, name: str, guild_id: int | None) -> tuple[dict[str, Any], int | None]:
+        """The command ``name`` as registered in ``guild_id``, else globally; and where it was found."""
+        for guild in (guild_id, None):
             for command in self.commands.get(guild, []):
                 if command["name"] == name:
                     return command, guild
@@ -955,9 +1087,13 @@ class DiscordEmulator:
     async def slash(
         self, user: User, command: str, *, channel_id: int | None = None, _kind: int = 2, **options: Any
     ) -> Interaction:
-        """Invoke ``/command`` (``"course stats"`` for a subcommand) with options typed as registered."""
+        """Invoke ``/command`` (``"course stats"`` for a subcommand) with options typed as registered.
+
+        A user option takes a ``User`` (or its id) and is sent as Discord sends it: the id, the user in ``resolved``.
+        """
+        channel_id = channel_id or self.general
         name, *sub = command.split()
-        spec, guild = self._command(name)
+        spec, guild = self._command(name, self.guild_of(channel_id))
         level = spec
         path_options: list[dict[str, Any]] = []
         target = path_options
@@ -966,16 +1102,25 @@ class DiscordEmulator:
             entry = {"name": part, "type": level["type"], "options": []}
             target.append(entry)
             target = entry["options"]
+        resolved: dict[str, dict[str, Any]] = {}
         for key, value in options.items():
             option = next((o for o in level.get("options", []) if o["name"] == key), None)
             if option is None:
                 raise KeyError(f"/{command} has no option {key!r}")
+            if option["type"] == USER_OPTION:  # a User is sent as its id, with the user in "resolved"
+                picked = value if isinstance(value, User) else self.users[int(value)]
+                resolved.setdefault("users", {})[str(picked.id)] = picked.payload()
+                permissions = self.permissions(picked, self.guild_of(channel_id))
+                member = {k: v for k, v in picked.member(permissions).items() if k != "user"}
+                resolved.setdefault("members", {})[str(picked.id)] = member
+                value = str(picked.id)
             target.append({"name": key, "type": option["type"], "value": value})
         data: dict[str, Any] = {"id": spec["id"], "name": name, "type": 1, "options": path_options}
+        if resolved:
+            data["resolved"] = resolved
         if guild is not None:
             data["guild_id"] = str(guild)
-        interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", _kind, user,
-                                  channel_id or self.general, data)
+        interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", _kind, user, channel_id, data)
         if _kind == 4:  # autocomplete: the caller marks the focused option before dispatching
             self.interactions[interaction.id] = interaction
             return interaction
@@ -1002,7 +1147,8 @@ class DiscordEmulator:
     async def say(self, user: User, channel_id: int, content: str) -> Message:
         """``user`` posts ``content`` in a channel or thread (MESSAGE_CREATE)."""
         message = self._new_message(channel_id, {"content": content, "allowed_mentions": None}, [], author=user)
-        message.data["member"] = {k: v for k, v in user.member().items() if k != "user"}
+        if "guild_id" in message.data:  # a direct message carries no member
+            message.data["member"] = {k: v for k, v in user.member().items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", message.data)
         return message
 
