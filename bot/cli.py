@@ -108,7 +108,7 @@ def health(
     """
     from bot.health import check, heartbeat_path
 
-    result = check(heartbeat_path(_settings().db), max_age=max_age)
+    result = check(heartbeat_path(_settings().files_base), max_age=max_age)
     typer.echo(result.summary)
     raise typer.Exit(0 if result.healthy else 1)
 

@@ -5,10 +5,11 @@ Secrets are ``SecretStr`` so that a ``repr``/log of the settings never shows the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -64,8 +65,12 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(default=None, alias="COURSEBOT_REDIS_URL")  # may carry a password
     redis_fallback_share: float | None = Field(default=None, gt=0, le=1, alias="COURSEBOT_REDIS_FALLBACK_SHARE")
 
-    # Course
-    db: Path = Field(default=Path("coursebot.db"), alias="COURSEBOT_DB")
+    # Discord shards: this process runs shards COURSEBOT_SHARD_IDS of COURSEBOT_SHARD_COUNT (all of them if unset)
+    shard_count: int | None = Field(default=None, ge=1, le=1024, alias="COURSEBOT_SHARD_COUNT")
+    shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="COURSEBOT_SHARD_IDS")
+
+    # Course. COURSEBOT_DB: a SQLite file (the embedded default) or a postgresql:// URL (several processes)
+    db: str = Field(default="coursebot.db", alias="COURSEBOT_DB")
     content: Path = Field(default=Path("content"), alias="COURSEBOT_CONTENT")
     log_level: str = Field(default="INFO", alias="COURSEBOT_LOG_LEVEL")
 
@@ -75,6 +80,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _path_text(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("COURSEBOT_SHARD_IDS needs COURSEBOT_SHARD_COUNT")
+        if self.shard_count is not None and any(not 0 <= i < self.shard_count for i in self.shard_ids):
+            raise ValueError(f"COURSEBOT_SHARD_IDS must be between 0 and {self.shard_count - 1}")
+        return self
 
     @field_validator("redis_url")
     @classmethod
@@ -90,6 +115,12 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @property
+    def files_base(self) -> Path:
+        """What the bot's own files (heartbeat, console log, exports) are named after: the SQLite file, or
+        ``coursebot.db`` in the working directory when the database is PostgreSQL."""
+        return Path("coursebot.db") if self.db.startswith(("postgresql://", "postgres://")) else Path(self.db)
 
     @property
     def discord_enabled(self) -> bool:

@@ -1,4 +1,8 @@
-"""The Discord bot: ``CourseBot`` (a ``commands.Bot``) and ``run_discord``, which ``bot.serve`` runs.
+"""The Discord bot: ``CourseBot`` (a ``commands.AutoShardedBot``) and ``run_discord``, which ``bot.serve`` runs.
+
+A process runs the shards ``COURSEBOT_SHARD_IDS`` of ``COURSEBOT_SHARD_COUNT`` (one shard when unset); the global
+rate budget belongs to the bot token, so with ``COURSEBOT_REDIS_URL`` every process's pacer draws from it in
+Redis (``Runtime.budget``).
 
 Slash commands live in cogs (``bot/cogs``); every message the bot sends uses
 ``AllowedMentions.none()``, so neither course content nor model output can ping anyone. One
@@ -42,7 +46,7 @@ PACING = dataclasses.replace(DISCORD_LIMITS, global_=(45, 1.0), margin=0.25)
 RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
 
 
-class CourseBot(commands.Bot):
+class CourseBot(commands.AutoShardedBot):
     """The course in a Discord server. ``runtime`` holds the settings, the course and the lab assistant."""
 
     guild_ready_seconds = 2.0  # how long discord.py waits for GUILD_CREATEs after READY (tests lower it)
@@ -60,9 +64,12 @@ class CourseBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             max_ratelimit_timeout=RATE_LIMIT_WAIT_MAX,
             guild_ready_timeout=self.guild_ready_seconds,
+            shard_count=runtime.settings.shard_count or 1,
+            shard_ids=runtime.settings.shard_ids or None,
         )
         self.runtime = runtime
-        self.pacer = Pacer(PACING)
+        token = runtime.settings.discord_token
+        self.pacer = Pacer(PACING, shared=runtime.budget("discord", token.get_secret_value()) if token else None)
         self.connections = connections
 
     async def setup_hook(self) -> None:

@@ -7,9 +7,11 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.core.content.loader import ContentError
+from bot.core.store import redacted
 from bot.core.store.base import StoreError
 from bot.health import Connections, heartbeat_path
 from bot.logs import secret_values, setup_logging
@@ -77,7 +79,7 @@ async def serve(
     """
     setup_logging(settings.log_level, secret_values(
         settings.discord_token, settings.slack_bot_token, settings.slack_app_token,
-        settings.slack_signing_secret, settings.anthropic_api_key,
+        settings.slack_signing_secret, settings.anthropic_api_key, settings.redis_url, urlsplit(settings.db).password,
     ))
     wanted = _wanted(settings, platforms)
     if missing := _missing_tokens(settings, wanted):
@@ -87,13 +89,14 @@ async def serve(
     if not runners:
         log.error("no chat platform configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
         return 2
+    connections = Connections(heartbeat_path(settings.files_base))
     try:
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, connections)
     except ContentError as exc:
         log.error("the course content has errors:\n%s", exc)
         return 1
     except (StoreError, OSError) as exc:
-        log.error("cannot open the database %s: %s", settings.db, exc)
+        log.error("cannot open the database %s: %s", redacted(settings.db), exc)
         return 1
     if runtime.labs is None:
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")
@@ -101,7 +104,6 @@ async def serve(
     checks = [] if runtime.labs is None else [
         asyncio.create_task(runtime.labs.check_configuration(), name="claude-check")
     ]
-    connections = Connections(heartbeat_path(settings.db))
     tasks = [
         asyncio.create_task(run(runtime, connections), name=f"platform:{name}") for name, run in runners.items()
     ]

@@ -47,12 +47,15 @@ from bot.core.breaker import ConfigBreaker
 from bot.core.claude import Answer, AnswerRequest, ClaudeError, ErrorKind, classify, log_for_operator, stream_answer
 from bot.core.content.model import Lab, Lesson
 from bot.core.course import CourseError, CourseService, LabProgress
+from bot.core.shared.slots import SharedSlots
+from bot.core.shared.stop_bus import LocalStopBus, StopBus
 from bot.core.slots import AnswerSlots
 from bot.core.store.base import AnswerClaim, LabThread, LabTurn, LearnerRef, Store, TurnStatus
 from bot.core.streaming.engine import ProgressiveMessage
 
 log = logging.getLogger(__name__)
 
+Slots = AnswerSlots | SharedSlots  # this process's answer slots, or those shared by every process of the bot
 LEASE_SECONDS = 10.0  # a claim not renewed for this long belongs to a process that is gone
 RENEW_SECONDS = 3.0  # how often a streaming answer renews its lease and checkpoints its message
 
@@ -129,20 +132,30 @@ class LabAssistant:
 
     def __init__(
         self, client: AsyncAnthropic, config: LabConfig, course: CourseService, store: Store,
-        *, owner: str | None = None,
+        *, owner: str | None = None, slots: Slots | None = None, stop_bus: StopBus | None = None,
     ) -> None:
+        """``slots`` and ``stop_bus`` default to this process's own; several processes of one bot pass the
+        shared ones (``bot.core.shared``: the per-learner limits and a Stop pressed anywhere hold across them)."""
         self._client = client
         self.config = config
         self._course = course
         self._store = store
         self.owner = owner or process_owner()
         self.breaker = ConfigBreaker(config.config_error_cooldown)
-        self._slots = AnswerSlots(per_learner=config.answers_per_learner, total=config.max_concurrent_answers)
+        self._slots = slots or AnswerSlots(per_learner=config.answers_per_learner, total=config.max_concurrent_answers)
+        self._stop_bus = stop_bus or LocalStopBus()
         self._running: dict[int, Ticket] = {}  # answer id -> its ticket
         self._threads: dict[int, Ticket] = {}  # lab thread id -> the answer running there
         self._draining = False
 
+    async def start(self) -> None:
+        """Listen for Stops pressed on other processes."""
+        await self._stop_bus.start(self._stop_here)
+
     async def close(self) -> None:
+        await self._stop_bus.close()
+        if isinstance(self._slots, SharedSlots):
+            await self._slots.close()
         await self._client.close()
 
     # -- admission ------------------------------------------------------------------------------------------
@@ -212,6 +225,8 @@ class LabAssistant:
         asked = await self._store.claims_since(learner_id, hour_ago)
         if len(asked) >= self.config.questions_per_hour:
             free_at = asked[len(asked) - self.config.questions_per_hour] + timedelta(hours=1)
+            log.info("learner %s is at COURSEBOT_QUESTIONS_PER_HOUR (%d): question refused until %s UTC",
+                     learner_id, self.config.questions_per_hour, f"{free_at:%H:%M}")
             raise LimitReached(
                 f"You have asked {len(asked)} questions in the last hour, the most this course allows. "
                 f"You can ask again in {_duration(free_at - now)} (at {free_at:%H:%M} UTC)."
@@ -220,6 +235,8 @@ class LabAssistant:
         used = await self._store.output_tokens_since(learner_id, day_start)
         if used >= self.config.output_tokens_per_day:
             resets = day_start + timedelta(days=1)
+            log.info("learner %s is at COURSEBOT_TOKENS_PER_DAY (%d): question refused until midnight UTC",
+                     learner_id, self.config.output_tokens_per_day)
             raise LimitReached(
                 f"You have used today's allowance of answer tokens ({self.config.output_tokens_per_day:,}). "
                 f"It resets at midnight UTC, in {_duration(resets - now)}."
@@ -267,6 +284,9 @@ class LabAssistant:
         """Take a slot, showing the queue notice while waiting; False when stopped before its turn came."""
         def queued(own: bool) -> None:
             message.status(messages.QUEUED_OWN if own else messages.QUEUED_CLASS)
+            if not own:  # a learner's own queue is their business; the class-wide cap is the operator's
+                log.info("lab answer %s waits for a slot: all %d are in use (COURSEBOT_MAX_CONCURRENT_ANSWERS)",
+                         ticket.id, self.config.max_concurrent_answers)
 
         acquire = asyncio.create_task(self._slots.acquire(ticket.thread.learner_id, on_wait=queued))
         stopper = asyncio.create_task(ticket.stop.wait())
@@ -353,14 +373,32 @@ class LabAssistant:
     # -- the registry of running answers -------------------------------------------------------------------
 
     async def stop(self, answer_id: int, learner: LearnerRef) -> StopResult:
-        """The learner's Stop button: stop the answer if it is still running and theirs."""
+        """The learner's Stop button: stop the answer if it is still running and theirs, on whichever process
+        streams it (the claim in the store says whether it runs and whose it is; the stop bus reaches it)."""
         ticket = self._running.get(answer_id)
-        if ticket is None or ticket.stop.is_set():
-            return StopResult.FINISHED
-        if not await self._course.is_lab_learner(ticket.thread, learner):
+        if ticket is not None:
+            if ticket.stop.is_set():
+                return StopResult.FINISHED
+            thread = ticket.thread
+        else:
+            claim = await self._store.answer_claim(answer_id)
+            found = None if claim is None or claim.status != "streaming" else \
+                await self._store.lab_thread_by_id(claim.thread_id)
+            if found is None:
+                return StopResult.FINISHED
+            thread = found
+        if not await self._course.is_lab_learner(thread, learner):
             return StopResult.NOT_YOURS
-        ticket.stop.set()
+        if ticket is not None:
+            ticket.stop.set()
+        else:
+            await self._stop_bus.publish(answer_id)
         return StopResult.STOPPING
+
+    def _stop_here(self, answer_id: int) -> None:
+        """A Stop published by any process: stop the answer if this process streams it."""
+        if (ticket := self._running.get(answer_id)) is not None:
+            ticket.stop.set()
 
     async def drain(self, grace: float) -> None:
         """Shutdown: refuse new questions, let running answers finish for ``grace`` seconds, end the rest."""

@@ -29,6 +29,7 @@ from bot.health import Connections
 from bot.runtime import Runtime
 from bot.slack import instructor, labs, lessons, module_test, progress, quizzes, review
 from bot.slack.context import SlackContext
+from bot.slack.pacing import SlackPacing
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ async def run_slack(
     connection of its own to watch.
     """
     settings = runtime.settings
-    ctx = SlackContext(runtime, make_client(settings), native_streaming=settings.slack_native_streaming)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    ctx = SlackContext(runtime, make_client(settings), pacing=SlackPacing(runtime.budget("slack", token)),
+                       native_streaming=settings.slack_native_streaming)
     app = build_app(ctx)
     reminders = spawn(review.remind_forever(ctx), name="slack-review-reminders")
     try:
@@ -104,7 +107,8 @@ async def _http_mode(app: AsyncApp, host: str, port: int) -> None:
     runner = web.AppRunner(app.server(port=port, path=EVENTS_PATH).web_app, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        # SO_REUSEPORT: several coursebot processes may listen on one port, the kernel spreads the requests
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
         log.info("slack: HTTP mode, listening on %s:%d at %s", host, port, EVENTS_PATH)
         await asyncio.Event().wait()
     finally:

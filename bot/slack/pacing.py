@@ -26,6 +26,7 @@ updates a minute each) and plain ones share ``chat.update``'s 50 with everyone's
 
 from __future__ import annotations
 
+from bot.core.shared.budget import SharedBudget
 from bot.core.streaming.pacing import Pacer, Priority, RateLimits
 
 MINUTE = 61.0
@@ -59,11 +60,15 @@ METHOD_LIMITS: dict[str, int] = {  # requests per minute per workspace
 class SlackPacing:
     """Every rate limit of one Slack connection (one app in one workspace)."""
 
-    def __init__(self) -> None:
-        self.stream = Pacer(STREAM_LIMITS)
-        self._posts = Pacer(RateLimits(per_bucket=(POSTS_PER_CHANNEL, MINUTE), global_=None))
+    def __init__(self, shared: SharedBudget | None = None) -> None:
+        """``shared``: the app's budget in Redis, for several processes of one app (``Runtime.budget``)."""
+        def scoped(name: str) -> SharedBudget | None:
+            return None if shared is None else shared.scoped(name)
+
+        self.stream = Pacer(STREAM_LIMITS, shared=scoped("stream"))
+        self._posts = Pacer(RateLimits(per_bucket=(POSTS_PER_CHANNEL, MINUTE), global_=None), shared=scoped("posts"))
         self._methods = {
-            method: Pacer(RateLimits(per_bucket=(count, MINUTE), global_=None))
+            method: Pacer(RateLimits(per_bucket=(count, MINUTE), global_=None), shared=scoped(method))
             for method, count in METHOD_LIMITS.items()
         }
 

@@ -29,7 +29,7 @@ def test_defaults() -> None:
     assert settings.discord_api_base == "https://discord.com/api/v10"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.model == DEFAULT_MODEL
-    assert settings.db == Path("coursebot.db")
+    assert settings.db == "coursebot.db" and settings.files_base == Path("coursebot.db")
     assert settings.content == Path("content")
     assert not (settings.discord_enabled or settings.slack_enabled or settings.claude_enabled)
 

@@ -31,6 +31,8 @@ async def test_an_event_is_claimed_once(store: Store) -> None:
     assert first is not None and first.status == "streaming" and first.owner == "a"
     assert await store.claim_answer("ev-1", thread.id, thread.learner_id, "Why?", owner="b", lease=10) is None
     assert await store.is_claimed("ev-1") and not await store.is_claimed("ev-2")
+    assert await store.answer_claim(first.id) == first  # what a Stop pressed on another process looks up
+    assert await store.answer_claim(first.id + 1000) is None
 
 
 async def test_concurrent_claims_of_one_event_give_one_winner(store: Store) -> None:

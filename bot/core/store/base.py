@@ -270,6 +270,9 @@ class Store(Protocol):
         after a restart): nothing is answered twice.
         """
 
+    async def answer_claim(self, claim_id: int) -> AnswerClaim | None:
+        """The claim with this id (a Stop button carries it), or None."""
+
     async def is_claimed(self, event_id: str) -> bool: ...
 
     async def renew_claim(

@@ -409,6 +409,10 @@ class PostgresStore:
             )
         return _claim(row) if row is not None else None
 
+    async def answer_claim(self, claim_id: int) -> AnswerClaim | None:
+        rows = await self._fetch(f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE id = $1", (claim_id,))
+        return _claim(rows[0]) if rows else None
+
     async def is_claimed(self, event_id: str) -> bool:
         return bool(await self._fetch("SELECT 1 FROM lab_answers WHERE event_id = $1", (event_id,)))
 

@@ -558,6 +558,10 @@ class SQLiteStore:
             rows = await self._rows(db, f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE event_id = ?", (event_id,))
         return _claim(rows[0])
 
+    async def answer_claim(self, claim_id: int) -> AnswerClaim | None:
+        rows = await self._fetch(f"SELECT {_CLAIM_COLUMNS} FROM lab_answers WHERE id = ?", (claim_id,))
+        return _claim(rows[0]) if rows else None
+
     async def is_claimed(self, event_id: str) -> bool:
         return bool(await self._fetch("SELECT 1 FROM lab_answers WHERE event_id = ?", (event_id,)))
 
