@@ -1,7 +1,8 @@
 """``/progress export`` in the console: everything the course stores about the learner, as a JSON file.
 
 The console is the learner's own terminal, so the file is written next to the database (``coursebot.db`` ->
-``coursebot-data-console-<user>.json``) and its path printed; an earlier export is replaced.
+``coursebot-data-console-<user>.json``; with PostgreSQL, in the working directory: ``Settings.files_base``)
+and its path printed; an earlier export is replaced.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ if TYPE_CHECKING:
     from bot.console.app import ConsoleApp
 
 
-def export_path(database: Path, filename: str) -> Path:
-    return database.resolve().parent / filename
+def export_path(files_base: Path, filename: str) -> Path:
+    return files_base.resolve().parent / filename
 
 
 def export_data(app: ConsoleApp) -> Path:
