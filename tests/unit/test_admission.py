@@ -8,6 +8,7 @@ target).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -46,30 +47,36 @@ async def refused(room: Classroom, thread: LabThread, question: str, event_id: s
 
 
 @pytest.mark.parametrize("room", [{"questions_per_hour": 2}], indirect=True)
-async def test_the_hourly_question_limit_says_when_the_learner_can_ask_again(room: Classroom) -> None:
+async def test_the_hourly_question_limit_says_when_the_learner_can_ask_again(
+    room: Classroom, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second = await room.thread(), await room.thread()  # the limit is the learner's, over all threads
     await room.ask(first, event_id="e1")
     await room.ask(second, event_id="e2")
     [oldest, _] = await room.store.claims_since(first.learner_id, datetime.now(UTC) - timedelta(hours=1))
 
-    text = await refused(room, first, "A third question?", "e3")
+    with caplog.at_level(logging.INFO, logger="bot.core.labs"):
+        text = await refused(room, first, "A third question?", "e3")
 
     free_at = oldest + timedelta(hours=1)
     assert text.startswith("You have asked 2 questions in the last hour, the most this course allows.")
     assert f"(at {free_at:%H:%M} UTC)" in text
     assert re.search(r"You can ask again in (59 min|1 h 0 min) \(at", text), text
+    assert f"learner {first.learner_id} is at COURSEBOT_QUESTIONS_PER_HOUR (2): question refused until " \
+           f"{free_at:%H:%M} UTC" in caplog.text
     other = await room.thread(who=2)
     outcome, _ = await room.ask(other, event_id="e-other")  # another learner is not limited by it
     assert outcome.turn.status == "complete"
 
 
 @pytest.mark.parametrize("room", [{"tokens_per_day": 100}], indirect=True)
-async def test_the_daily_token_allowance_says_when_it_resets(room: Classroom) -> None:
+async def test_the_daily_token_allowance_says_when_it_resets(room: Classroom, caplog: pytest.LogCaptureFixture) -> None:
     thread = await room.thread()
     spent = LabTurn(question="Earlier?", answer="A long answer.", status="complete", output_tokens=100)
     await room.store.record_lab_turn(thread.id, "earlier", spent)
 
-    text = await refused(room, thread, "One more?", "e1")
+    with caplog.at_level(logging.INFO, logger="bot.core.labs"):
+        text = await refused(room, thread, "One more?", "e1")
 
     now = datetime.now(UTC)
     left = (now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)) - now
@@ -78,6 +85,31 @@ async def test_the_daily_token_allowance_says_when_it_resets(room: Classroom) ->
     assert found is not None, text
     shown = timedelta(hours=int(found[1] or 0), minutes=int(found[2]))
     assert abs(shown - left) <= timedelta(minutes=2)
+    assert f"learner {thread.learner_id} is at COURSEBOT_TOKENS_PER_DAY (100): question refused until midnight UTC" \
+           in caplog.text
+
+
+@pytest.mark.parametrize("room", [{"max_concurrent_answers": 1}], indirect=True)
+async def test_at_the_class_cap_an_answer_waits_with_a_notice_that_turns_into_it(
+    room: Classroom, caplog: pytest.LogCaptureFixture
+) -> None:
+    room.fake.script(Reply(text=ANSWER, chunk_chars=4, cut=Cut("stall", after=1)))
+    (first, first_sink), (second, second_sink) = room.message(), room.message()
+    halt = asyncio.Event()
+    with caplog.at_level(logging.INFO, logger="bot.core.labs"):
+        streaming = asyncio.create_task(room.assistant.ask(await room.thread(who=1), "Slow?", event_id="e1",
+                                                           message=first, stop=halt))
+        await asyncio.wait_for(first_sink.first_text.wait(), 5)
+        waiting = asyncio.create_task(room.assistant.ask(await room.thread(who=2), "Me?", event_id="e2",
+                                                         message=second))
+        await asyncio.wait_for(second_sink.first_text.wait(), 5)
+        assert second_sink.calls == [("post", messages.QUEUED_CLASS)] and room.fake.request_count == 1
+        halt.set()  # the first answer ends: its slot goes to the waiting one
+        outcomes = await asyncio.wait_for(asyncio.gather(streaming, waiting), 10)
+
+    assert [o.turn.status for o in outcomes if o is not None] == ["stopped", "complete"]
+    assert list(second_sink.texts) == ["1"] and second_sink.final.startswith(ANSWER), "the notice became the answer"
+    assert "waits for a slot: all 1 are in use (COURSEBOT_MAX_CONCURRENT_ANSWERS)" in caplog.text
 
 
 @pytest.mark.parametrize(("question", "says"), [
