@@ -227,8 +227,6 @@ class LabAssistant:
             free_at = asked[len(asked) - self.config.questions_per_hour] + timedelta(hours=1)
             log.info("learner %s is at COURSEBOT_QUESTIONS_PER_HOUR (%d): question refused until %s UTC",
                      learner_id, self.config.questions_per_hour, f"{free_at:%H:%M}")
-            log.info("learner %s is at COURSEBOT_QUESTIONS_PER_HOUR (%d): question refused until %s UTC",
-                     learner_id, self.config.questions_per_hour, f"{free_at:%H:%M}")
             raise LimitReached(
                 f"You have asked {len(asked)} questions in the last hour, the most this course allows. "
                 f"You can ask again in {_duration(free_at - now)} (at {free_at:%H:%M} UTC)."
@@ -237,8 +235,6 @@ class LabAssistant:
         used = await self._store.output_tokens_since(learner_id, day_start)
         if used >= self.config.output_tokens_per_day:
             resets = day_start + timedelta(days=1)
-            log.info("learner %s is at COURSEBOT_TOKENS_PER_DAY (%d): question refused until midnight UTC",
-                     learner_id, self.config.output_tokens_per_day)
             log.info("learner %s is at COURSEBOT_TOKENS_PER_DAY (%d): question refused until midnight UTC",
                      learner_id, self.config.output_tokens_per_day)
             raise LimitReached(
@@ -288,9 +284,6 @@ class LabAssistant:
         """Take a slot, showing the queue notice while waiting; False when stopped before its turn came."""
         def queued(own: bool) -> None:
             message.status(messages.QUEUED_OWN if own else messages.QUEUED_CLASS)
-            if not own:  # a learner's own queue is their business; the class-wide cap is the operator's
-                log.info("lab answer %s waits for a slot: all %d are in use (COURSEBOT_MAX_CONCURRENT_ANSWERS)",
-                         ticket.id, self.config.max_concurrent_answers)
             if not own:  # a learner's own queue is their business; the class-wide cap is the operator's
                 log.info("lab answer %s waits for a slot: all %d are in use (COURSEBOT_MAX_CONCURRENT_ANSWERS)",
                          ticket.id, self.config.max_concurrent_answers)
