@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     content: Path = Field(default=Path("content"), alias="COURSEBOT_CONTENT")
     log_level: str = Field(default="INFO", alias="COURSEBOT_LOG_LEVEL")
 
-    @field_validator("slack_instructors", mode="before")
+    @field_validator("slack_instructors", "shard_ids", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -85,13 +85,6 @@ class Settings(BaseSettings):
     @classmethod
     def _path_text(cls, value: object) -> object:
         return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-    @field_validator("shard_ids", mode="before")
-    @classmethod
-    def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @model_validator(mode="after")
     def _shards_fit(self) -> Settings:

@@ -165,8 +165,13 @@ def quiz_feedback(outcome: QuizOutcome, number: int) -> str:
         head = f"✅ Correct! Question {number}: {chosen}"
     else:
         head = f"❌ Not quite. Question {number}: you chose {chosen}."
+    return feedback_message(head, outcome)
+
+
+def feedback_message(head: str, outcome: QuizOutcome, *after: str) -> str:
+    """``head``, then the chosen option's feedback and the question's explanation (a quiz or a review answer)."""
     why = outcome.question.explanation
-    parts = [head, without_verdict(outcome.chosen.feedback), f"💡 {why}" if why else ""]
+    parts = [head, without_verdict(outcome.chosen.feedback), f"💡 {why}" if why else "", *after]
     return clip("\n".join(part for part in parts if part), CONTENT_MAX)
 
 

@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._render import CONTENT_MAX, CORRECT, WRONG, clip, question_embed, without_verdict
+from bot.cogs._render import CORRECT, WRONG, feedback_message, question_embed
 from bot.cogs._ui import PLATFORM, CourseButton, cog_of, label, learner_for, learner_of, view_of
 from bot.core import review as reviews
 from bot.core.review import Reminder, ReviewItem, ReviewOutcome, ReviewService, button_value, when_text
@@ -52,10 +52,7 @@ def feedback(result: ReviewOutcome, now: datetime) -> str:
         head = f"✅ Correct! {chosen}"
     else:
         head = f"❌ Not quite: you chose {chosen}. Answer: **{outcome.question.correct_option.letter}**."
-    why = outcome.question.explanation
-    back = f"🗓️ This question comes back {when_text(result.next_due, now)}."
-    parts = [head, without_verdict(outcome.chosen.feedback), f"💡 {why}" if why else "", back]
-    return clip("\n".join(part for part in parts if part), CONTENT_MAX)
+    return feedback_message(head, outcome, f"🗓️ This question comes back {when_text(result.next_due, now)}.")
 
 
 def outcome_page(result: ReviewOutcome, now: datetime) -> Page:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
+from bot.core.content.markdown import table_cells
+
 _FENCE = re.compile(r" {0,3}(?P<marker>`{3,}|~{3,})[ \t]*(?P<info>[^`]*)$")
 _TABLE_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
-_PIPE = re.compile(r"(?<!\\)\|")
 _PYTHON = ("python", "py", "python3")
 
 Problem = tuple[int, str]
@@ -60,13 +61,13 @@ def _table_problems(rows: list[tuple[int, str]]) -> list[Problem]:
     if not rows:
         return []
     header_line, header = rows[0]
-    columns = _cell_count(header)
+    columns = len(table_cells(header))
     if len(rows) < 2 or not _TABLE_RULE.fullmatch(rows[1][1]):
         line = rows[1][0] if len(rows) > 1 else header_line
         return [(line, "a table needs a rule row such as |---|---| right under its header row")]
     problems = []
     for line, row in rows[1:]:
-        cells = _cell_count(row)
+        cells = len(table_cells(row))
         if cells != columns:
             what = "the rule row" if line == rows[1][0] else "this table row"
             problems.append(
@@ -75,12 +76,3 @@ def _table_problems(rows: list[tuple[int, str]]) -> list[Problem]:
     return problems
 
 
-def _cell_count(row: str) -> int:
-    """Cells between unescaped pipes, not counting the optional pipes at either end."""
-    row = row.strip()
-    cells = _PIPE.split(row)
-    if row.startswith("|"):
-        cells = cells[1:]
-    if len(cells) > 1 and row.endswith("|") and not row.endswith("\\|"):
-        cells = cells[:-1]
-    return len(cells)

@@ -237,12 +237,12 @@ class _Reader:
         return self.lines[self.at].lstrip().startswith("|") and bool(_TABLE_RULE.match(following))
 
     def _table(self) -> None:
-        header = _cells(self.lines[self.at])
-        align: list[Align] = [_alignment(cell) for cell in _cells(self.lines[self.at + 1])]
+        header = table_cells(self.lines[self.at])
+        align: list[Align] = [_alignment(cell) for cell in table_cells(self.lines[self.at + 1])]
         self.at += 2
         rows = []
         while self.at < len(self.lines) and self.lines[self.at].lstrip().startswith("|"):
-            rows.append(_cells(self.lines[self.at]))
+            rows.append(table_cells(self.lines[self.at]))
             self.at += 1
         width = max(len(row) for row in (header, *rows))
         align += ["left"] * (width - len(align))  # a rule row may be shorter than the widest row
@@ -284,7 +284,7 @@ class _Reader:
             self.items = []
 
 
-def _cells(row: str) -> list[str]:
+def table_cells(row: str) -> list[str]:
     """A table row's cells, split at unescaped pipes, without the optional outer pipes."""
     row = row.strip()
     cells = _PIPE.split(row)
