@@ -228,7 +228,7 @@ async def test_sigterm_mid_answer_ends_it_with_the_notice_and_exits_0(
         await lab.ask_cut("Explain slowly")
         assert lab.streaming()
         log = await _stopped(process, signal.SIGTERM)  # exit 0, asserted there
-        assert (lab.ended() or "").startswith(f"{SHOWN}\n\n{INTERRUPTED}\n\nTTFT "), lab.ended()
+        assert (lab.ended() or "").startswith(f"{SHOWN}\n\n{INTERRUPTED}\n\nTTFT "), (lab.ended(), log)
         assert turn_statuses(tmp_path / "course.db") == ["interrupted"]
         assert f"shutting down: 1 lab answer(s) interrupted after the {GRACE:.0f} s grace" in log
         assert fake_anthropic.request_count == 1
