@@ -381,6 +381,7 @@ def summarize(
         "requests_per_answer": round(platform.request_count / len(traces), 2),
         "429s": platform.rejected_count,
         "violations": len(platform.violations),
+        "violation_samples": sorted({v.split(" ")[0] + " " + " ".join(v.split(" ")[2:6]) for v in platform.violations})[:5],
         "tokens_delivered": tokens,
         "cpu_s_per_1000_tokens": round(cpu / (tokens / 1000), 4) if tokens else None,
         "cpu_share_of_one_core": round(cpu / wall, 3),

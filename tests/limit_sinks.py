@@ -82,12 +82,14 @@ class EmulatedPlatform:
         """Every text the message showed, in order (rejected requests left out)."""
         return [r.text for r in self.requests if r.message_id == message_id and not r.rejected]
 
-    async def handle(self, kind: RequestKind, bucket: str, message_id: str, text: str) -> None:
+    async def handle(self, kind: RequestKind, bucket: str, message_id: str, text: str, *, ends_stream: bool = False
+                     ) -> None:
+        """One request; ``ends_stream``: an edit that ends a native stream (not a no-op even if the text stays)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         if message_id in self._in_flight:
             self.violations.append(f"two requests at once for message {message_id}")
-        if kind in ("edit", "append") and text == self.messages.get(message_id):
+        if kind in ("edit", "append") and text == self.messages.get(message_id) and not ends_stream:
             self.violations.append(f"{kind} of message {message_id} changed nothing")
         if len(text) > self.limits.limit:
             self.violations.append(f"message {message_id} is {len(text)} > {self.limits.limit} characters")
@@ -176,7 +178,8 @@ class NativeLimitedSink(LimitedSink):
         return message_id
 
     async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
-        await super().edit(message_id, text)
+        ends_stream = message_id in self.streaming
+        await self.platform.handle("edit", self.bucket, message_id, text, ends_stream=ends_stream)
         self.streaming.pop(message_id, None)  # an edit ends the stream
 
     async def append(self, message_id: str, delta: str) -> None:
