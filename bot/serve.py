@@ -154,7 +154,7 @@ async def _stop(runtime: Runtime, grace: float | None = None) -> None:
     notice (``Runtime.drain``). The caller then disconnects the platforms and closes the runtime."""
     grace = runtime.settings.shutdown_grace if grace is None else grace
     if grace:
-        log.info("finishing running lab answers (up to %.0f s), then disconnecting", grace)
+        log.info("finishing running lab answers (up to %g s), then disconnecting", grace)
     try:
         await runtime.drain(grace)
     except Exception:

@@ -406,14 +406,14 @@ class LabAssistant:
         waiting = [ticket.done.wait() for ticket in self._running.values()]
         if not waiting:
             return
-        log.info("shutting down: waiting up to %.0f s for %d lab answer(s)", grace, len(waiting))
+        log.info("shutting down: waiting up to %g s for %d lab answer(s)", grace, len(waiting))
         _, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=grace)
         left = list(self._running.values())
         for ticket in left:
             ticket.interrupted = True
             ticket.stop.set()
         if left:
-            log.warning("shutting down: %d lab answer(s) interrupted after the %.0f s grace", len(left), grace)
+            log.warning("shutting down: %d lab answer(s) interrupted after the %g s grace", len(left), grace)
             await asyncio.wait([asyncio.ensure_future(t.done.wait()) for t in left], timeout=5.0)
         for future in pending:
             future.cancel()

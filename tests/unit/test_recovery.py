@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -159,19 +160,38 @@ async def test_two_reconcilers_repair_a_cut_answer_once(room: Classroom, reconci
     assert len(await room.store.lab_turns(thread.id)) == 1
 
 
-async def test_a_failed_repair_is_logged_and_the_turn_still_recorded(
-    room: Classroom, reconciler: Reconciler, caplog: pytest.LogCaptureFixture
+async def test_a_failed_repair_is_tried_again_when_its_lease_ends(
+    room: Classroom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The platform is down when the cut answer is found: nothing is recorded yet, and the next sweep after the
+    take-over lease repairs it (the message must not keep its cursor and Stop button)."""
+    thread = await room.thread()
+    await cut_answer(room, thread, "discord:1")
+    await asyncio.sleep(0.05)
+    platform = Platform(fail=True)
+    recovery = Reconciler(room.store, owner="restarted-process", take_over_lease=0.2)
+    recovery._repairs["discord"] = platform.repair  # swept by hand below, not by the background task
+    with caplog.at_level(logging.WARNING, logger="bot.core.recovery"):
+        assert await recovery.sweep() == 0
+    assert "could not repair the cut answer" in caplog.text and "trying again" in caplog.text
+    assert await room.store.lab_turns(thread.id) == []
+    platform.fail = False
+    assert await recovery.sweep() == 0  # its take-over lease still runs
+    await asyncio.sleep(0.25)
+    assert await recovery.sweep() == 1
+    assert [text for _, _, text in platform.repaired] == [f"{SHOWN}\n\n{messages.INTERRUPTED}"]
+    assert [turn.status for turn in await room.store.lab_turns(thread.id)] == ["interrupted"]
+
+
+async def test_a_repair_failing_past_the_give_up_time_is_recorded_without_it(
+    room: Classroom, caplog: pytest.LogCaptureFixture
 ) -> None:
     thread = await room.thread()
     await cut_answer(room, thread, "discord:1")
     await asyncio.sleep(0.05)
+    recovery = Reconciler(room.store, owner="restarted-process", give_up_after=timedelta(0))
+    recovery._repairs["discord"] = Platform(fail=True).repair
     with caplog.at_level(logging.WARNING, logger="bot.core.recovery"):
-        assert await reconciler.sweep() == 0  # nothing registered yet: nothing taken over
-        reconciler.register("discord", Platform(fail=True).repair)
-
-        async def recorded() -> bool:
-            return bool(await room.store.lab_turns(thread.id))
-
-        await until(recorded)
+        assert await recovery.sweep() == 1
+    assert "recording it without the repair" in caplog.text
     assert [turn.status for turn in await room.store.lab_turns(thread.id)] == ["interrupted"]
-    assert "could not repair the cut answer" in caplog.text

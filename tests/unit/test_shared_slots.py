@@ -78,6 +78,20 @@ async def test_a_learner_with_many_answers_takes_turns_with_the_others(processes
     assert order == ["ada2", "bob1", "ada3", "ada4"]
 
 
+async def test_a_freed_slot_goes_to_the_learner_with_the_fewest_answers_streaming(processes) -> None:
+    """A flood's queued question waits behind another learner's first, even when it queued earlier."""
+    one, two = await processes(per_learner=3, total=2), await processes(per_learner=3, total=2)
+    await one.acquire("ada")
+    await two.acquire("bob")
+    flood = await _waiting(one.acquire("ada"))  # ada's second answer, first in line
+    first = await _waiting(two.acquire("cyd"))  # cyd's first answer, on the other process
+    two.release("bob")
+    await asyncio.wait_for(first, timeout=10)
+    assert not flood.done()
+    one.release("ada")
+    await asyncio.wait_for(flood, timeout=10)
+
+
 async def test_a_cancelled_wait_gives_up_its_place(processes) -> None:
     one, two = await processes(per_learner=1, total=1), await processes(per_learner=1, total=1)
     await one.acquire("a")

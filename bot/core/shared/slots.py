@@ -73,18 +73,20 @@ if all >= total then
   return 2
 end
 
--- Each learner's earliest waiting answer; the first learner in line below their cap is served next.
+-- Each learner's earliest waiting answer; of the learners below their cap, the one with the fewest answers
+-- streaming is served next, the first in line among equals (as bot/core/slots.py does in one process).
 local first = {}
 for _, member in ipairs(redis.call('ZRANGE', waiting, 0, -1)) do
   local learner = learner_of(member)
   first[learner] = first[learner] or member
 end
-local next_up = nil
+local next_up, fewest = nil, nil
 for _, learner in ipairs(redis.call('ZRANGE', line, 0, -1)) do
+  local count = running[learner] or 0
   if first[learner] == nil then
     redis.call('ZREM', line, learner)
-  elseif next_up == nil and (running[learner] or 0) < per_learner then
-    next_up = first[learner]
+  elseif count < per_learner and (fewest == nil or count < fewest) then
+    next_up, fewest = first[learner], count
   end
 end
 if next_up ~= me then
