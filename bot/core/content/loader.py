@@ -494,7 +494,6 @@ class _CourseReader:
             opening_question=opening_question,
             sections=tuple(sections),
             key_terms=tuple(key_terms),  # type: ignore[arg-type]  # None ruled out above
-            source=source,
         )
 
     def _key_term(self, source: str, data: YamlMap, position: int) -> KeyTerm | None:

@@ -76,7 +76,6 @@ class Lesson:
     opening_question: str
     sections: tuple[Section, ...]
     key_terms: tuple[KeyTerm, ...]
-    source: str = ""  # "path" of the file, for messages
 
     @property
     def text(self) -> str:
