@@ -37,9 +37,13 @@ test: $(TEST_STAMP)  ## Run the whole test suite
 check: $(RUN_STAMP)  ## Validate the course content
 	$(BIN)/coursebot check
 
-bench: $(TEST_STAMP)  ## Run the benchmarks (minutes; figures go in bench/RESULTS.md)
+bench: $(TEST_STAMP)  ## Run the benchmarks (many minutes; they start their own servers; figures go in bench/RESULTS.md)
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_streaming.py
+	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_admission.py
+	$(BIN)/python bench/bench_redis.py
+	$(BIN)/python bench/bench_charts.py
 
 lint: $(TEST_STAMP)  ## Lint the Dockerfile and the Python code
 	$(BIN)/hadolint Dockerfile
