@@ -8,8 +8,11 @@ Slack:
   ``stopStream``, ``views.publish``, ``users.info``, ``assistant.threads.setStatus``,
   ``files.getUploadURLExternal`` + the upload URL + ``files.completeUploadExternal``,
   ``apps.connections.open``, ``conversations.open`` / ``info`` / ``replies``.
-* Socket Mode: ``apps.connections.open`` (app token) hands out ``ws://.../socket``; envelopes go down as TEXT
-  frames and the bot acks with ``{"envelope_id", "payload"?}``.
+* Socket Mode: ``apps.connections.open`` (app token) hands out a ``ws://.../socket?ticket=...`` URL per call
+  (each connects once); envelopes go down as TEXT frames and the bot acks with ``{"envelope_id", "payload"?}``.
+  Up to 10 connections of the app at once (an 11th is told ``too_many_websockets`` and closed); each envelope
+  goes to one live connection chosen at random (``seed`` makes the choice reproducible) and is redelivered,
+  ``retry_attempt`` + 1, to a connection chosen again, when it is not acked within ``ack_timeout`` (3 s).
 * HTTP mode: the same payloads POSTed to the bot's ``/slack/events``, signed with the signing secret.
 * ``response_url``s under ``/response/<id>`` (ephemeral replies, ``replace_original``, ``in_channel``).
 
@@ -29,12 +32,14 @@ on Slack, so tests prove the bot ignores them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import html
 import itertools
 import json
 import math
+import random
 import time
 import urllib.parse
 from collections import Counter, defaultdict, deque
@@ -72,6 +77,10 @@ RATE_LIMITS: dict[str, Window] = {
     "files.completeUploadExternal": TIER_4,
 }
 POST_MESSAGE_PER_CHANNEL: Window = (60, 60.0)  # "1 per second per channel, short bursts allowed"
+
+MAX_CONNECTIONS = 10  # Socket Mode connections one app may hold at once
+ACK_TIMEOUT = 3.0  # seconds Slack waits for an envelope's ack before it redelivers the envelope
+MAX_RETRIES = 3  # redeliveries of an envelope that is never acked
 
 TEXT_MAX_UPDATE = 4000
 MARKDOWN_MAX = 12000
@@ -180,6 +189,15 @@ class ApiCall:
     status: int
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Connection:
+    """One Socket Mode connection of the app, with every envelope handed to it, in order."""
+
+    number: int  # 1 for the first connection the emulator accepted
+    ws: web.WebSocketResponse
+    envelopes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -314,6 +332,7 @@ class SlackEmulator:
         rate_limits: dict[str, Window] | None = None,
         echo_bot_events: bool = True,
         native_streaming: bool = True,
+        seed: int | None = None,
     ) -> None:
         self.team_id = TEAM_ID
         self.bot_user_id = BOT_USER_ID
@@ -336,12 +355,15 @@ class SlackEmulator:
         self.deliveries: list[tuple[str, int]] = []  # (type, HTTP status or 0 for socket acks)
         self.message_events: dict[tuple[str, str], dict[str, Any]] = {}  # a person's message -> its event
         self.bot_url: str | None = None  # HTTP mode: the bot's /slack/events URL
-        self.socket_connections = 0
+        self.socket_connections = 0  # Socket Mode connections accepted so far
+        self.connections: list[Connection] = []  # the live ones
+        self.ack_timeout = ACK_TIMEOUT
         self._limiter = _RateLimiter()
         self._responses: dict[str, ResponseTarget] = {}
         self._holds: dict[str, asyncio.Event] = {}
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._sockets: list[web.WebSocketResponse] = []
+        self._tickets: set[str] = set()  # handed out by apps.connections.open, not yet used
+        self._random = random.Random(seed)  # picks the connection an envelope goes to
         self._socket_ready = asyncio.Event()
         self._ids = itertools.count(1)
         self._clock = int(time.time())
@@ -370,8 +392,8 @@ class SlackEmulator:
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()
-        for ws in list(self._sockets):
-            await ws.close()
+        for connection in list(self.connections):
+            await connection.ws.close()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -485,7 +507,9 @@ class SlackEmulator:
         }
 
     async def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        ticket = f"ticket-{next(self._ids)}"
+        self._tickets.add(ticket)
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}"}
 
     async def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = _required(args, "channel")
@@ -687,12 +711,23 @@ class SlackEmulator:
 
     # -- Socket Mode ---------------------------------------------------------------------------------
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid or used ticket: call apps.connections.open")
+        self._tickets.discard(ticket)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        self._sockets.append(ws)
+        if len(self.connections) >= MAX_CONNECTIONS:
+            await ws.send_str(json.dumps({"type": "disconnect", "reason": "too_many_websockets",
+                                          "debug_info": {"host": "emulator"}}))
+            await ws.close()
+            return ws
         self.socket_connections += 1
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {"host": "emulator"}}))
+        connection = Connection(self.socket_connections, ws)
+        self.connections.append(connection)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": len(self.connections),
+                                      "debug_info": {"host": "emulator"}}))
         self._socket_ready.set()
         await self._touch()
         try:
@@ -704,8 +739,8 @@ class SlackEmulator:
                 if future is not None and not future.done():
                     future.set_result(ack)
         finally:
-            self._sockets.remove(ws)
-            if not self._sockets:
+            self.connections.remove(connection)
+            if not self.connections:
                 self._socket_ready.clear()
         return ws
 
@@ -718,23 +753,16 @@ class SlackEmulator:
                       timeout: float = 5.0, retry: int = 0) -> tuple[int, Any]:
         """Send one request to the bot and return (status, response body / ack payload).
 
-        ``kind``: ``slash_commands``, ``interactive`` or ``events_api``. Socket Mode: an envelope over the
-        websocket, waiting for its ack (status 200 when acked). HTTP mode: a signed POST (form fields for slash
+        ``kind``: ``slash_commands``, ``interactive`` or ``events_api``. Socket Mode: an envelope over one of the
+        app's connections, waiting for its ack (status 200 when acked; redelivered while not acked, see
+        ``_deliver_by_socket``; ``timeout`` bounds the whole wait). HTTP mode: a signed POST (form fields for slash
         commands, ``payload=<json>`` for interactivity, JSON for events) signed with ``secret`` (default: the
         right one). ``retry``: Slack's redelivery number (``retry_attempt`` in the envelope, ``X-Slack-Retry-Num``
         over HTTP), as when an event was not acknowledged in time.
         """
         reason = "http_timeout" if retry else ""
         if mode == "socket":
-            envelope_id = f"env-{next(self._ids)}"
-            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            self._pending_acks[envelope_id] = future
-            envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                        "accepts_response_payload": kind != "events_api", "retry_attempt": retry, "retry_reason": reason}
-            if not self._sockets:
-                raise RuntimeError("the bot has no Socket Mode connection")
-            await self._sockets[-1].send_str(json.dumps(envelope))
-            ack = await asyncio.wait_for(future, timeout)
+            ack = await self._deliver_by_socket(kind, payload, retry=retry, timeout=timeout)
             self.deliveries.append((kind, 0))
             return 200, ack.get("payload")
         if self.bot_url is None or self._session is None:
@@ -760,6 +788,41 @@ class SlackEmulator:
                 return response.status, json.loads(text) if text else None
             except json.JSONDecodeError:
                 return response.status, text
+
+    async def _deliver_by_socket(self, kind: str, payload: dict[str, Any], *, retry: int,
+                                 timeout: float) -> dict[str, Any]:
+        """Hand an envelope to one live connection at random until one acks it; return the ack.
+
+        Unacked within ``ack_timeout``, it goes again (``retry_attempt`` + 1, a connection chosen again), up to
+        MAX_RETRIES times; ``timeout`` bounds the whole wait. A late ack of an earlier attempt counts too.
+        """
+        acked: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        envelope_ids: list[str] = []
+
+        async def attempts() -> dict[str, Any]:
+            for attempt in range(retry, max(retry, MAX_RETRIES) + 1):
+                if acked.done():  # a late ack of the previous attempt
+                    return acked.result()
+                if not self.connections:
+                    raise RuntimeError("the bot has no Socket Mode connection")
+                connection = self._random.choice(self.connections)
+                envelope_ids.append(envelope_id := f"env-{next(self._ids)}")
+                self._pending_acks[envelope_id] = acked
+                envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                            "accepts_response_payload": kind != "events_api", "retry_attempt": attempt,
+                            "retry_reason": "http_timeout" if attempt else ""}
+                connection.envelopes.append(envelope)
+                with contextlib.suppress(ConnectionResetError):  # a closing connection: its ack never comes
+                    await connection.ws.send_str(json.dumps(envelope))
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(acked), self.ack_timeout)
+            raise TimeoutError(f"no connection acked the {kind} envelope after {MAX_RETRIES} retries")
+
+        try:
+            return await asyncio.wait_for(attempts(), timeout)
+        finally:
+            for envelope_id in envelope_ids:
+                self._pending_acks.pop(envelope_id, None)
 
     async def slash(self, command: str, text: str, *, user: str, channel: str = "CCOURSE", mode: Mode = "socket",
                     secret: str | None = None) -> tuple[int, Any]:
@@ -857,9 +920,9 @@ class SlackEmulator:
 
     def _echo(self, event: dict[str, Any]) -> None:
         """Slack tells the app about its own messages too; deliver them like any event (not awaited)."""
-        if not self.echo_bot_events or (not self._sockets and self.bot_url is None):
+        if not self.echo_bot_events or (not self.connections and self.bot_url is None):
             return
-        mode: Mode = "socket" if self._sockets else "http"
+        mode: Mode = "socket" if self.connections else "http"
         task = asyncio.get_running_loop().create_task(self._echo_send(event, mode))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
