@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
+from bot.core.citations import SectionText
 from bot.core.content import markdown as md
 from bot.core.content.model import Lesson, Module, Question
 from bot.core.course import ModuleProgress, QuestionStats, QuizOutcome, TestResult, TestState
@@ -111,6 +112,11 @@ def _section_embeds(heading: str, markdown: str) -> list[discord.Embed]:
         title = heading if index == 0 or not heading else f"{heading} (continued)"
         embeds.append(discord.Embed(title=clip(title, TITLE_MAX) or None, description=part or None, colour=COLOUR))
     return embeds
+
+
+def source_messages(section: SectionText) -> list[list[discord.Embed]]:
+    """A lesson section a learner opened from an answer's sources, as the lesson shows it."""
+    return pack(_section_embeds(section.title, section.markdown))
 
 
 def lesson_embeds(module: Module, lesson: Lesson) -> list[discord.Embed]:

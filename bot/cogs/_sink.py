@@ -60,30 +60,38 @@ class AnswerSink:
     a message's content limit, so a lab answer is one message) with the Stop button inside it while it streams.
 
     The final text of a message goes with the request that removes its Stop button (``final``), so an answer
-    costs no request beyond its text. Links are made honest (``bot.core.links``); embeds ping nobody, and
+    costs no request beyond its text; the answer's last message gets ``final_view`` instead (its sources and
+    👍 / 👎) in that same request. Links are made honest (``bot.core.links``); embeds ping nobody, and
     every request still says so (``allowed_mentions``).
     """
 
     limit = ANSWER_MAX
 
     def __init__(self, channel: discord.abc.Messageable, bucket: str,
-                 stop_view: Callable[[], discord.ui.View] | None = None) -> None:
+                 stop_view: Callable[[], discord.ui.View] | None = None,
+                 final_view: Callable[[], discord.ui.View | None] | None = None) -> None:
         self.channel = channel
         self.bucket = bucket
         self.first_text = asyncio.Event()  # set once the answer (or a status line) is on screen
         self._stop_view = stop_view
+        self._final_view = final_view
+        self._last_id: str | None = None  # the answer's newest message: the one that ends it
 
-    def _view(self, final: bool) -> discord.ui.View | None:
-        return None if final or self._stop_view is None else self._stop_view()
+    def _view(self, final: bool, *, last: bool) -> discord.ui.View | None:
+        if not final:
+            return None if self._stop_view is None else self._stop_view()
+        return self._final_view() if last and self._final_view is not None else None
 
     async def post(self, text: str, *, final: bool = False) -> str:
         message = await _call(self.channel.send(
-            embed=answer_embed(text), view=self._view(final) or discord.utils.MISSING, allowed_mentions=NO_PINGS,
+            embed=answer_embed(text), view=self._view(final, last=True) or discord.utils.MISSING,
+            allowed_mentions=NO_PINGS,
         ))
         self.first_text.set()
-        return str(message.id)
+        self._last_id = str(message.id)
+        return self._last_id
 
     async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
         message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-        view = None if final else discord.utils.MISSING
+        view = self._view(True, last=message_id == self._last_id) if final else discord.utils.MISSING
         await _call(message.edit(embed=answer_embed(text), view=view, allowed_mentions=NO_PINGS))

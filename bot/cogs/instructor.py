@@ -16,10 +16,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._render import stats_messages
+from bot.cogs._render import CONTENT_MAX, clip, stats_messages
 from bot.cogs._ui import PLATFORM, CourseButton, cog_of, runtime_of, view_of
 from bot.core.course import CourseError
 from bot.core.data_rights import CONFIRM_FOR, ConfirmationExpired, DataRights
+from bot.core.feedback import AnswerFeedbackService, unhelpful_text
 from bot.core.instructor import InstructorView, chart_filename, progress_filename, stats_filename
 from bot.core.store.base import LearnerRef
 
@@ -125,9 +126,11 @@ class Instructor(commands.GroupCog, group_name="course", group_description="Inst
             await interaction.followup.send(embeds=embeds, ephemeral=True)
         chart = await self.view.chart(stats, found.number)
         progress = await self.view.progress_csv(PLATFORM, str(interaction.guild_id), found.number)
+        unhelpful = unhelpful_text(await AnswerFeedbackService(runtime_of(interaction).course).unhelpful(
+            PLATFORM, str(interaction.guild_id), found.number))
         await interaction.followup.send(
-            "📊 The funnel per lesson and each question's share of correct first answers; every learner's"
-            " progress in this server is in the CSV.",
+            clip("📊 The funnel per lesson and each question's share of correct first answers; every learner's"
+                 " progress in this server is in the CSV." + (f"\n\n{unhelpful}" if unhelpful else ""), CONTENT_MAX),
             files=[_file(chart, chart_filename(found.number)), _file(progress, progress_filename(found.number))],
             ephemeral=True,
         )

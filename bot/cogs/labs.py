@@ -7,7 +7,8 @@ it, with a button to start a fresh one. The learner's messages in the thread (Me
 refusal is replied, a redelivered event is ignored) and answered by ``LabAssistant.answer``; the answer
 streams into one message (an embed, continued in a new one past 4,000 characters) through the shared pacer,
 with a typing indicator until the first text and a Stop button inside it while it streams; the footer carries
-the lab's progress. Only the thread's learner
+the lab's progress. The final edit that removes Stop puts the answer's sources (📖 buttons that post the lesson
+section privately) and 👍 / 👎 in its place (👎 asks for an optional reason in a modal). Only the thread's learner
 triggers the model. After a crash, ``repair`` puts the cut answer's message right (``bot.core.recovery``).
 """
 
@@ -22,7 +23,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._render import COLOUR, NO_PINGS, clip
+from bot.cogs._render import COLOUR, NO_PINGS, clip, source_messages
 from bot.cogs._sink import AnswerSink, typing_until
 from bot.cogs._ui import (
     PLATFORM,
@@ -35,11 +36,13 @@ from bot.cogs._ui import (
     runtime_of,
     view_of,
 )
-from bot.cogs.errors import APOLOGY
+from bot.cogs.errors import APOLOGY, report
 from bot.core import messages
+from bot.core.citations import SOURCE_MARK
 from bot.core.content.model import Lab
 from bot.core.course import CourseError, button_number
-from bot.core.labs import LabAssistant, StopResult, Ticket
+from bot.core.feedback import REASON_MAX, AnswerFeedbackService, thanks
+from bot.core.labs import Ending, LabAssistant, StopResult, Ticket
 from bot.core.store.base import LabThread
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Priority
@@ -76,6 +79,95 @@ class StopButton(CourseButton, discord.ui.DynamicItem[discord.ui.Button], templa
             await interaction.response.defer()
         else:
             await interaction.response.send_message(result.value, ephemeral=True)
+
+
+class SourceButton(
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button], template=r"cb:lab:src:(?P<answer>\d+):(?P<index>\d)"
+):
+    """One of a finished answer's sources: posts the lesson section privately to whoever presses it."""
+
+    def __init__(self, answer_id: int, index: int, section: str = "") -> None:
+        super().__init__(discord.ui.Button(
+            label=label(section or "Source"), emoji=SOURCE_MARK, style=discord.ButtonStyle.secondary, row=0,
+            custom_id=f"cb:lab:src:{answer_id}:{index}",
+        ))
+        self.answer_id, self.index = answer_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> SourceButton:
+        return cls(button_number(match["answer"]), button_number(match["index"]), item.label or "")
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        section = await _feedback(interaction).source(self.answer_id, self.index)
+        first, *rest = source_messages(section)
+        await interaction.response.send_message(embeds=first, ephemeral=True)
+        for embeds in rest:
+            await interaction.followup.send(embeds=embeds, ephemeral=True)
+
+
+class FeedbackButton(
+    CourseButton, discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:lab:fb:(?P<answer>\d+):(?P<vote>up|down)",
+):
+    """👍 / 👎 on a finished answer (its learner only). 👎 is stored at once, then a modal asks for a reason."""
+
+    def __init__(self, answer_id: int, helpful: bool) -> None:
+        super().__init__(discord.ui.Button(
+            emoji="👍" if helpful else "👎", style=discord.ButtonStyle.secondary, row=1,
+            custom_id=f"cb:lab:fb:{answer_id}:{'up' if helpful else 'down'}",
+        ))
+        self.answer_id, self.helpful = answer_id, helpful
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> FeedbackButton:
+        return cls(button_number(match["answer"]), match["vote"] == "up")
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        stored = await _feedback(interaction).rate(self.answer_id, learner_of(interaction), self.helpful)
+        if self.helpful:
+            await interaction.response.send_message(thanks(stored), ephemeral=True)
+        else:
+            await interaction.response.send_modal(ReasonModal(self.answer_id))
+
+
+class ReasonModal(discord.ui.Modal, title="What was wrong with this answer?"):
+    reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
+        label="Reason (optional)", style=discord.TextStyle.paragraph, required=False, max_length=REASON_MAX,
+        placeholder="e.g. it did not answer my question, or it contradicts the lesson",
+    )
+
+    def __init__(self, answer_id: int) -> None:
+        super().__init__(timeout=600, custom_id=f"cb:lab:why:{answer_id}")
+        self.answer_id = answer_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        stored = await _feedback(interaction).rate(
+            self.answer_id, learner_of(interaction), helpful=False, reason=self.reason.value or ""
+        )
+        await interaction.response.send_message(thanks(stored), ephemeral=True)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report(interaction, error)
+
+
+def ending_view(answer_id: int, ending: Ending | None) -> discord.ui.View | None:
+    """The finished answer's controls: a button per source (up to five), then 👍 / 👎; None when it has none."""
+    if ending is None:
+        return None
+    items: list[discord.ui.Item[discord.ui.View]] = [
+        SourceButton(answer_id, index, source.section) for index, source in enumerate(ending.sources[:5])
+    ]
+    if ending.rateable:
+        items += [FeedbackButton(answer_id, True), FeedbackButton(answer_id, False)]
+    return view_of(*items) if items else None
+
+
+def _feedback(interaction: discord.Interaction) -> AnswerFeedbackService:
+    return AnswerFeedbackService(runtime_of(interaction).course)
 
 
 class SuggestedQuestionButton(
@@ -152,12 +244,13 @@ class Labs(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
+        self.bot.add_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton, SourceButton, FeedbackButton)
         if self.bot.runtime.recovery is not None:
             self.bot.runtime.recovery.register(PLATFORM, self.repair)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton)
+        self.bot.remove_dynamic_items(StopButton, SuggestedQuestionButton, LabStartButton, SourceButton,
+                                      FeedbackButton)
 
     @staticmethod
     def start_button(module: int, lab: int, *, numbered: bool = False) -> discord.ui.Item[discord.ui.View]:
@@ -326,7 +419,8 @@ class Labs(commands.Cog):
     async def answer(self, thread: discord.Thread, ticket: Ticket) -> None:
         """Stream an admitted question's answer into one message of the thread (an embed with a Stop button
         while it streams), with typing until the first text unless the bot's budget is busy."""
-        sink = AnswerSink(thread, str(thread.id), stop_view=lambda: view_of(StopButton(ticket.id)))
+        sink = AnswerSink(thread, str(thread.id), stop_view=lambda: view_of(StopButton(ticket.id)),
+                          final_view=lambda: ending_view(ticket.id, ticket.ending))
         typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
         try:
             await self.assistant().answer(ticket, ProgressiveMessage(sink, self.bot.pacer))

@@ -3,8 +3,9 @@
 * ``make_client(api_key, ...)``: an ``AsyncAnthropic`` with the key, base URL, retries and a short read
   timeout (a stalled stream must not hold a lab thread for the SDK's default 10 minutes).
 * ``stream_answer(...)``: streams one answer with ``client.messages.stream``, calling ``on_text`` with the
-  whole text so far on every text delta (thinking and tool_use blocks are not shown), filling an ``Answer``
-  that survives a failure half-way, and closing the HTTP stream when ``stop`` is set.
+  whole text so far on every text delta (thinking and tool_use blocks are not shown; citations are collected
+  beside the text, which they never change), filling an ``Answer`` that survives a failure half-way, and
+  closing the HTTP stream when ``stop`` is set.
 * ``classify(exc)``: turns an exception the SDK or its HTTP library raised into a ``ClaudeError``.
 
 How errors really surface (SDK 2.x): before the first byte the SDK raises its status errors and retries
@@ -33,7 +34,7 @@ from typing import Any
 import anthropic
 import httpx2
 from anthropic import APIRequest, AsyncAnthropic, AsyncAPIResponse, AsyncCallNext, Middleware
-from anthropic.types import MessageParam, TextBlockParam
+from anthropic.types import MessageParam, TextBlockParam, TextCitation
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class Answer:
     reported_output_tokens: int | None = None  # from message_delta (cumulative)
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    citations: list[TextCitation] = field(default_factory=list)  # as they arrived (``citations_delta``)
 
     @property
     def output_tokens(self) -> int:
@@ -164,6 +166,8 @@ class Answer:
                 self.first_text_at = time.monotonic()
             self.text += event.text
             return self.text
+        elif event.type == "citation":  # the SDK's event for a citations_delta; the text is not changed
+            self.citations.append(event.citation)
         elif event.type == "message_delta":
             self.stop_reason = event.delta.stop_reason
             usage = event.usage

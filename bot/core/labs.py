@@ -17,8 +17,10 @@ crash any process can repair the message and record the turn (``bot.core.recover
 one registry of running answers: ``stop`` (the learner's Stop button) and ``drain`` (shutdown: stop admitting,
 let answers finish for a grace period, end the rest as interrupted).
 
-The assistant is grounded in its lesson: the system prompt is the lab's persona, then the lesson text, marked
-``cache_control: ephemeral`` so the long stable prefix is cached across the thread's turns. Earlier turns of
+The assistant is grounded in its lesson: the system prompt is the lab's persona; the lesson goes first in the
+conversation as a document with citations enabled, one block per paragraph (``bot.core.citations``), marked
+``cache_control: ephemeral`` so the long stable prefix (persona and lesson) is cached across the thread's
+turns. The sections an answer cites are recorded with its turn and listed under it (``Ticket.ending``). Earlier turns of
 the thread (those with answer text) are sent as history, oldest dropped first to stay within the budget.
 
 How an answer ends (``LabTurn.status``): complete (footer ``TTFT 0.41 s · 312 tokens · 48 tok/s``); partial
@@ -44,13 +46,14 @@ from anthropic.types import MessageParam, TextBlockParam
 
 from bot.core import messages
 from bot.core.breaker import ConfigBreaker
+from bot.core.citations import cited_sources, lesson_document, sources_line, with_document
 from bot.core.claude import Answer, AnswerRequest, ClaudeError, ErrorKind, classify, log_for_operator, stream_answer
 from bot.core.content.model import Lab, Lesson
 from bot.core.course import CourseError, CourseService, LabProgress
 from bot.core.shared.slots import SharedSlots
 from bot.core.shared.stop_bus import LocalStopBus, StopBus
 from bot.core.slots import AnswerSlots
-from bot.core.store.base import AnswerClaim, LabThread, LabTurn, LearnerRef, Store, TurnStatus
+from bot.core.store.base import AnswerClaim, LabThread, LabTurn, LearnerRef, LessonSource, Store, TurnStatus
 from bot.core.streaming.engine import ProgressiveMessage
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,16 @@ class TurnOutcome:
     completed_now: bool  # this answer completed the lab
 
 
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How an answer ended, set on its ticket just before the final text goes: what the final message's
+    controls need (the sources to open, whether it can be rated)."""
+
+    status: TurnStatus
+    sources: tuple[LessonSource, ...] = ()
+    rateable: bool = False  # an answer with text (complete, cut or stopped) gets 👍 / 👎
+
+
 @dataclass(eq=False)
 class Ticket:
     """An admitted question: its claim, and the running answer's stop switch."""
@@ -109,6 +122,7 @@ class Ticket:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False  # ended by shutdown rather than by the learner
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    ending: Ending | None = None  # set by the assistant before the final text
 
     @property
     def id(self) -> int:
@@ -312,7 +326,7 @@ class LabAssistant:
             model=self.config.model,
             max_tokens=self.config.max_tokens,
             system=system_blocks(lab, lesson),
-            messages=[*history, {"role": "user", "content": ticket.question}],
+            messages=with_document(lesson_document(lesson), [*history, {"role": "user", "content": ticket.question}]),
         )
         try:
             await stream_answer(
@@ -333,18 +347,22 @@ class LabAssistant:
         self, ticket: Ticket, message: ProgressiveMessage, answer: Answer, error: ClaudeError | None,
     ) -> TurnOutcome:
         status, notice, error_text = _ending(answer, error, interrupted=ticket.interrupted)
+        sources = cited_sources(self._lab(ticket.thread)[1], answer.citations) if answer.text else ()
         turn = LabTurn(
             question=ticket.question, answer=answer.text, status=status, error=error_text,
             input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
             cache_read_tokens=answer.cache_read_tokens, cache_write_tokens=answer.cache_write_tokens,
             ttft_ms=answer.ttft_ms, duration_ms=answer.duration_ms, stop_reason=answer.stop_reason,
-            model=self.config.model,
+            model=self.config.model, sources=sources,
         )
         await self._store.finish_claim(ticket.id, turn)
         progress = await self._course.lab_progress(ticket.thread)
         completed_now = status == "complete" and progress.answered == progress.lab.questions_to_complete
         note = messages.progress_note(progress, completed_now=completed_now) if status == "complete" else ""
-        footer = " · ".join(part for part in (answer.footer(), note) if part)
+        metrics = " · ".join(part for part in (answer.footer(), note) if part)
+        footer = "\n".join(part for part in (sources_line(sources), metrics) if part)
+        rateable = bool(answer.text) and status in ("complete", "partial", "stopped")
+        ticket.ending = Ending(status, sources, rateable)
         await message.finish(answer.text, notice=notice, footer=footer)
         return TurnOutcome(turn=turn, progress=progress, completed_now=completed_now)
 
@@ -435,7 +453,8 @@ class LabAssistant:
 
 
 def system_blocks(lab: Lab, lesson: Lesson) -> list[TextBlockParam]:
-    """The lab's persona, then the lesson as grounding; the last block is cached across the thread's turns."""
+    """The lab's persona and how to use the lesson, which comes as a document with citations enabled in the
+    first user turn (``bot.core.citations``); its ``cache_control`` caches this system prompt with it."""
     persona = (
         f"You are {lab.assistant_name}, the assistant of the lab \"{lab.title}\". {lab.specialty}\n\n"
         f"{lab.system_prompt.strip()}\n\n"
@@ -444,13 +463,11 @@ def system_blocks(lab: Lab, lesson: Lesson) -> list[TextBlockParam]:
         "apps do not draw."
     )
     grounding = (
-        f"The learner has just studied lesson {lesson.number}, reproduced below. Ground your answers in it "
-        f"and say so when a question goes beyond it.\n\n<lesson>\n{lesson.text}\n</lesson>"
+        f"The learner has just studied lesson {lesson.number}, \"{lesson.title}\", given as the document at the "
+        "start of the conversation. Ground your answers in it, cite the passages you rely on, and say so when a "
+        "question goes beyond it."
     )
-    return [
-        {"type": "text", "text": persona},
-        {"type": "text", "text": grounding, "cache_control": {"type": "ephemeral"}},
-    ]
+    return [{"type": "text", "text": persona}, {"type": "text", "text": grounding}]
 
 
 def history_messages(turns: list[LabTurn], budget_chars: int) -> list[MessageParam]:

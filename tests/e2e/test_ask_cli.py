@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.core import messages
+from bot.core.citations import lesson_document
 from bot.core.content.loader import load_course
-from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Reply
+from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Reply, question_of
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +65,7 @@ def api_env(fake: FakeAnthropic) -> dict[str, str]:
 
 
 async def test_complete_answer_exits_0(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
-    fake_anthropic.reply = Reply(text=lambda body: f"You asked: {body['messages'][-1]['content']}")
+    fake_anthropic.reply = Reply(text=lambda body: f"You asked: {question_of(body)}")
     run = await coursebot_ask(tmp_path, "What is TTFT?", "--lab", "2", env=api_env(fake_anthropic))
 
     assert run.code == 0, run.err
@@ -75,8 +76,9 @@ async def test_complete_answer_exits_0(fake_anthropic: FakeAnthropic, tmp_path: 
     lab = course.modules[course.default_module].labs[2]
     lesson = course.modules[course.default_module].lessons[lab.lesson]
     system = fake_anthropic.requests[0].system_blocks
-    assert lab.assistant_name in system[0]["text"] and lesson.text in system[-1]["text"]
-    assert system[-1]["cache_control"] == {"type": "ephemeral"}
+    assert lab.assistant_name in system[0]["text"]
+    (document,) = fake_anthropic.requests[0].documents  # the lesson, cached, citable
+    assert document == lesson_document(lesson) and document["cache_control"] == {"type": "ephemeral"}
 
 
 async def test_a_retried_markdown_answer_is_stdout_exactly(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from bot.core import messages
 from tests.e2e.discord_harness import DiscordHarness, discord_settings
-from tests.e2e.test_discord_labs import COURSE, FOOTER, answers, ask, open_lab
-from tests.emulators.anthropic import FakeAnthropic, RecordedRequest, Reply
+from tests.e2e.test_discord_labs import COURSE, FOOTER, answers, ask, open_lab, streaming
+from tests.emulators.anthropic import FakeAnthropic, RecordedRequest, Reply, question_of
 from tests.emulators.discord import DiscordEmulator, Message, User
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +84,7 @@ async def test_a_message_delivered_twice_and_again_after_a_restart_is_answered_o
     thread_id, _ = await open_lab(emu, alice)
     question = await emu.say(alice, thread_id, "Only once, please")
     await emu.dispatch("MESSAGE_CREATE", question.data)  # the gateway delivers the same event again
-    await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if FOOTER.search(m.body) and not m.buttons()])
+    await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if FOOTER.search(m.body) and not streaming(m)])
     await discord_bot.restart()
     await emu.dispatch("MESSAGE_CREATE", question.data)  # and again to the restarted bot
     await ask(emu, alice, thread_id, "A new question")
@@ -103,7 +103,7 @@ async def test_six_labs_at_once_stream_within_the_cap_and_another_learner_is_ans
     def answer_to(question: str) -> str:
         return f"About {question}: " + "streaming shows words as they come. " * 6
 
-    fake_anthropic.reply = Reply(text=lambda body: answer_to(body["messages"][-1]["content"]),
+    fake_anthropic.reply = Reply(text=lambda body: answer_to(question_of(body)),
                                  chunk_chars=4, tokens_per_second=40)  # about 1.5 s an answer
     alice, bob = emu.add_user("alice"), emu.add_user("bob")
     threads = await open_labs(emu, alice, 6)
@@ -125,7 +125,7 @@ async def test_six_labs_at_once_stream_within_the_cap_and_another_learner_is_ans
 
     for n, thread_id in enumerate(threads):  # every question ends answered, in the message that showed the notice
         (answer,) = await emu.wait_until(lambda t=thread_id: [m for m in answers(emu, t)
-                                                              if FOOTER.search(m.body) and not m.buttons()], 20)
+                                                              if FOOTER.search(m.body) and not streaming(m)], 20)
         assert answer.body.startswith(answer_to(f"alice's question {n}").rstrip())
         assert answers(emu, thread_id) == [answer]
     alices = [r for r in await fake_anthropic.settled() if r.question.startswith("alice's")]

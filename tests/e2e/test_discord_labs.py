@@ -27,6 +27,16 @@ async def open_lab(emu: DiscordEmulator, learner: User, number: int = 1) -> tupl
     return thread_id, greeting
 
 
+def stop_in(version: dict) -> bool:
+    """Whether a message version shows an answer's Stop button (a finished answer shows 📖 and 👍 / 👎 instead)."""
+    return any(c.get("custom_id", "").startswith("cb:lab:stop:")
+               for row in version.get("components") or [] for c in row.get("components", []))
+
+
+def streaming(message: Message) -> bool:
+    return stop_in(message.data)
+
+
 def answers(emu: DiscordEmulator, thread_id: int) -> list[Message]:
     """The bot's messages in a thread after the greeting."""
     return [m for m in emu.channel_messages(thread_id)[1:] if m.data["author"]["id"] == str(emu.bot.id)]
@@ -44,7 +54,7 @@ async def ask(emu: DiscordEmulator, learner: User, thread_id: int, question: str
 
     def ended() -> Message | None:
         mine = [m for m in emu.channel_messages(thread_id)[before + 1:] if m.data["author"]["id"] == str(emu.bot.id)]
-        done = mine and not any(m.buttons() for m in mine) and FOOTER.search(mine[-1].body)
+        done = mine and not any(streaming(m) for m in mine) and FOOTER.search(mine[-1].body)
         return mine[0] if done else None
 
     return await emu.wait_until(ended, timeout=20)
@@ -89,8 +99,9 @@ async def test_answer_streams_into_one_message_byte_exact(
     assert answers(emu, thread_id) == [first]  # one message for the whole answer, progress included
     assert first.body.endswith(" · Question 1 of 3")
     # the Stop button is there while it streams and goes with the final text, in the same request
-    assert first.versions[0]["components"] and not first.buttons()
-    assert [bool(v.get("components")) for v in first.versions].count(False) == 1
+    assert stop_in(first.versions[0]) and not streaming(first)
+    assert [stop_in(v) for v in first.versions].count(False) == 1
+    assert [b["emoji"]["name"] for b in first.buttons()] == ["👍", "👎"]  # added by that same final edit
     assert emu.typing_count >= 1
     assert emu.rate_limited == 0
 
@@ -122,7 +133,7 @@ async def test_three_questions_complete_the_lab(discord_bot: DiscordHarness, fak
     await ask(emu, alice, thread_id, "Second question?")
     await ask(emu, alice, thread_id, "Third question?")
     final = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "🎉 Lab 1 complete!" in m.body])
-    assert FOOTER.search(final[0].body) and not final[0].buttons()
+    assert FOOTER.search(final[0].body) and not streaming(final[0])
     assert fake_anthropic.request_count == 3
 
 
@@ -167,17 +178,17 @@ async def test_one_answer_at_a_time_and_stop_button(
     alice, bob = emu.add_user("alice"), emu.add_user("bob")
     thread_id, _ = await open_lab(emu, alice)
     await emu.say(alice, thread_id, "A slow question")
-    streaming = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if m.buttons()])
+    running = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if streaming(m)])
     await emu.say(alice, thread_id, "A second question meanwhile")
     busy = await emu.wait_until(lambda: [m for m in emu.channel_messages(thread_id) if "still answering" in m.content])
     assert busy
-    stop = streaming[0].button("Stop")["custom_id"]
-    (denied,) = await emu.responded(await emu.click(bob, streaming[0], stop))
+    stop = running[0].button("Stop")["custom_id"]
+    (denied,) = await emu.responded(await emu.click(bob, running[0], stop))
     assert denied.ephemeral and "Only the learner" in denied.content
-    pressed = await emu.click(alice, streaming[0], stop)
+    pressed = await emu.click(alice, running[0], stop)
     assert (await emu.acknowledged(pressed))["type"] == 6
-    await emu.wait_until(lambda: "⏹️ Stopped." in streaming[0].body and not streaming[0].buttons())
-    kept = streaming[0].body.split("\n\n⏹️ Stopped.")[0]
+    await emu.wait_until(lambda: "⏹️ Stopped." in running[0].body and not streaming(running[0]))
+    kept = running[0].body.split("\n\n⏹️ Stopped.")[0]
     assert kept and ("slow words " * 400).startswith(kept) and len(kept) < len("slow words " * 400)
     assert len(fake_anthropic.requests) == 1
 
@@ -191,7 +202,7 @@ async def test_mid_stream_drop_keeps_the_partial_text(
     thread_id, _ = await open_lab(emu, alice)
     await emu.say(alice, thread_id, "Will this survive a drop?")
     (answer,) = await emu.wait_until(lambda: [m for m in answers(emu, thread_id) if "cut off" in m.body])
-    await emu.wait_until(lambda: not answer.buttons())
+    await emu.wait_until(lambda: not streaming(answer))
     assert answer.body.startswith("Partial answers stay visible. Partial answers stay visible.")
     assert "⚠️ The answer was cut off" in answer.body
 

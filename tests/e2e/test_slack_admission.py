@@ -14,7 +14,7 @@ from bot.core import messages
 from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, SlackBot, running_slack_bot
 from tests.e2e.test_discord_admission import FIRST_TEXT_BOUND, NOT_TEXT, SURROGATE, most_at_once
 from tests.e2e.test_slack_labs import answer_in, open_lab
-from tests.emulators.anthropic import FakeAnthropic, Reply
+from tests.emulators.anthropic import FakeAnthropic, Reply, question_of
 from tests.emulators.slack import Ephemeral, Message, Mode, SlackEmulator
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ async def test_six_labs_at_once_stream_within_the_cap_and_another_learner_is_ans
     def answer_to(question: str) -> str:
         return f"About {question}: " + "streaming shows words as they come. " * 6
 
-    fake_anthropic.reply = Reply(text=lambda body: answer_to(body["messages"][-1]["content"]),
+    fake_anthropic.reply = Reply(text=lambda body: answer_to(question_of(body)),
                                  chunk_chars=4, tokens_per_second=40)  # about 1.5 s an answer
     async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
         cap = bot.settings.answers_per_learner

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.messages import NO_CLAUDE
 from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, SlackBot, running_slack_bot
-from tests.emulators.anthropic import Cut, FakeAnthropic, Reply
+from tests.emulators.anthropic import Cut, FakeAnthropic, Reply, question_of
 from tests.emulators.slack import Message, SlackEmulator, buttons
 
 pytestmark = pytest.mark.e2e
@@ -288,7 +288,7 @@ async def test_twenty_concurrent_labs_in_one_workspace(
         f"Question from learner {n}": f"Answer {n} (<@U{n}> & a > b): " + " ".join(f"tok{n}-{i}" for i in range(60))
         for n in range(20)
     }
-    fake_anthropic.reply = Reply(text=lambda body: answers[body["messages"][-1]["content"]],
+    fake_anthropic.reply = Reply(text=lambda body: answers[question_of(body)],
                                  chunk_chars=6, tokens_per_second=100)
     async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic,
                                  slack_native_streaming=native) as bot:
@@ -317,7 +317,7 @@ async def test_thirty_labs_in_one_channel_use_every_route(
     for n, user in enumerate(learners):
         slack_emulator.add_user(user, f"learner{n}")
     answers = {f"Question {n}": f"Answer {n}: " + " ".join(f"w{n}-{i}" for i in range(40)) for n in range(30)}
-    fake_anthropic.reply = Reply(text=lambda body: answers[body["messages"][-1]["content"]],
+    fake_anthropic.reply = Reply(text=lambda body: answers[question_of(body)],
                                  chunk_chars=8, tokens_per_second=80)
     async with running_slack_bot(slack_emulator, tmp_path / "db", mode="socket", anthropic=fake_anthropic) as bot:
         parents = [await open_lab(bot, user=user) for user in learners]

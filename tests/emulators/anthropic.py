@@ -8,7 +8,8 @@ usage, ``message_stop``. Without ``stream`` the same answer comes back as one JS
 
 Each test scripts what the next requests get (``script(...)``, consumed in order, then ``reply``):
 
-* ``Reply``: the answer text (or a function of the request body), the block layout, the pace
+* ``Reply``: the answer text (or a function of the request body), the block layout (or ``parts``: text
+  blocks, some of them ``Cited``, streamed as the API streams citations), the pace
   (``tokens_per_second``; one delta counts as one token) and an optional ``Cut``: an ``event: error``
   mid-stream, a TCP drop, a stall (nothing more is sent until the client gives up), or a clean end
   without ``message_stop`` (after ``after`` text deltas, or right after ``message_delta``: ``after_delta``).
@@ -16,6 +17,12 @@ Each test scripts what the next requests get (``script(...)``, consumed in order
   500, 529, ...), with the API's JSON error body.
 * ``Replay``: the bytes of a recorded ``.sse`` file, served verbatim (the path is given at test time;
   recordings are never copied into the project).
+
+Citations as the real API streams them (checked against recordings by ``tests/unit/test_anthropic_citations.py``):
+a cited span is a text block of its own whose ``content_block_start`` carries ``"citations": []``, then one
+``citations_delta`` (a ``content_block_location`` in the request's first document, ``cited_text`` the cited
+blocks joined), then its ``text_delta``s; text between citations comes in blocks without ``citations``. A span
+cites nothing when the request has no document with citations enabled (the model could not cite).
 
 ``GET /v1/models/{model_id}`` answers the model's metadata (what the bot's start-up check asks: it generates
 nothing): 401 for a wrong key, 404 for an id outside ``models`` when that is set; ``model_lookups`` lists the
@@ -74,6 +81,16 @@ class Cut:
 
 
 @dataclass(frozen=True, slots=True)
+class Cited:
+    """Answer text citing blocks ``start_block`` to ``end_block`` (exclusive; default: that one block) of the
+    request's first document."""
+
+    text: str
+    start_block: int
+    end_block: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A successful answer."""
 
@@ -85,6 +102,7 @@ class Reply:
     thinking: str = "The learner asks about streaming; answer from the lesson."
     tool_input: dict[str, Any] = field(default_factory=lambda: {"query": "streaming events", "limit": 3})
     stop_reason: str | None = None  # None: "tool_use" when the last block is tool_use, else "end_turn"
+    parts: tuple[str | Cited, ...] = ()  # when set: the answer's text blocks, replacing ``text`` and ``blocks``
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +148,22 @@ class RecordedRequest:
         return _system_blocks(self.body)
 
     @property
+    def documents(self) -> list[dict[str, Any]]:
+        """The document blocks of the request's messages, in order."""
+        return _documents(self.body)
+
+    @property
     def question(self) -> str:
         """The text of the last user message."""
-        content = self.body["messages"][-1]["content"]
-        if isinstance(content, str):
-            return content
-        return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+        return question_of(self.body)
+
+
+def question_of(body: dict[str, Any]) -> str:
+    """The text of a request's last message (its text blocks: a document before the question is left out)."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -324,9 +352,15 @@ class FakeAnthropic:
         yield "message_start", {"type": "message_start", "message": dict(message, usage=usage)}
         yield "ping", {"type": "ping"}
         output_tokens = 0
+        citations = _citations(body, reply)
         for index, (kind, part) in enumerate(_layout(reply, _answer_text(body, reply))):
-            yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": _empty(kind, index)}
-            for delta in _deltas(kind, part, reply.chunk_chars):
+            start = _empty(kind, index)
+            deltas = _deltas(kind, part, reply.chunk_chars)
+            if citations[index] is not None:  # the recordings' key order and delta order
+                start = {"citations": [], **start}
+                deltas = [{"type": "citations_delta", "citation": citations[index]}, *deltas]
+            yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": start}
+            for delta in deltas:
                 output_tokens += 1
                 yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
@@ -342,7 +376,11 @@ class FakeAnthropic:
     ) -> dict[str, Any]:
         layout = _layout(reply, _answer_text(body, reply))
         if content is None:
+            citations = _citations(body, reply)
             content = [_full(kind, index, part) for index, (kind, part) in enumerate(layout)]
+            for block, citation in zip(content, citations, strict=True):
+                if citation is not None:
+                    block["citations"] = [citation]
         output_tokens = sum(len(_deltas(kind, part, reply.chunk_chars)) for kind, part in layout)
         return {
             "id": f"msg_fake{next(self._ids):06d}",
@@ -356,12 +394,13 @@ class FakeAnthropic:
         }
 
     def _input_usage(self, body: dict[str, Any]) -> dict[str, int]:
-        """Token counts: 4 characters a token; a ``cache_control`` system prefix is written once, then read."""
-        blocks = _system_blocks(body)
+        """Token counts: 4 characters a token; the prompt up to its last ``cache_control`` block (system blocks,
+        then the messages' blocks) is written to the cache once, then read."""
+        blocks = _prompt_blocks(body)
         marked = [i for i, block in enumerate(blocks) if block.get("cache_control")]
         split = marked[-1] + 1 if marked else 0
         prefix = json.dumps(blocks[:split], sort_keys=True) if split else ""
-        rest = json.dumps(blocks[split:]) + json.dumps(body.get("messages", []))
+        rest = json.dumps(blocks[split:])
         cached = len(prefix) // 4
         digest = hashlib.sha256(prefix.encode()).hexdigest()
         hit = bool(prefix) and digest in self._cached_prefixes
@@ -377,6 +416,50 @@ class FakeAnthropic:
 def _system_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     system = body.get("system", [])
     return [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+
+
+def _prompt_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The prompt in order: system blocks, then each message's content blocks (a string is one text block)."""
+    blocks = _system_blocks(body)
+    for message in body.get("messages", []):
+        content = message.get("content", "")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        blocks += [dict(part, role=message.get("role")) for part in parts]
+    return blocks
+
+
+def _documents(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        part for message in body.get("messages", []) if isinstance(message.get("content"), list)
+        for part in message["content"] if part.get("type") == "document"
+    ]
+
+
+def _citations(body: dict[str, Any], reply: Reply) -> list[dict[str, Any] | None]:
+    """Per block of the layout, the citation its text carries (None: the block cites nothing)."""
+    if not reply.parts:
+        return [None] * len(_layout(reply, _answer_text(body, reply)))
+    documents = _documents(body)
+    document = documents[0] if documents else None
+    citable = document is not None and (document.get("citations") or {}).get("enabled") \
+        and document["source"].get("type") == "content"
+    out: list[dict[str, Any] | None] = []
+    for part in reply.parts:
+        if not isinstance(part, Cited) or not citable:
+            out.append(None)
+            continue
+        assert document is not None
+        content = document["source"]["content"]
+        end = part.end_block if part.end_block is not None else part.start_block + 1
+        out.append({
+            "type": "content_block_location",
+            "cited_text": "".join(block["text"] for block in content[part.start_block:end]),
+            "document_index": 0,
+            "document_title": document.get("title"),
+            "start_block_index": part.start_block,
+            "end_block_index": end,
+        })
+    return out
 
 
 def _credentials(request: web.Request) -> tuple[Literal["bearer", "x-api-key", "none"], str]:
@@ -404,13 +487,18 @@ def _failure(failure: Failure) -> web.Response:
 
 
 def _answer_text(body: dict[str, Any], reply: Reply) -> str:
+    if reply.parts:
+        return "".join(part.text if isinstance(part, Cited) else part for part in reply.parts)
     if callable(reply.text):
         return reply.text(body)
     return reply.text
 
 
 def _layout(reply: Reply, text: str) -> list[tuple[BlockKind, str]]:
-    """Each block with its content; the answer text is shared out evenly over the text blocks."""
+    """Each block with its content; the answer text is shared out evenly over the text blocks (``parts``: one
+    text block each)."""
+    if reply.parts:
+        return [("text", part.text if isinstance(part, Cited) else part) for part in reply.parts]
     text_blocks = reply.blocks.count("text") or 1
     size = -(-len(text) // text_blocks)
     pieces = iter([text[i * size : (i + 1) * size] for i in range(text_blocks)])

@@ -101,6 +101,14 @@ def _max_len(path: list[str | int], value: str | None, limit: int) -> None:
         raise FormError(_field_error(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."))
 
 
+def validate_modal(data: dict[str, Any]) -> None:
+    """A modal (interaction response type 9): a custom_id up to 100, a title up to 45, one to five rows."""
+    _max_len(["data", "custom_id"], data.get("custom_id"), 100)
+    _max_len(["data", "title"], data.get("title"), 45)
+    if not data.get("custom_id") or not data.get("title") or not 1 <= len(data.get("components", [])) <= 5:
+        raise FormError(_field_error(["data"], "BASE_TYPE_REQUIRED", "A modal needs a custom_id, a title, 1-5 rows."))
+
+
 def validate_message(payload: dict[str, Any], *, has_files: bool = False) -> None:
     """Raise FormError for anything Discord's message create/edit would reject."""
     _max_len(["content"], payload.get("content"), 2000)
@@ -984,6 +992,8 @@ class DiscordEmulator:
         ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
         if kind in (4, 7):
             validate_message(data, has_files=bool(files))
+        if kind == 9:
+            validate_modal(data)
         if kind == 8 and len(data.get("choices", [])) > 25:
             raise FormError(_field_error(["data", "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
         interaction.responses.append(payload)
@@ -1142,6 +1152,19 @@ class DiscordEmulator:
             raise KeyError(f"no button {custom_id!r} on message {message.id}")
         interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", 3, user, message.channel_id,
                                   {"custom_id": custom_id, "component_type": 2}, message=message)
+        return await self._interact(interaction)
+
+    async def submit_modal(self, user: User, opened: Interaction, values: dict[str, str]) -> Interaction:
+        """Fill in the modal the bot answered ``opened`` with (values by the text inputs' labels) and submit it."""
+        modal = next(r["data"] for r in opened.responses if int(r["type"]) == 9)
+        rows = []
+        for row in modal["components"]:
+            field = row["components"][0] if row["type"] == 1 else row["component"]
+            rows.append({"type": row["type"], "components": [
+                {"type": field["type"], "custom_id": field["custom_id"], "value": values.get(field.get("label", ""), "")}
+            ]})
+        interaction = Interaction(self.snowflake(), f"token-{self.snowflake()}", 5, user, opened.channel_id,
+                                  {"custom_id": modal["custom_id"], "components": rows})
         return await self._interact(interaction)
 
     async def say(self, user: User, channel_id: int, content: str) -> Message:

@@ -19,7 +19,7 @@ import pytest
 
 from bot.config import Settings
 from bot.core.claude import Answer, AnswerRequest, ErrorKind, classify, make_client, stream_answer
-from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Replay, Reply, sse
+from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Replay, Reply, question_of, sse
 
 RECORDINGS = Path(os.environ.get("ANTHROPIC_SSE_RECORDINGS", "/work/shared/anthropic-sse"))
 FRAME = re.compile(r"event: (\w+)\ndata: (\{.*\})\s*\n\n")
@@ -164,7 +164,7 @@ async def test_fake_accepts_both_auth_headers_and_rejects_a_wrong_key(fake_anthr
 
 
 async def test_non_streaming_request_gets_a_json_message(fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.reply = Reply(text=lambda body: f"You asked: {body['messages'][-1]['content']}")
+    fake_anthropic.reply = Reply(text=lambda body: f"You asked: {question_of(body)}")
     client = client_for(settings_for(fake_anthropic))
     try:
         message = await client.messages.create(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from bot.core.store.base import LabTurn, ReviewAnswer, Store
+from bot.core.store.base import LabTurn, LessonSource, ReviewAnswer, Store
 from bot.core.store.copy import TABLES
 from bot.db_cli import db_app
 from tests.postgres import StoreTarget
@@ -40,7 +40,9 @@ async def _fill(store: Store) -> None:
         assert claim is not None
         await store.renew_claim(claim.id, owner="p1", lease=30, message_ids=["m1"], shown="Par ▌", answer="Part")
         if n % 2:
-            await store.finish_claim(claim.id, LabTurn(question=f"Again {n}?", answer="Done.", status="complete"))
+            await store.finish_claim(claim.id, LabTurn(question=f"Again {n}?", answer="Done.", status="complete",
+                                                       sources=(LessonSource(1, f"Section {n}"),)))
+            await store.set_feedback(claim.id, me, n == 1, "" if n == 1 else f"Reason {n}")
         when = datetime(2026, 3, n, 9, 30, 15, 250000, tzinfo=UTC)
         card = await store.add_review_card(me, 5, "quiz", 1, "q1", '{"step": 0}', when, when)
         due = when + timedelta(minutes=10)
@@ -70,6 +72,7 @@ async def _protocol_view(store: Store) -> list[object]:
         for thread in await store.lab_threads(me, 5):
             seen += [thread, await store.lab_turns(thread.id)]
         seen += [await store.review_cards(me), await store.review_reminders(me)]
+    seen += [await store.unhelpful_answers(5)]
     seen += [await store.expired_claims(), await store.option_counts(5)]
     return seen
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.core.citations import lesson_document
 from bot.core.course import CourseService
 from bot.core.labs import InvalidQuestion, LabAssistant, LabBusy, TurnOutcome
 from bot.core.messages import CUT as CUT_NOTICE
@@ -144,24 +145,27 @@ async def test_second_turn_reads_the_cached_lesson_and_sends_history(lab: LabRig
 
     assert outcome.turn.cache_read_tokens > 0 and outcome.turn.cache_write_tokens == 0
     messages = lab.fake.requests[-1].body["messages"]
+    document = lesson_document(lab.course.lesson(lab.course.lab(1).lesson))
     assert messages == [
-        {"role": "user", "content": "First question?"},
+        {"role": "user", "content": [document, {"type": "text", "text": "First question?"}]},
         {"role": "assistant", "content": ANSWER},
         {"role": "user", "content": "Second question?"},
     ]
 
 
-async def test_system_prompt_is_persona_then_cached_lesson(lab: LabRig) -> None:
+async def test_system_prompt_is_persona_then_the_cached_lesson_document(lab: LabRig) -> None:
     await lab.ask()
 
     body = lab.fake.requests[0].body
-    persona, lesson = body["system"]
+    persona, grounding = body["system"]
     chosen_lab = lab.course.lab(1)
     assert chosen_lab.assistant_name in persona["text"] and chosen_lab.system_prompt in persona["text"]
     assert chosen_lab.specialty in persona["text"]
-    assert "cache_control" not in persona
-    assert lesson["cache_control"] == {"type": "ephemeral"}
-    assert lab.course.lesson(chosen_lab.lesson).text in lesson["text"]
+    assert "cache_control" not in persona and "cache_control" not in grounding
+    document, question = body["messages"][0]["content"]
+    assert document == lesson_document(lab.course.lesson(chosen_lab.lesson))
+    assert document["cache_control"] == {"type": "ephemeral"} and document["citations"] == {"enabled": True}
+    assert question == {"type": "text", "text": "What is TTFT?"}
     assert (body["model"], body["max_tokens"], body["stream"]) == (lab.settings.model, lab.settings.max_tokens, True)
 
 
@@ -314,7 +318,9 @@ async def test_history_keeps_newest_turns_within_budget(lab: LabRig) -> None:
     await lab.ask("Now?", event_id="new")
 
     sent = lab.fake.requests[0].body["messages"]
-    assert [m["content"] for m in sent] == ["q3", "3" * 300, "q4", "4" * 300, "qp", "4" * 300, "Now?"]
+    document, first = sent[0]["content"]  # the lesson goes before the oldest turn kept
+    assert document["type"] == "document" and first == {"type": "text", "text": "q3"}
+    assert [m["content"] for m in sent[1:]] == ["3" * 300, "q4", "4" * 300, "qp", "4" * 300, "Now?"]
 
 
 async def test_error_event_before_any_text_fails_without_retry(lab: LabRig) -> None:

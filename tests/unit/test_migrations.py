@@ -131,6 +131,11 @@ SEEDS[3] = SEEDS[2] + """
             VALUES ('ev-3', 9, 7, 'Why stream?', 'done', 'p1', '2026-01-01T12:02:00+00:00', '2026-01-01T12:00:30+00:00');
 """
 
+# Version 4 added spaced review: the same history, with reminders turned on.
+SEEDS[4] = SEEDS[3] + """
+        INSERT INTO review_reminders (learner_id, enabled, updated_at) VALUES (7, TRUE, '2026-01-03T08:00:00+00:00');
+"""
+
 
 @pytest.mark.parametrize("version", range(1, LATEST))
 async def test_upgrade_from_every_earlier_version_keeps_data(store_target: StoreTarget, version: int) -> None:

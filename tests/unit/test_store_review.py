@@ -150,6 +150,11 @@ async def test_forget_deletes_every_row_of_one_learner_and_nothing_else(store: S
         card = await store.add_review_card(who, 5, "quiz", 1, "q1", "{}", T0, T0)
         await store.update_review_card(card.id, 1, "{}", T0, T0, _answer(card.id, f"review-{who}"))
         await store.set_review_reminders(who, True, T0)
+        thread = (await store.lab_threads(who, 5))[0]
+        claim = await store.claim_answer(f"rated-{who}", thread.id, who, "And?", owner="p", lease=30)
+        assert claim is not None
+        await store.finish_claim(claim.id, LabTurn(question="And?", answer="So.", status="complete"))
+        await store.set_feedback(claim.id, who, False, "Too vague")
     before = await store.learner_data(ann)
     assert all(before[table] for table, _ in LEARNER_TABLES), {t: len(r) for t, r in before.items()}
     bob_before = await store.learner_data(bob)

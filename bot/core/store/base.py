@@ -10,6 +10,7 @@ write raises ``EventIdReused`` and changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,8 +74,25 @@ class LabThread:
 
 
 @dataclass(frozen=True, slots=True)
+class LessonSource:
+    """A lesson section an answer cited: the lesson's number and the section's heading."""
+
+    lesson: int
+    section: str
+
+
+def sources_json(sources: Sequence[LessonSource]) -> str:
+    """How a turn's sources are stored (``lab_turns.sources``)."""
+    return json.dumps([{"lesson": s.lesson, "section": s.section} for s in sources], ensure_ascii=False)
+
+
+def sources_from_json(text: str) -> tuple[LessonSource, ...]:
+    return tuple(LessonSource(int(item["lesson"]), str(item["section"])) for item in json.loads(text or "[]"))
+
+
+@dataclass(frozen=True, slots=True)
 class LabTurn:
-    """One question to a lab assistant and the answer as it ended."""
+    """One question to a lab assistant and the answer as it ended (``sources``: the lesson sections it cited)."""
 
     question: str
     answer: str
@@ -88,6 +106,7 @@ class LabTurn:
     duration_ms: float | None = None
     stop_reason: str | None = None
     model: str = ""
+    sources: tuple[LessonSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +205,41 @@ class LearnerSummary:
     best_test_percent: int | None
     test_passed: bool
     review_cards: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedAnswer:
+    """A lab answer as recorded, found by its answer id (the id its buttons carry)."""
+
+    answer_id: int
+    learner_id: int
+    thread: LabThread
+    turn: LabTurn
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFeedback:
+    """A learner's 👍 / 👎 on an answer: one per learner and answer, the latest click standing."""
+
+    answer_id: int
+    learner_id: int
+    helpful: bool
+    reason: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnhelpfulAnswer:
+    """An answer marked 👎, for the instructor: which lab, the question, the reason given."""
+
+    answer_id: int
+    lab: int
+    question: str
+    reason: str
+    platform: str
+    workspace: str
+    display_name: str
+    updated_at: datetime
 
 
 class Store(Protocol):
@@ -354,3 +408,16 @@ class Store(Protocol):
 
     async def forget_learner(self, learner_id: int) -> dict[str, int]:
         """Delete every row about the learner, in one transaction; rows deleted by table."""
+
+    # Answer feedback
+
+    async def finished_answer(self, answer_id: int) -> FinishedAnswer | None:
+        """The answer with this id once its turn is recorded; None for an unknown or still streaming answer."""
+
+    async def set_feedback(self, answer_id: int, learner_id: int, helpful: bool, reason: str = "") -> AnswerFeedback:
+        """Record the learner's feedback on the answer: the first click adds it, a later one replaces it."""
+
+    async def feedback(self, answer_id: int, learner_id: int) -> AnswerFeedback | None: ...
+
+    async def unhelpful_answers(self, module: int) -> list[UnhelpfulAnswer]:
+        """The module's answers whose feedback stands at 👎, newest first."""

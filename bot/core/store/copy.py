@@ -27,7 +27,7 @@ from bot.core.store.sqlite import SQLiteStore
 # Parents before children (foreign keys).
 TABLES = (
     "learners", "lesson_views", "quiz_answers", "test_attempts", "test_answers", "lab_threads", "lab_turns",
-    "lab_answers", "review_cards", "review_answers", "review_reminders",
+    "lab_answers", "answer_feedback", "review_cards", "review_answers", "review_reminders",
 )
 
 

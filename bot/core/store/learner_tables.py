@@ -8,6 +8,7 @@ learner id's placeholder (``?`` on SQLite, ``$1`` on PostgreSQL). A test checks 
 from __future__ import annotations
 
 LEARNER_TABLES: tuple[tuple[str, str], ...] = (
+    ("answer_feedback", "learner_id = {learner}"),  # only the answer's own learner gives feedback on it
     ("review_answers", "card_id IN (SELECT id FROM review_cards WHERE learner_id = {learner})"),
     ("review_cards", "learner_id = {learner}"),
     ("review_reminders", "learner_id = {learner}"),

@@ -26,8 +26,10 @@ import asyncpg
 
 from bot.core.store.base import (
     AnswerClaim,
+    AnswerFeedback,
     Attempt,
     EventIdReused,
+    FinishedAnswer,
     LabThread,
     LabTurn,
     LearnerRef,
@@ -39,7 +41,11 @@ from bot.core.store.base import (
     StageCount,
     StoredAnswer,
     StoreError,
+    UnhelpfulAnswer,
+    sources_from_json,
+    sources_json,
 )
+from bot.core.store.feedback_sql import SET_FEEDBACK, UNHELPFUL_ANSWERS
 from bot.core.store.learner_tables import LEARNER_TABLES
 from bot.core.store.reports import FUNNEL, LEARNER_SUMMARIES
 from bot.core.store.rows import columns, from_row
@@ -63,6 +69,7 @@ _TURN_COLUMNS = columns(LabTurn)
 _CLAIM_COLUMNS = columns(AnswerClaim)
 _REVIEW_CARD_COLUMNS = columns(ReviewCard)
 _REVIEW_ANSWER_COLUMNS = columns(ReviewAnswer)
+_FEEDBACK_COLUMNS = columns(AnswerFeedback)
 
 
 async def schema_version(db: asyncpg.Connection) -> int:
@@ -117,6 +124,10 @@ def _attempt(row: asyncpg.Record) -> Attempt:
 
 def _thread(row: asyncpg.Record) -> LabThread:
     return from_row(LabThread, row, {})
+
+
+def _turn(row: asyncpg.Record) -> LabTurn:
+    return from_row(LabTurn, row, {"sources": sources_from_json})
 
 
 def _claim(row: asyncpg.Record) -> AnswerClaim:
@@ -371,7 +382,7 @@ class PostgresStore:
 
     @staticmethod
     async def _insert_turn(db: asyncpg.Connection, thread_id: int, event_id: str, turn: LabTurn) -> bool:
-        values = [getattr(turn, field.name) for field in fields(LabTurn)]
+        values = [sources_json(turn.sources) if f.name == "sources" else getattr(turn, f.name) for f in fields(LabTurn)]
         placeholders = ", ".join(f"${n}" for n in range(1, len(values) + 4))
         status = await db.execute(
             f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
@@ -384,7 +395,7 @@ class PostgresStore:
         rows = await self._fetch(
             f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE thread_id = $1 ORDER BY id", (thread_id,)
         )
-        return [from_row(LabTurn, row, {}) for row in rows]
+        return [_turn(row) for row in rows]
 
     async def answered_turns(self, learner_id: int, module: int, lab: int) -> int:
         rows = await self._fetch(
@@ -599,3 +610,34 @@ class PostgresStore:
                 table: _changed(await db.execute(f"DELETE FROM {table} WHERE {where.format(learner='$1')}", learner_id))
                 for table, where in LEARNER_TABLES
             }
+
+    # Answer feedback
+
+    async def finished_answer(self, answer_id: int) -> FinishedAnswer | None:
+        async with self._connection() as db:
+            claim = await db.fetchrow("SELECT event_id, thread_id, learner_id FROM lab_answers WHERE id = $1", answer_id)
+            if claim is None:
+                return None
+            thread = await db.fetchrow(f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE id = $1", claim["thread_id"])
+            turn = await db.fetchrow(f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE event_id = $1", claim["event_id"])
+        if thread is None or turn is None:
+            return None
+        return FinishedAnswer(answer_id, claim["learner_id"], _thread(thread), _turn(turn))
+
+    async def set_feedback(self, answer_id: int, learner_id: int, helpful: bool, reason: str = "") -> AnswerFeedback:
+        now = datetime.now(UTC)
+        async with self._transaction() as db:
+            await db.execute(SET_FEEDBACK.format(values="$1, $2, $3, $4, $5, $5"),
+                             answer_id, learner_id, helpful, reason, now)
+            row = await db.fetchrow(f"SELECT {_FEEDBACK_COLUMNS} FROM answer_feedback"
+                                    " WHERE answer_id = $1 AND learner_id = $2", answer_id, learner_id)
+        return from_row(AnswerFeedback, row, {})
+
+    async def feedback(self, answer_id: int, learner_id: int) -> AnswerFeedback | None:
+        rows = await self._fetch(f"SELECT {_FEEDBACK_COLUMNS} FROM answer_feedback"
+                                 " WHERE answer_id = $1 AND learner_id = $2", (answer_id, learner_id))
+        return from_row(AnswerFeedback, rows[0], {}) if rows else None
+
+    async def unhelpful_answers(self, module: int) -> list[UnhelpfulAnswer]:
+        rows = await self._fetch(UNHELPFUL_ANSWERS.format(module="$1"), (module,))
+        return [from_row(UnhelpfulAnswer, row, {}) for row in rows]

@@ -43,8 +43,10 @@ import aiosqlite
 
 from bot.core.store.base import (
     AnswerClaim,
+    AnswerFeedback,
     Attempt,
     EventIdReused,
+    FinishedAnswer,
     LabThread,
     LabTurn,
     LearnerRef,
@@ -56,7 +58,11 @@ from bot.core.store.base import (
     StageCount,
     StoredAnswer,
     StoreError,
+    UnhelpfulAnswer,
+    sources_from_json,
+    sources_json,
 )
+from bot.core.store.feedback_sql import SET_FEEDBACK, UNHELPFUL_ANSWERS
 from bot.core.store.learner_tables import LEARNER_TABLES
 from bot.core.store.reports import FUNNEL, LEARNER_SUMMARIES
 
@@ -195,6 +201,7 @@ _TURN_COLUMNS = _columns(LabTurn)
 _CLAIM_COLUMNS = _columns(AnswerClaim)
 _REVIEW_CARD_COLUMNS = _columns(ReviewCard)
 _REVIEW_ANSWER_COLUMNS = _columns(ReviewAnswer)
+_FEEDBACK_COLUMNS = _columns(AnswerFeedback)
 
 
 def _answer(row: sqlite3.Row, *, new: bool) -> StoredAnswer:
@@ -210,7 +217,12 @@ def _thread(row: sqlite3.Row) -> LabThread:
 
 
 def _turn(row: sqlite3.Row) -> LabTurn:
-    return _from_row(LabTurn, row, {})
+    return _from_row(LabTurn, row, {"sources": sources_from_json})
+
+
+def _turn_values(turn: LabTurn) -> list[Any]:
+    """The turn's column values as stored (its sources as JSON)."""
+    return [sources_json(turn.sources) if f.name == "sources" else getattr(turn, f.name) for f in fields(LabTurn)]
 
 
 def _claim(row: sqlite3.Row) -> AnswerClaim:
@@ -228,6 +240,10 @@ def _review_answer(row: sqlite3.Row) -> ReviewAnswer:
     return _from_row(ReviewAnswer, row, {
         "correct": bool, "answered_at": datetime.fromisoformat, "due": datetime.fromisoformat,
     })
+
+
+def _feedback(row: sqlite3.Row) -> AnswerFeedback:
+    return _from_row(AnswerFeedback, row, {"helpful": bool, "updated_at": datetime.fromisoformat})
 
 
 def _iso(when: datetime) -> str:
@@ -523,7 +539,7 @@ class SQLiteStore:
             return await self._insert_turn(db, thread_id, event_id, turn)
 
     async def _insert_turn(self, db: aiosqlite.Connection, thread_id: int, event_id: str, turn: LabTurn) -> bool:
-        values = [getattr(turn, field.name) for field in fields(LabTurn)]
+        values = _turn_values(turn)
         new = await self._changes(
             db,
             f"INSERT INTO lab_turns (thread_id, event_id, {_TURN_COLUMNS}, created_at)"
@@ -763,3 +779,38 @@ class SQLiteStore:
                 table: await self._changes(db, f"DELETE FROM {table} WHERE {where.format(learner='?')}", (learner_id,))
                 for table, where in LEARNER_TABLES
             }
+
+    # Answer feedback
+
+    async def finished_answer(self, answer_id: int) -> FinishedAnswer | None:
+        async with self._connection() as db:
+            claims = await self._rows(db, "SELECT event_id, thread_id, learner_id FROM lab_answers WHERE id = ?",
+                                      (answer_id,))
+            if not claims:
+                return None
+            claim = claims[0]
+            threads = await self._rows(db, f"SELECT {_THREAD_COLUMNS} FROM lab_threads WHERE id = ?",
+                                       (claim["thread_id"],))
+            turns = await self._rows(db, f"SELECT {_TURN_COLUMNS} FROM lab_turns WHERE event_id = ?",
+                                     (claim["event_id"],))
+        if not threads or not turns:
+            return None
+        return FinishedAnswer(answer_id, claim["learner_id"], _thread(threads[0]), _turn(turns[0]))
+
+    async def set_feedback(self, answer_id: int, learner_id: int, helpful: bool, reason: str = "") -> AnswerFeedback:
+        now = _now()
+        async with self._transaction() as db:
+            await self._changes(db, SET_FEEDBACK.format(values="?, ?, ?, ?, ?, ?"),
+                                (answer_id, learner_id, int(helpful), reason, now, now))
+            rows = await self._rows(db, f"SELECT {_FEEDBACK_COLUMNS} FROM answer_feedback"
+                                        " WHERE answer_id = ? AND learner_id = ?", (answer_id, learner_id))
+        return _feedback(rows[0])
+
+    async def feedback(self, answer_id: int, learner_id: int) -> AnswerFeedback | None:
+        rows = await self._fetch(f"SELECT {_FEEDBACK_COLUMNS} FROM answer_feedback"
+                                 " WHERE answer_id = ? AND learner_id = ?", (answer_id, learner_id))
+        return _feedback(rows[0]) if rows else None
+
+    async def unhelpful_answers(self, module: int) -> list[UnhelpfulAnswer]:
+        rows = await self._fetch(UNHELPFUL_ANSWERS.format(module="?"), (module,))
+        return [_from_row(UnhelpfulAnswer, row, {"updated_at": datetime.fromisoformat}) for row in rows]
