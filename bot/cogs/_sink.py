@@ -55,7 +55,7 @@ async def _call(request: Awaitable[T]) -> T:
         raise RateLimited(retry_after, is_global=headers.get("X-RateLimit-Global") == "true") from exc
 
 
-class AnswerSink:
+class EmbedAnswerSink:
     """Posts and edits the messages of one lab answer in a thread, each one embed (up to 4,096 characters, twice
     a message's content limit, so a lab answer is one message) with the Stop button inside it while it streams.
 

@@ -16,8 +16,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._context import PLATFORM, cog_of, runtime_of
 from bot.cogs._render import CONTENT_MAX, clip, stats_messages
-from bot.cogs._ui import PLATFORM, CourseButton, cog_of, runtime_of, view_of
+from bot.cogs._ui import CourseButton, view_of
 from bot.core.course import CourseError
 from bot.core.data_rights import CONFIRM_FOR, ConfirmationExpired, DataRights
 from bot.core.feedback import AnswerFeedbackService, unhelpful_text

@@ -23,19 +23,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._autocomplete import number_autocomplete
+from bot.cogs._context import PLATFORM, cog_of, learner_for, learner_of, runtime_of
 from bot.cogs._render import COLOUR, NO_PINGS, clip, source_messages
-from bot.cogs._sink import AnswerSink, typing_until
-from bot.cogs._ui import (
-    PLATFORM,
-    CourseButton,
-    cog_of,
-    label,
-    learner_for,
-    learner_of,
-    number_autocomplete,
-    runtime_of,
-    view_of,
-)
+from bot.cogs._sink import EmbedAnswerSink, typing_until
+from bot.cogs._ui import CourseButton, label, view_of
 from bot.cogs.errors import APOLOGY, report
 from bot.core import messages
 from bot.core.citations import SOURCE_MARK
@@ -419,7 +411,7 @@ class Labs(commands.Cog):
     async def answer(self, thread: discord.Thread, ticket: Ticket) -> None:
         """Stream an admitted question's answer into one message of the thread (an embed with a Stop button
         while it streams), with typing until the first text unless the bot's budget is busy."""
-        sink = AnswerSink(thread, str(thread.id), stop_view=lambda: view_of(StopButton(ticket.id)),
+        sink = EmbedAnswerSink(thread, str(thread.id), stop_view=lambda: view_of(StopButton(ticket.id)),
                           final_view=lambda: ending_view(ticket.id, ticket.ending))
         typing = spawn(typing_until(thread, sink.first_text, self.bot.pacer), name=f"typing:{thread.id}")
         try:
@@ -430,7 +422,7 @@ class Labs(commands.Cog):
     async def repair(self, lab_thread: LabThread, message_ids: Sequence[str], text: str) -> None:
         """After a crash: the answer's last message shows ``text``; no message keeps a Stop button."""
         channel = self.bot.get_partial_messageable(int(lab_thread.thread_key), type=discord.ChannelType.private_thread)
-        sink = AnswerSink(channel, lab_thread.thread_key)
+        sink = EmbedAnswerSink(channel, lab_thread.thread_key)
         await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL)
         if not message_ids:
             await sink.post(text, final=True)

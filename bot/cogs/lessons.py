@@ -8,8 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._autocomplete import number_autocomplete
+from bot.cogs._context import learner_of, runtime_of
 from bot.cogs._render import lesson_embeds, pack
-from bot.cogs._ui import learner_of, number_autocomplete, runtime_of, view_of
+from bot.cogs._ui import view_of
 from bot.core.content.model import Lesson, Module
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._context import bot_of, learner_of, runtime_of
 from bot.cogs._render import test_question_embed, test_result_embeds
-from bot.cogs._ui import CourseButton, bot_of, learner_of, runtime_of, view_of
+from bot.cogs._ui import CourseButton, view_of
 from bot.core.course import TestResult, TestState, button_number
 from bot.core.streaming.pacing import Priority
 

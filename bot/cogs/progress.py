@@ -13,8 +13,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._context import learner_of, runtime_of
 from bot.cogs._render import progress_embed
-from bot.cogs._ui import learner_of, runtime_of
 from bot.core.data_rights import DataRights
 from bot.core.review import ReviewService, status_text
 from bot.core.store.base import LearnerRef

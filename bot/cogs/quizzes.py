@@ -18,16 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._autocomplete import number_autocomplete
+from bot.cogs._context import cog_of, learner_of, runtime_of
 from bot.cogs._render import question_embed, quiz_feedback, respondents_line
-from bot.cogs._ui import (
-    CourseButton,
-    cog_of,
-    label,
-    learner_of,
-    number_autocomplete,
-    runtime_of,
-    view_of,
-)
+from bot.cogs._ui import CourseButton, label, view_of
 from bot.core.coalescer import Coalescer
 from bot.core.content.model import Quiz
 from bot.core.course import button_number

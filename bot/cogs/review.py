@@ -18,8 +18,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._context import PLATFORM, cog_of, learner_for, learner_of
 from bot.cogs._render import CORRECT, WRONG, feedback_message, question_embed
-from bot.cogs._ui import PLATFORM, CourseButton, cog_of, label, learner_for, learner_of, view_of
+from bot.cogs._ui import CourseButton, label, view_of
 from bot.core import review as reviews
 from bot.core.review import Reminder, ReviewItem, ReviewOutcome, ReviewService, button_value, when_text
 from bot.core.streaming.pacing import Priority
