@@ -106,9 +106,9 @@ def health(
     Unhealthy (exit 1, with the reason) when the heartbeat is older than --max-age or when a platform
     connection (the Discord gateway, the Slack socket) has been down for over a minute.
     """
-    from bot.health import check, heartbeat_path
+    from bot.health import check
 
-    result = check(heartbeat_path(_settings().files_base), max_age=max_age)
+    result = check(_settings().heartbeat_file, max_age=max_age)
     typer.echo(result.summary)
     raise typer.Exit(0 if result.healthy else 1)
 

@@ -6,12 +6,15 @@ Secrets are ``SecretStr`` so that a ``repr``/log of the settings never shows the
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
+
+from bot.health import heartbeat_path
 
 DEFAULT_MODEL = "claude-haiku-5-5"  # fast and inexpensive; listed in anthropic.types.Model
 
@@ -71,6 +74,8 @@ class Settings(BaseSettings):
 
     # Course. COURSEBOT_DB: a SQLite file (the embedded default) or a postgresql:// URL (several processes)
     db: str = Field(default="coursebot.db", alias="COURSEBOT_DB")
+    # The health file `coursebot health` reads; default: beside the SQLite file, or in the temp folder
+    heartbeat: Path | None = Field(default=None, alias="COURSEBOT_HEARTBEAT")
     content: Path = Field(default=Path("content"), alias="COURSEBOT_CONTENT")
     log_level: str = Field(default="INFO", alias="COURSEBOT_LOG_LEVEL")
 
@@ -114,6 +119,15 @@ class Settings(BaseSettings):
         """What the bot's own files (heartbeat, console log, exports) are named after: the SQLite file, or
         ``coursebot.db`` in the working directory when the database is PostgreSQL."""
         return Path("coursebot.db") if self.db.startswith(("postgresql://", "postgres://")) else Path(self.db)
+
+    @property
+    def heartbeat_file(self) -> Path:
+        """Where the running bot writes its health and ``coursebot health`` reads it."""
+        if self.heartbeat is not None:
+            return self.heartbeat
+        if self.db.startswith(("postgresql://", "postgres://")):  # no file of ours: somewhere writable
+            return Path(tempfile.gettempdir()) / "coursebot.heartbeat"
+        return heartbeat_path(Path(self.db))
 
     @property
     def discord_enabled(self) -> bool:

@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.core.content.loader import ContentError
 from bot.core.store import redacted
 from bot.core.store.base import StoreError
-from bot.health import Connections, heartbeat_path
+from bot.health import Connections
 from bot.logs import secret_values, setup_logging
 from bot.runtime import Runtime
 
@@ -89,7 +89,7 @@ async def serve(
     if not runners:
         log.error("no chat platform configured: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
         return 2
-    connections = Connections(heartbeat_path(settings.files_base))
+    connections = Connections(settings.heartbeat_file)
     try:
         runtime = await Runtime.start(settings, connections)
     except ContentError as exc:

@@ -6,11 +6,12 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_MODEL, SettingsError, load_settings
+from bot.config import DEFAULT_MODEL, Settings, SettingsError, load_settings
 from bot.logs import RedactSecrets
 
 SECRET = "xoxb-123456789012-abcdefghijkl"
@@ -82,3 +83,14 @@ def test_empty_values_mean_unset(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("DISCORD_TOKEN=\nSLACK_BOT_TOKEN=\nANTHROPIC_API_KEY=\n")
     settings = load_settings()
     assert not (settings.discord_enabled or settings.slack_enabled or settings.claude_enabled)
+
+
+def test_the_heartbeat_lives_beside_sqlite_in_the_temp_folder_with_postgresql_or_where_it_is_set(
+    tmp_path: Path,
+) -> None:
+    beside = Settings(_env_file=None, db=tmp_path / "course.db")  # type: ignore[call-arg]
+    assert beside.heartbeat_file == tmp_path / "course.db.heartbeat"
+    shared = Settings(_env_file=None, db="postgresql://u:p@db/coursebot")  # type: ignore[call-arg]
+    assert shared.heartbeat_file.parent == Path(tempfile.gettempdir())  # writable where /app is not
+    own = Settings(_env_file=None, db="postgresql://u:p@db/coursebot", heartbeat=tmp_path / "b1")  # type: ignore[call-arg]
+    assert own.heartbeat_file == tmp_path / "b1"  # several processes on one host: one file each
