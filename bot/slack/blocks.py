@@ -1,7 +1,8 @@
 """Block Kit builders, each within Slack's limits: callers pass text, these functions keep it legal.
 
 Limits (Slack rejects a message that breaks one with ``invalid_blocks``): 50 blocks a message, header
-150 characters, section text 3000, button text 75, action_id 255, value 2000, 10 context elements.
+150 characters, section text 3000, button text 75, action_id 255, value 2000, 10 context elements, 12,000
+characters of Markdown in a message's ``markdown`` blocks, 5 elements in a ``context_actions`` block.
 Section text is mrkdwn the caller has already made safe (:mod:`bot.slack.mrkdwn`).
 """
 
@@ -22,6 +23,7 @@ BUTTON_TEXT_MAX = 75
 ACTION_ID_MAX = 255
 VALUE_MAX = 2000
 CONTEXT_ELEMENTS_MAX = 10
+MARKDOWN_MAX = 12000
 
 
 def header(text: str) -> Block:
@@ -44,6 +46,29 @@ def context(items: Iterable[str]) -> list[Block]:
         {"type": "context", "elements": elements[i : i + CONTEXT_ELEMENTS_MAX]}
         for i in range(0, len(elements), CONTEXT_ELEMENTS_MAX)
     ]
+
+
+def markdown(text: str) -> Block:
+    """Standard Markdown that Slack renders (as ``markdown_text`` does), for a message that also has blocks."""
+    if not text or len(text) > MARKDOWN_MAX:
+        raise ValueError(f"a markdown block takes 1 to {MARKDOWN_MAX} characters, not {len(text)}")
+    return {"type": "markdown", "text": text}
+
+
+def feedback_buttons(action_id: str, positive: str, negative: str) -> Block:
+    """Slack's native 👍 / 👎 for AI answers (a ``feedback_buttons`` element in a ``context_actions`` block);
+    a press sends ``action_id`` with the value of the button pressed."""
+    def side(emoji: str, value: str, label: str) -> Block:
+        if len(value) > VALUE_MAX:
+            raise ValueError(f"feedback button {action_id[:40]!r}: value too long")
+        return {"text": {"type": "plain_text", "text": emoji, "emoji": True}, "value": value,
+                "accessibility_label": label}
+
+    return {"type": "context_actions", "elements": [{
+        "type": "feedback_buttons", "action_id": action_id[:ACTION_ID_MAX],
+        "positive_button": side("👍", positive, "This answer helped"),
+        "negative_button": side("👎", negative, "This answer did not help"),
+    }]}
 
 
 def divider() -> Block:

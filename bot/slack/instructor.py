@@ -1,7 +1,8 @@
 """Instructor tools: ``/course-stats [module]`` and ``/course-forget @learner``.
 
 Instructors are the workspace's admins and owners (``users.info``) and the user ids in
-``SLACK_INSTRUCTORS``. ``/course-stats`` answers with an ephemeral summary; the per-question CSV, the chart
+``SLACK_INSTRUCTORS``. ``/course-stats`` answers with an ephemeral summary (with the workspace's lab answers
+marked 👎: question, lab, lesson, reason); the per-question CSV, the chart
 (drawn off the event loop) and every learner's progress as CSV go to the instructor's DM with the app
 (:mod:`bot.slack.uploads`). ``/course-forget`` shows a private confirmation whose button deletes everything
 the course stores about the learner; only an instructor's press counts, and an expired one deletes nothing.
@@ -16,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core.course import CourseError, QuestionStats
 from bot.core.data_rights import CONFIRM_FOR, ConfirmationExpired, DataRights
+from bot.core.feedback import AnswerFeedbackService, unhelpful_text
 from bot.core.instructor import InstructorView, chart_filename, progress_filename, stats_filename
 from bot.slack import blocks
 from bot.slack.blocks import Block
@@ -53,13 +55,16 @@ def stats_line(entry: QuestionStats) -> str:
     return f"• {where} · {prompt}: *{round(entry.share_correct * 100)}%* correct of {entry.answered} ({counts})"
 
 
-def stats_blocks(stats: list[QuestionStats], module: int) -> list[Block]:
+def stats_blocks(stats: list[QuestionStats], module: int, unhelpful: str = "") -> list[Block]:
+    """The summary; ``unhelpful``: the answers marked 👎 (``unhelpful_text``), "" for none."""
     answered = [s for s in stats if s.answered]
     hardest = min(answered, key=lambda s: s.share_correct, default=None)
     out = [blocks.header(f"Course statistics: Module {module}")]
     out += blocks.sections("\n".join(stats_line(entry) for entry in stats) or "No questions in this module.")
     if hardest is not None:
         out += blocks.context([f"Hardest so far: {escape(plain(hardest.question.prompt, 200))}"])
+    if unhelpful:
+        out += [blocks.divider(), *blocks.sections(escape(unhelpful))]
     out += blocks.context(["First answers only. The full table (every option), a chart and every learner's progress"
                            " are in the files sent to your DMs."])
     return blocks.paginate(out)[0]
@@ -90,6 +95,7 @@ def confirm_blocks(user_id: str, value: str) -> list[Block]:
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     view = InstructorView(ctx.course)
     rights = DataRights(ctx.course.store)
+    feedback = AnswerFeedbackService(ctx.course)
 
     @app.command("/course-stats")
     @friendly_errors
@@ -101,7 +107,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             return
         module = ctx.course.module(optional_module(command.get("text", ""), USAGE))
         stats = await ctx.course.stats(module.number)
-        await respond(text=f"Course statistics: Module {module.number}", blocks=stats_blocks(stats, module.number),
+        unhelpful = unhelpful_text(await feedback.unhelpful(PLATFORM, context.team_id, module.number))
+        await respond(text=f"Course statistics: Module {module.number}",
+                      blocks=stats_blocks(stats, module.number, unhelpful),
                       response_type="ephemeral", replace_original=False)
         chart = await view.chart(stats, module.number)
         progress = await view.progress_csv(PLATFORM, context.team_id, module.number)

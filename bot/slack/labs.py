@@ -10,12 +10,18 @@ is ignored: the claim in the database is the dedupe, also across restarts); then
 the answer streamed into ONE reply through the shared pacer: natively (``chat.startStream``) when
 ``SLACK_NATIVE_STREAMING`` is on, else ``chat.update``; its footer carries the lab's progress. The slow part
 runs after the ack. After a crash, ``repair`` puts the cut answer's reply right (``bot.core.recovery``).
+
+The request that ends the answer also puts its controls under it (``ending_blocks``, attached by the sink):
+a 📖 button per source that shows that lesson section privately to whoever presses it, and Slack's native
+👍 / 👎 (``feedback_buttons``); only the asker may rate, a second press changes the vote, and 👎 opens a modal
+(``views.open``) for an optional reason. Buttons carry the answer's id; what they show is read from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -25,9 +31,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.core import messages
+from bot.core.citations import SOURCE_MARK, SectionText, source_label
 from bot.core.content.model import Lab
 from bot.core.course import CourseError, button_number
-from bot.core.labs import StopResult, Ticket
+from bot.core.feedback import REASON_MAX, AnswerFeedbackService, thanks
+from bot.core.labs import Ending, StopResult, Ticket
 from bot.core.store.base import LabThread, LearnerRef
 from bot.core.streaming.engine import ProgressiveMessage
 from bot.core.streaming.pacing import Priority
@@ -35,7 +43,7 @@ from bot.core.streaming.sink import DeliveryError
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.context import SlackContext, friendly_errors, number_and_module
-from bot.slack.mrkdwn import escape, inline, plain
+from bot.slack.mrkdwn import escape, inline, plain, to_mrkdwn
 from bot.slack.stream_sink import AnswerSink
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,11 @@ USAGE = "`/lab <number> [module]`, e.g. `/lab 1`"
 SUGGEST_ACTION = re.compile(r"^lab:suggest:\d+$")
 STOP_ACTION = "lab:stop"
 FRESH_ACTION = "lab:fresh"
+SOURCE_ACTION = re.compile(r"^lab:source:\d$")
+FEEDBACK_ACTION = "lab:feedback"
+REASON_VIEW = "lab:why"
+REASON_BLOCK = "reason"
+SOURCES_SHOWN = 5  # source buttons under an answer, as on Discord
 THINKING = "is thinking…"
 UNDELIVERED = "Slack did not accept the rest of the answer. It is saved; ask again to see it in full."
 
@@ -71,6 +84,45 @@ def stop_blocks(ticket: Ticket) -> list[Block]:
         *blocks.sections("✍️ Answering your question…"),
         blocks.actions([blocks.button("Stop", STOP_ACTION, str(ticket.id), style="danger")]),
     ]
+
+
+def ending_blocks(answer_id: int, ending: Ending | None) -> list[Block]:
+    """The finished answer's controls: a 📖 button per source, then 👍 / 👎; none when it has neither."""
+    if ending is None:
+        return []
+    out = []
+    if ending.sources:
+        out.append(blocks.actions([
+            blocks.button(f"{SOURCE_MARK} {source_label(source)}", f"lab:source:{index}", f"{answer_id}:{index}")
+            for index, source in enumerate(ending.sources[:SOURCES_SHOWN])
+        ], block_id=f"lab:sources:{answer_id}"))
+    if ending.rateable:
+        out.append(blocks.feedback_buttons(FEEDBACK_ACTION, f"up:{answer_id}", f"down:{answer_id}"))
+    return out
+
+
+def source_blocks(section: SectionText) -> list[Block]:
+    """A lesson section opened from an answer's sources, as the lesson shows it."""
+    return [blocks.header(section.title), *blocks.sections(to_mrkdwn(section.markdown))]
+
+
+def reason_view(answer_id: int, channel: str, thread_ts: str | None) -> dict[str, Any]:
+    """The modal a 👎 opens: one optional line on what was wrong (the 👎 itself is stored already)."""
+    return {
+        "type": "modal", "callback_id": REASON_VIEW,
+        "private_metadata": json.dumps({"answer": answer_id, "channel": channel, "thread": thread_ts}),
+        "title": {"type": "plain_text", "text": "What went wrong?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [{
+            "type": "input", "block_id": REASON_BLOCK, "optional": True,
+            "label": {"type": "plain_text", "text": "Reason (optional)"},
+            "element": {"type": "plain_text_input", "action_id": REASON_BLOCK, "multiline": True,
+                        "max_length": REASON_MAX, "placeholder": {
+                            "type": "plain_text",
+                            "text": "e.g. it did not answer my question, or it contradicts the lesson"}},
+        }],
+    }
 
 
 def thread_link(thread: LabThread) -> str:
@@ -154,7 +206,8 @@ class LabConversations:
             await self._thinking(team_id, channel, thread_ts)
             await tell("Answering… (Stop)", stop_blocks(ticket))
             sink = AnswerSink(ctx.client, channel=channel, thread_ts=thread_ts, team_id=team_id, user_id=user,
-                              native=ctx.native_streaming, on_unavailable=self._native_unavailable)
+                              native=ctx.native_streaming, on_unavailable=self._native_unavailable,
+                              final_blocks=lambda: ending_blocks(ticket.id, ticket.ending))
             await labs.answer(ticket, ProgressiveMessage(sink, ctx.pacing.stream))
         except DeliveryError:
             log.exception("lab answer in %s could not be delivered", thread.thread_key)
@@ -198,6 +251,7 @@ def is_learner_message(event: dict[str, Any]) -> bool:
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     conversations = LabConversations(ctx)
+    feedback = AnswerFeedbackService(ctx.course)
 
     @app.command("/lab")
     @friendly_errors
@@ -259,6 +313,43 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             button_number(action["value"]), ctx.action_learner(context, body)
         )
         await respond(text=result.value, response_type="ephemeral", replace_original=result is not StopResult.NOT_YOURS)
+
+    @app.action(SOURCE_ACTION)
+    @friendly_errors
+    async def source(ack: Any, action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        answer_text, _, index_text = action["value"].partition(":")
+        section = await feedback.source(button_number(answer_text), button_number(index_text))
+        for page in blocks.paginate(source_blocks(section))[:5]:  # a response_url takes five posts
+            await respond(text=escape(section.title), blocks=page, response_type="ephemeral", replace_original=False)
+
+    @app.action(FEEDBACK_ACTION)
+    @friendly_errors
+    async def rate(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: Any) -> None:
+        await ack()
+        vote, _, answer_text = action["value"].partition(":")
+        answer_id = button_number(answer_text)
+        stored = await feedback.rate(answer_id, ctx.action_learner(context, body), helpful=vote == "up")
+        if stored.helpful:
+            await respond(text=escape(thanks(stored)), response_type="ephemeral", replace_original=False)
+            return
+        # Not paced: a trigger_id lasts three seconds, and one person's click opens one modal (Tier 4).
+        await ctx.client.views_open(trigger_id=body["trigger_id"], view=reason_view(
+            answer_id, body["channel"]["id"], (body.get("message") or {}).get("thread_ts")))
+
+    @app.view(REASON_VIEW)
+    async def reason(ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any) -> None:
+        where = json.loads(view["private_metadata"])
+        typed = view["state"]["values"][REASON_BLOCK][REASON_BLOCK].get("value") or ""
+        learner = ctx.action_learner(context, body)
+        try:
+            stored = await feedback.rate(int(where["answer"]), learner, helpful=False, reason=typed)
+        except CourseError as exc:
+            await ack(response_action="errors", errors={REASON_BLOCK: str(exc)})
+            return
+        await ack()
+        await ctx.ephemeral(context.team_id, where["channel"], learner.user_id, thread_ts=where["thread"],
+                            text=escape(thanks(stored)))
 
     if ctx.runtime.recovery is not None:
         ctx.runtime.recovery.register("slack", conversations.repair)

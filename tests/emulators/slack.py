@@ -5,7 +5,8 @@ Slack:
 
 * Web API under ``/api/<method>`` (form, query or JSON arguments; ``Authorization: Bearer``): ``auth.test``,
   ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``chat.startStream`` / ``appendStream`` /
-  ``stopStream``, ``views.publish``, ``users.info``, ``assistant.threads.setStatus``,
+  ``stopStream``, ``views.publish``, ``views.open`` (a modal, with a trigger_id handed out with a command or
+  a click; ``submit_view`` sends its ``view_submission``), ``users.info``, ``assistant.threads.setStatus``,
   ``files.getUploadURLExternal`` + the upload URL + ``files.completeUploadExternal``,
   ``apps.connections.open``, ``conversations.open`` / ``info`` / ``replies``.
 * Socket Mode: ``apps.connections.open`` (app token) hands out a ``ws://.../socket?ticket=...`` URL per call
@@ -18,7 +19,9 @@ Slack:
 
 Slack's limits are enforced with Slack's error codes: ``chat.update`` text <= 4000 (``msg_too_long``),
 ``markdown_text`` <= 12000, <= 50 blocks, section text <= 3000, header <= 150, button text <= 75, action_id
-<= 255, value <= 2000 (``invalid_blocks``). Rate limits are sliding windows per method per workspace
+<= 255, value <= 2000, ``context_actions`` with 1-5 ``feedback_buttons`` / ``icon_button`` elements,
+``markdown`` blocks 12000 in all (``invalid_blocks``); ``markdown_text`` cannot go with ``text`` or ``blocks``
+(``invalid_arguments``). Rate limits are sliding windows per method per workspace
 (``chat.postMessage``: per channel) answered with 429 + ``Retry-After``; every 429 is counted in ``throttled``.
 Native streams can be expired on demand (``expire_streams``): further appends and stops get
 ``message_not_in_streaming_state`` while ``chat.update`` on the same ts keeps working. ``hold(method)`` makes a
@@ -71,6 +74,7 @@ RATE_LIMITS: dict[str, Window] = {
     "chat.postEphemeral": TIER_4,
     "assistant.threads.setStatus": TIER_3,
     "views.publish": TIER_4,
+    "views.open": TIER_4,
     "users.info": TIER_4,
     "conversations.open": TIER_3,
     "files.getUploadURLExternal": TIER_4,
@@ -94,6 +98,9 @@ VALUE_MAX = 2000
 BLOCKS_MAX = 50
 CONTEXT_ELEMENTS_MAX = 10
 ACTIONS_ELEMENTS_MAX = 25
+CONTEXT_ACTIONS_MAX = 5
+MODAL_TITLE_MAX = 24
+PRIVATE_METADATA_MAX = 3000
 
 
 class SlackError(Exception):
@@ -107,7 +114,7 @@ class SlackError(Exception):
 class Version:
     text: str
     blocks: list[dict[str, Any]]
-    markdown: str  # markdown_text, or the streamed markdown so far
+    markdown: str  # markdown_text, or the streamed markdown so far, or the text of the message's markdown blocks
 
 
 @dataclass
@@ -234,6 +241,10 @@ def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for element in block.get("elements", []) if block.get("type") == "actions" else []:
             if element.get("type") == "button":
                 found.append({**element, "block_id": block.get("block_id", "")})
+        for element in block.get("elements", []) if block.get("type") == "context_actions" else []:
+            if element.get("type") == "feedback_buttons":  # each half is pressed like a button
+                found += [{**element[side], "type": "feedback_buttons", "action_id": element.get("action_id", ""),
+                           "block_id": block.get("block_id", "")} for side in ("positive_button", "negative_button")]
         accessory = block.get("accessory")
         if isinstance(accessory, dict) and accessory.get("type") == "button":
             found.append({**accessory, "block_id": block.get("block_id", "")})
@@ -281,12 +292,46 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> None:
             for element in elements:
                 _limit(element.get("text", ""), SECTION_MAX, where + "/elements")
         elif kind == "rich_text" or kind == "divider" or kind == "markdown":
-            if kind == "markdown":
-                _limit(block.get("text", ""), MARKDOWN_MAX, where + "/text")
+            if kind == "markdown" and not block.get("text"):
+                raise SlackError("invalid_blocks", f"must be more than 0 characters {where}/text")
+        elif kind == "context_actions":
+            elements = block.get("elements", [])
+            if not elements or len(elements) > CONTEXT_ACTIONS_MAX:
+                raise SlackError("invalid_blocks", f"context_actions needs 1..{CONTEXT_ACTIONS_MAX} elements {where}")
+            for j, element in enumerate(elements):
+                _context_action(element, f"{where}/elements/{j}")
+        elif kind == "input":
+            label = block.get("label") or {}
+            if label.get("type") != "plain_text" or not label.get("text"):
+                raise SlackError("invalid_blocks", f"input needs a plain_text label {where}")
+            _limit(label["text"], 2000, where + "/label")
+            element = block.get("element") or {}
+            if element.get("type") != "plain_text_input" or not element.get("action_id"):
+                raise SlackError("invalid_blocks", f"unsupported input element {element.get('type')!r} {where}")
+            _limit(element["action_id"], ACTION_ID_MAX, where + "/element/action_id")
         else:
             raise SlackError("invalid_blocks", f"unknown block type {kind!r} {where}")
         if len(block.get("block_id", "")) > ACTION_ID_MAX:
             raise SlackError("invalid_blocks", f"block_id too long {where}")
+    _limit("".join(b.get("text", "") for b in blocks if b.get("type") == "markdown"), MARKDOWN_MAX, "[markdown blocks]")
+
+
+def _context_action(element: dict[str, Any], where: str) -> None:
+    """A ``feedback_buttons`` element (both halves: plain_text up to 75, a value up to 2000) or an
+    ``icon_button``, each with an action_id up to 255."""
+    _limit(element.get("action_id", ""), ACTION_ID_MAX, where + "/action_id")
+    if element.get("type") == "icon_button":
+        _element({**element, "type": "button"}, where)
+        return
+    if element.get("type") != "feedback_buttons":
+        raise SlackError("invalid_blocks", f"unsupported element {element.get('type')!r} {where}")
+    for side in ("positive_button", "negative_button"):
+        button = element.get(side) or {}
+        text = button.get("text") or {}
+        if text.get("type") != "plain_text" or not text.get("text") or not button.get("value"):
+            raise SlackError("invalid_blocks", f"{side} needs plain_text and a value {where}/{side}")
+        _limit(text["text"], BUTTON_TEXT_MAX, f"{where}/{side}/text")
+        _limit(button["value"], VALUE_MAX, f"{where}/{side}/value")
 
 
 def _element(element: dict[str, Any], where: str) -> None:
@@ -348,6 +393,8 @@ class SlackEmulator:
         self.messages: dict[tuple[str, str], Message] = {}
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> published views
+        self.modals: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> modals opened (views.open)
+        self._triggers: dict[str, str] = {}  # trigger_id -> the user whose command or click made it
         self.statuses: list[dict[str, Any]] = []
         self.uploads: dict[str, Upload] = {}
         self.calls: list[ApiCall] = []
@@ -583,6 +630,32 @@ class SlackEmulator:
         self.views[user].append(view)
         return {"ok": True, "view": {"id": f"V{next(self._ids)}", **view}}
 
+    async def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self._triggers.pop(str(_required(args, "trigger_id")), None)
+        if user is None:
+            raise SlackError("invalid_trigger_id")  # unknown, or used already
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            raise SlackError("invalid_arguments", "view.type must be modal")
+        for name in ("title", "submit", "close"):
+            label = view.get(name)
+            if label is None and name != "title":
+                continue
+            if not isinstance(label, dict) or label.get("type") != "plain_text" or not label.get("text"):
+                raise SlackError("invalid_arguments", f"view.{name} must be plain_text")
+            _limit(label["text"], MODAL_TITLE_MAX, f"[json-pointer:/view/{name}/text]")
+        _limit(view.get("callback_id", ""), ACTION_ID_MAX, "[json-pointer:/view/callback_id]")
+        _limit(view.get("private_metadata", ""), PRIVATE_METADATA_MAX, "[json-pointer:/view/private_metadata]")
+        validate_blocks(view.get("blocks", []))
+        if not view.get("blocks") or len(view["blocks"]) > 100:
+            raise SlackError("invalid_blocks", "a modal has 1..100 blocks")
+        if any(b.get("type") == "input" for b in view["blocks"]) and "submit" not in view:
+            raise SlackError("invalid_arguments", "a modal with inputs needs view.submit")
+        opened = {"id": f"V{next(self._ids)}", "team_id": self.team_id, **view}
+        self.modals[user].append(opened)
+        return {"ok": True, "view": opened}
+
     async def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(_required(args, "user"))
         if user is None:
@@ -750,7 +823,7 @@ class SlackEmulator:
     # -- delivering to the bot ----------------------------------------------------------------------
 
     async def deliver(self, kind: str, payload: dict[str, Any], *, mode: Mode, secret: str | None = None,
-                      timeout: float = 5.0, retry: int = 0) -> tuple[int, Any]:
+                      timeout: float = 5.0, retry: int = 0, to: Connection | None = None) -> tuple[int, Any]:
         """Send one request to the bot and return (status, response body / ack payload).
 
         ``kind``: ``slash_commands``, ``interactive`` or ``events_api``. Socket Mode: an envelope over one of the
@@ -758,11 +831,12 @@ class SlackEmulator:
         ``_deliver_by_socket``; ``timeout`` bounds the whole wait). HTTP mode: a signed POST (form fields for slash
         commands, ``payload=<json>`` for interactivity, JSON for events) signed with ``secret`` (default: the
         right one). ``retry``: Slack's redelivery number (``retry_attempt`` in the envelope, ``X-Slack-Retry-Num``
-        over HTTP), as when an event was not acknowledged in time.
+        over HTTP), as when an event was not acknowledged in time. ``to``: the Socket Mode connection the first
+        attempt goes to (a test placing an event on a chosen process; redeliveries are chosen at random).
         """
         reason = "http_timeout" if retry else ""
         if mode == "socket":
-            ack = await self._deliver_by_socket(kind, payload, retry=retry, timeout=timeout)
+            ack = await self._deliver_by_socket(kind, payload, retry=retry, timeout=timeout, to=to)
             self.deliveries.append((kind, 0))
             return 200, ack.get("payload")
         if self.bot_url is None or self._session is None:
@@ -790,7 +864,7 @@ class SlackEmulator:
                 return response.status, text
 
     async def _deliver_by_socket(self, kind: str, payload: dict[str, Any], *, retry: int,
-                                 timeout: float) -> dict[str, Any]:
+                                 timeout: float, to: Connection | None = None) -> dict[str, Any]:
         """Hand an envelope to one live connection at random until one acks it; return the ack.
 
         Unacked within ``ack_timeout``, it goes again (``retry_attempt`` + 1, a connection chosen again), up to
@@ -805,7 +879,7 @@ class SlackEmulator:
                     return acked.result()
                 if not self.connections:
                     raise RuntimeError("the bot has no Socket Mode connection")
-                connection = self._random.choice(self.connections)
+                connection = to if to is not None and attempt == retry else self._random.choice(self.connections)
                 envelope_ids.append(envelope_id := f"env-{next(self._ids)}")
                 self._pending_acks[envelope_id] = acked
                 envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
@@ -833,14 +907,15 @@ class SlackEmulator:
             "user_name": self.users[user].name, "command": command, "text": text, "api_app_id": "ACOURSE",
             "is_enterprise_install": "false",
             "response_url": self._response_url(ResponseTarget(channel, user)),
-            "trigger_id": f"trigger-{next(self._ids)}",
+            "trigger_id": self._trigger(user),
         }
         return await self.deliver("slash_commands", payload, mode=mode, secret=secret)
 
     async def click(self, where: Message | Ephemeral, *, user: str, action_id: str | None = None,
                     value: str | None = None, text: str | None = None, mode: Mode = "socket",
-                    secret: str | None = None) -> tuple[int, Any]:
-        """A person presses the button of ``where`` that matches ``action_id`` / ``value`` / button ``text``."""
+                    secret: str | None = None, to: Connection | None = None) -> tuple[int, Any]:
+        """A person presses the button of ``where`` that matches ``action_id`` / ``value`` / button ``text``
+        (``to``: over that Socket Mode connection, see ``deliver``)."""
         candidates = [
             b for b in buttons(where.blocks)
             if (action_id is None or b.get("action_id") == action_id)
@@ -866,18 +941,43 @@ class SlackEmulator:
             "user": {"id": user, "username": self.users[user].name, "name": self.users[user].name,
                      "team_id": self.team_id},
             "api_app_id": "ACOURSE", "token": "verification-token", "container": container,
-            "trigger_id": f"trigger-{next(self._ids)}",
+            "trigger_id": self._trigger(user),
             "team": {"id": self.team_id, "domain": "course"}, "enterprise": None, "is_enterprise_install": False,
             "channel": {"id": where.channel, "name": where.channel.lower()},
             "response_url": self._response_url(target),
             "actions": [{
                 "action_id": button["action_id"], "block_id": button["block_id"], "text": button["text"],
-                "value": button.get("value", ""), "type": "button", "action_ts": action_ts,
+                "value": button.get("value", ""), "type": button.get("type", "button"), "action_ts": action_ts,
             }],
         }
         if message is not None:
             payload["message"] = message
-        return await self.deliver("interactive", payload, mode=mode, secret=secret)
+        return await self.deliver("interactive", payload, mode=mode, secret=secret, to=to)
+
+    def _trigger(self, user: str) -> str:
+        """A trigger_id for a modal, usable once (Slack's also expire after 3 s; tests do not wait that long)."""
+        trigger = f"trigger-{next(self._ids)}"
+        self._triggers[trigger] = user
+        return trigger
+
+    async def submit_view(self, user: str, view: dict[str, Any], values: dict[str, str], *,
+                          mode: Mode = "socket") -> tuple[int, Any]:
+        """``user`` fills in the text inputs of the modal ``view`` (values by block_id) and presses its submit
+        button; returns the bot's answer (its ack payload: ``response_action`` errors, or nothing)."""
+        state = {
+            block["block_id"]: {block["element"]["action_id"]: {"type": "plain_text_input",
+                                                                "value": values.get(block["block_id"]) or None}}
+            for block in view.get("blocks", []) if block.get("type") == "input"
+        }
+        payload = {
+            "type": "view_submission", "team": {"id": self.team_id, "domain": "course"},
+            "user": {"id": user, "username": self.users[user].name, "name": self.users[user].name,
+                     "team_id": self.team_id},
+            "api_app_id": "ACOURSE", "token": "verification-token", "trigger_id": self._trigger(user),
+            "view": {**view, "state": {"values": state}, "hash": f"h{next(self._ids)}"},
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        return await self.deliver("interactive", payload, mode=mode)
 
     async def say(self, text: str, *, user: str, channel: str = "CCOURSE", thread_ts: str | None = None,
                   mode: Mode = "socket", secret: str | None = None) -> Message:
@@ -977,6 +1077,8 @@ def _version(args: dict[str, Any], *, text_max: int | None) -> Version:
         raise SlackError("msg_too_long")
     _limit_markdown(markdown)
     blocks = _blocks(args)
+    if markdown and (text or blocks):
+        raise SlackError("invalid_arguments", "markdown_text cannot be used with text or blocks")
     if not (text or markdown or blocks):
         raise SlackError("no_text")
-    return Version(text, blocks, markdown)
+    return Version(text, blocks, markdown or "\n".join(b["text"] for b in blocks if b.get("type") == "markdown"))
