@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings
+from bot.console.answer_extras import AnswerExtras
 from bot.console.commands import SPECS, Command, CommandError, choice, parse
 from bot.console.export import export_data
 from bot.console.render import Screen
@@ -34,6 +35,7 @@ from bot.core import messages
 from bot.core.content.loader import ContentError
 from bot.core.content.model import Lab, Lesson, Module, Question
 from bot.core.course import CourseError, LabProgress, ModuleProgress, QuizOutcome, TestState, TestStep
+from bot.core.labs import Ticket
 from bot.core.store.base import LabThread, StoreError
 from bot.core.streaming.pacing import Pacer, RateLimits
 from bot.logs import secret_values, setup_logging
@@ -167,6 +169,7 @@ class ConsoleApp:
         self.reading: Reading | None = None
         self.pacer: Pacer | None = None  # created on the runner's loop when the first answer streams
         self.review = ConsoleReview(self)
+        self.extras = AnswerExtras(self)  # the last lab answer's sources and feedback
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -255,6 +258,11 @@ class ConsoleApp:
                 export_data(self)
             case "lab":
                 self._lab(command)
+            case "source":
+                assert command.number is not None
+                self.extras.source(command.number)
+            case "feedback":
+                self.extras.feedback(command.words)
             case "back":
                 self._back()
         return True
@@ -435,29 +443,31 @@ class ConsoleApp:
         if picked or not self.reader.interactive:  # the transcript shows what was asked
             self.screen.lab_question(text)
         self.screen.lab_answer_start(session.lab)
-        session.progress = self._run(self._stream_answer(session, text))  # the footer tells the lab's progress
+        session.progress, ticket = self._run(self._stream_answer(session, text))  # the footer: the lab's progress
+        self.extras.answered(ticket)
         self.screen.say()
 
-    async def _stream_answer(self, session: LabSession, question: str) -> LabProgress:
+    async def _stream_answer(self, session: LabSession, question: str) -> tuple[LabProgress, Ticket]:
         """Stream one answer into the terminal; Ctrl-C stops it (the part already written is kept)."""
-        assert self.runtime.labs is not None
+        labs = self.runtime.labs
+        assert labs is not None
         if self.pacer is None:
             self.pacer = Pacer(TERMINAL_LIMITS)
         sink = TerminalSink()
         message = AnswerMessage(sink, self.pacer, cursor="")  # the notice and footer are shown below the answer
         stop = asyncio.Event()
         with stop_on_interrupt(stop), quiet_keyboard():
+            ticket = await labs.admit(session.thread, question, event_id=new_event_id())
+            assert ticket is not None  # a new event id is never a redelivery
+            ticket.stop = stop
             try:
-                outcome = await self.runtime.labs.ask(
-                    session.thread, question, event_id=new_event_id(), message=message, stop=stop,
-                )
+                outcome = await labs.answer(ticket, message)
             finally:
                 message.close(sink)
                 self.screen.answer_ending(message.notice, message.footer, after_text=bool(message.text))
-        assert outcome is not None  # a new event id is never a redelivery
         if message.notice == messages.UNAVAILABLE:
             self.screen.operator_hint(self.logs)
-        return outcome.progress
+        return outcome.progress, ticket
 
 
 def resume_command(progress: ModuleProgress, paused: TestState | None) -> str | None:

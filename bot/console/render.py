@@ -23,6 +23,7 @@ from rich.text import Text
 
 from bot.console.commands import Spec
 from bot.console.markdown_view import TerminalMarkdown, inline
+from bot.core.citations import SectionText
 from bot.core.content.model import Course, Lab, Lesson, Module, Option, Question
 from bot.core.course import LabProgress, ModuleProgress, QuizOutcome, TestResult, TestState
 
@@ -356,6 +357,16 @@ class Screen:
             self.say(Text.assemble((f"{number}) ", "cyan"), question), indent=2)
         self.lab_progress(progress)
         self.hint("Type your question and press Enter. /back returns to the course; Ctrl-C stops an answer.")
+
+    def source_section(self, section: SectionText) -> None:
+        """A lesson section opened from an answer's sources (``/source N``), drawn as the lesson draws it."""
+        self.say()
+        if self.rich:
+            self.console.rule(Text(section.title, style="bold cyan"), align="left", style="cyan")
+            self.console.print(TerminalMarkdown(section.markdown))
+        else:
+            self.say(section.title)
+            self.say(section.markdown.strip())
 
     def lab_question(self, question: str) -> None:
         """Echo a question that is not on screen as typed: picked by number, or read from a pipe."""
