@@ -20,7 +20,7 @@ PARTS = lesson_parts(LESSON)
 CITED_BLOCK = next(i for i, part in enumerate(PARTS) if part.section == LESSON.sections[1].heading)
 SECTION = PARTS[CITED_BLOCK].section
 REPLY = Reply(parts=("Here is how it works. ", Cited("The lesson explains it in its own words", CITED_BLOCK),
-                     ", so read that part again."), chunk_chars=7, tokens_per_second=400)
+                     ", so read that part again."), chunk_chars=7, tokens_per_second=5)  # ~2.6 s: several edits
 TEXT = "Here is how it works. The lesson explains it in its own words, so read that part again."
 
 

@@ -75,7 +75,8 @@ async def test_a_learner_with_many_answers_takes_turns_with_the_others(processes
     await asyncio.sleep(0.3)
     one.release("ada")
     await asyncio.wait_for(asyncio.gather(*queued), timeout=20)
-    assert order == ["ada2", "bob1", "ada3", "ada4"]
+    # bob's first answer goes right after one of ada's (hers queued together, in whichever order they reached Redis)
+    assert order[1] == "bob1" and sorted(order[:1] + order[2:]) == ["ada2", "ada3", "ada4"]
 
 
 async def test_a_freed_slot_goes_to_the_learner_with_the_fewest_answers_streaming(processes) -> None:
