@@ -22,7 +22,6 @@ import asyncio
 import os
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from anthropic import AsyncAnthropic  # noqa: E402
 
-from bench.bench_store import claim_run, open_loop, p99  # noqa: E402
+from bench.bench_store import Figures, claim_run, open_loop  # noqa: E402
 from bot.core.content.loader import load_course  # noqa: E402
 from bot.core.course import CourseService  # noqa: E402
 from bot.core.labs import LabAssistant, LabConfig  # noqa: E402
@@ -76,11 +75,9 @@ async def admission_run(db: Path, content: Path, rate: float, count: int, histor
 
 async def measure(args: argparse.Namespace, folder: Path) -> None:
     count = int(args.rate * args.seconds)
-    figures: dict[str, list[float]] = {}
+    figures = Figures()
 
-    def note(name: str, latencies: list[float]) -> None:
-        figures.setdefault(f"{name} p50", []).append(statistics.median(latencies) * 1000)
-        figures.setdefault(f"{name} p99", []).append(p99(latencies) * 1000)
+    note = figures.note
 
     for run in range(args.runs):
         note("admission (LabAssistant.admit)", await admission_run(
@@ -92,9 +89,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
           f"SQLite {sqlite3.sqlite_version}, {platform.system()}; load average {load}")
     print(f"median of {args.runs} runs; {args.rate:.0f} questions/s for {args.seconds:.0f} s ({count} per run), "
           f"{args.history} earlier turns per learner\n")
-    width = max(len(name) for name in figures)
-    for name, values in figures.items():
-        print(f"{name:<{width}}  {statistics.median(values):>8.1f} ms   (runs: {', '.join(f'{v:.1f}' for v in values)})")
+    figures.print()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -60,6 +60,23 @@ async def open_loop(operation: Operation, rate: float, count: int) -> list[float
     return latencies
 
 
+class Figures:
+    """Latency figures of several runs (p50 and p99 of each, in ms), printed as their medians with every run."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[float]] = {}
+
+    def note(self, name: str, latencies: list[float]) -> None:
+        self.runs.setdefault(f"{name} p50", []).append(statistics.median(latencies) * 1000)
+        self.runs.setdefault(f"{name} p99", []).append(p99(latencies) * 1000)
+
+    def print(self) -> None:
+        width = max(len(name) for name in self.runs)
+        for name, values in self.runs.items():
+            runs = ", ".join(f"{v:.1f}" for v in values)
+            print(f"{name:<{width}}  {statistics.median(values):>8.1f} ms   (runs: {runs})")
+
+
 def p99(latencies: list[float]) -> float:
     ordered = sorted(latencies)
     return ordered[min(len(ordered) - 1, math.ceil(len(ordered) * 0.99) - 1)]
@@ -122,11 +139,8 @@ async def fresh_database(admin_dsn: str, name: str) -> str:
 async def measure(args: argparse.Namespace, admin_dsn: str, folder: Path) -> None:
     course = load_course(args.content)
     count = int(args.rate * args.seconds)
-    figures: dict[str, list[float]] = {}
-
-    def note(name: str, latencies: list[float]) -> None:
-        figures.setdefault(f"{name} p50", []).append(statistics.median(latencies) * 1000)
-        figures.setdefault(f"{name} p99", []).append(p99(latencies) * 1000)
+    figures = Figures()
+    note = figures.note
 
     for run in range(args.runs):
         note("claim write, SQLite", await claim_run(str(folder / f"claims-{run}.db"), args.rate, count))
@@ -138,9 +152,7 @@ async def measure(args: argparse.Namespace, admin_dsn: str, folder: Path) -> Non
     print(f"machine: {platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()},"
           f" {platform.system()}")
     print(f"median of {args.runs} runs; {args.rate:.0f} operations/s for {args.seconds:.0f} s ({count} per run)\n")
-    width = max(len(name) for name in figures)
-    for name, values in figures.items():
-        print(f"{name:<{width}}  {statistics.median(values):>8.1f} ms   (runs: {', '.join(f'{v:.1f}' for v in values)})")
+    figures.print()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
