@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     # Limits that keep a class fair and the bill bounded
     answers_per_learner: int = Field(default=2, ge=1, le=20, alias="COURSEBOT_ANSWERS_PER_LEARNER")
-    max_concurrent_answers: int = Field(default=50, ge=1, le=10000, alias="COURSEBOT_MAX_CONCURRENT_ANSWERS")
+    max_concurrent_answers: int = Field(default=100, ge=1, le=10000, alias="COURSEBOT_MAX_CONCURRENT_ANSWERS")
     questions_per_hour: int = Field(default=30, ge=1, alias="COURSEBOT_QUESTIONS_PER_HOUR")
     tokens_per_day: int = Field(default=60000, ge=100, alias="COURSEBOT_TOKENS_PER_DAY")
     config_error_cooldown: float = Field(default=300.0, ge=1, le=86400, alias="COURSEBOT_CONFIG_ERROR_COOLDOWN")

@@ -6,6 +6,7 @@ A 429 that discord.py did not absorb becomes ``RateLimited`` so the engine backs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -19,6 +20,7 @@ from bot.core.streaming.sink import RateLimited
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for about 10 s per request
+TYPING_DELAY = 1.0  # seconds: a first text sooner than this needs no typing indicator (and a class's burst is known)
 # Above this share of the global budget in use, typing is skipped: with many labs asking at once the first
 # texts come sooner if their slots are not spent on typing indicators (100 labs at once: 100 of ~500 requests).
 TYPING_MAX_GLOBAL_LOAD = 0.5
@@ -26,8 +28,11 @@ T = TypeVar("T")
 
 
 async def typing_until(channel: discord.Thread, shown: asyncio.Event, pacer: Pacer) -> None:
-    """Show "typing…" in ``channel`` until ``shown`` is set (re-sent while the wait lasts), unless the bot's
-    global budget is busy: then the first text is what the budget is for."""
+    """Show "typing…" in ``channel`` until ``shown`` is set (re-sent while the wait lasts), unless the first text
+    comes within ``TYPING_DELAY`` (most do: no request for an indicator nobody would see) or the bot's global
+    budget is busy: then the first text is what the budget is for."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(shown.wait(), TYPING_DELAY)
     while not shown.is_set():
         if pacer.global_load() < TYPING_MAX_GLOBAL_LOAD:
             await pacer.acquire_global(priority=Priority.FINAL)

@@ -89,7 +89,7 @@ class LabConfig:
     history_budget_chars: int = 24000
     max_question_chars: int = 1500
     answers_per_learner: int = 2  # streaming at once; more wait in the learner's queue
-    max_concurrent_answers: int = 50  # streaming at once in this process, shared fairly
+    max_concurrent_answers: int = 100  # streaming at once (a class of 100 at once), shared fairly
     questions_per_hour: int = 30  # per learner, rolling hour
     output_tokens_per_day: int = 60000  # per learner, UTC day
     config_error_cooldown: float = 300.0  # seconds without API calls after a rejected key or unknown model

@@ -102,8 +102,20 @@ async def test_answer_streams_into_one_message_byte_exact(
     assert stop_in(first.versions[0]) and not streaming(first)
     assert [stop_in(v) for v in first.versions].count(False) == 1
     assert [b["emoji"]["name"] for b in first.buttons()] == ["👍", "👎"]  # added by that same final edit
-    assert emu.typing_count >= 1
+    assert emu.typing_count == 0  # the first text came within a second: no typing indicator was needed
     assert emu.rate_limited == 0
+
+
+async def test_typing_shows_while_a_first_text_is_slow(
+    discord_bot: DiscordHarness, fake_anthropic: FakeAnthropic
+) -> None:
+    emu = discord_bot.emulator
+    # the model thinks for about two seconds before its first words
+    fake_anthropic.reply = Reply(text="Now the answer.", blocks=("thinking", "text"), chunk_chars=6, tokens_per_second=5)
+    alice = emu.add_user("alice")
+    thread_id, _ = await open_lab(emu, alice)
+    await ask(emu, alice, thread_id, "A question that needs thought")
+    assert emu.typing_count >= 1
 
 
 async def test_long_answer_continues_in_new_messages_within_the_embed_limit(

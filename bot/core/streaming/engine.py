@@ -186,7 +186,9 @@ class ProgressiveMessage:
             index = len(self.message_ids)
             # A message the answer overflows into is ordinary: with many answers, first and final requests
             # must stay few enough to always go first.
-            priority = Priority.FIRST if index == 0 else Priority.FINAL if final else Priority.ORDINARY
+            # A status line alone (a queue notice) is not what the learner waits for: answers' texts go first.
+            first = Priority.FIRST if self._text or final else Priority.ORDINARY
+            priority = first if index == 0 else Priority.FINAL if final else Priority.ORDINARY
             return _Request(index, "post", priority), desired[index]
         for index, want in enumerate(desired):
             shown = self._shown[index]
