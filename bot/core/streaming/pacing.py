@@ -218,25 +218,26 @@ class Pacer:
         the app's budget, the same windows shared by every process; ordinary requests leave the first-text
         reserve free there too. Waiting here keeps this process's scheduling as it is: priorities and
         spacing are decided locally, the shared budget only holds a granted request back until it has room."""
+        await self.shared.wait(self._shared_windows(state, key, priority))
+
+    def _shared_windows(self, state: _Bucket, key: tuple[str, str], priority: Priority) -> list[SharedWindow]:
         windows = []
         for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
             if window.count:
                 count = window.count if priority is Priority.FIRST else window.ordinary
                 windows.append(SharedWindow(name, count, window.period))
-        await self.shared.wait(windows)
+        return windows
 
     async def acquire_first(self, routes: Sequence[Route], *, priority: Priority = Priority.ORDINARY) -> int:
         """Wait for a slot on whichever of ``routes`` (alternative ways to show the same text, cheapest first)
-        has one first; return its index. A route free right now is taken without queueing, in the given
-        order; otherwise the request waits on every route and the first grant wins (the others are
+        has one first; return its index. A route free right now (with several processes: in the app's shared
+        budget too) is taken without queueing, in the given order; otherwise the request waits on every route and the first grant wins (the others are
         withdrawn; in the rare case two are granted in the same instant, the spare slot goes unused)."""
         if len(routes) == 1:
             await self.acquire(routes[0][0], priority=priority, kind=routes[0][1])
             return 0
         for index, (bucket, kind) in enumerate(routes):
-            if self._take_now(bucket, kind, priority):
-                if self.shared is not None:
-                    await self._draw_shared(self._bucket(bucket, kind), self._key(bucket, kind), priority)
+            if self._take_now(bucket, kind, priority) and await self._take_shared_now(bucket, kind, priority):
                 return index
         waits = [asyncio.ensure_future(self.acquire(bucket, priority=priority, kind=kind)) for bucket, kind in routes]
         try:
@@ -246,6 +247,15 @@ class Pacer:
                 if not wait.done():
                     wait.cancel()
         return next(index for index, wait in enumerate(waits) if wait.done() and not wait.cancelled())
+
+    async def _take_shared_now(self, bucket: str, kind: RequestKind, priority: Priority) -> bool:
+        """With several processes, a route free here must have room in the app's budget now as well: when the
+        other processes have spent it (a Slack workspace's 20 stream starts a minute), the next route is tried
+        instead of waiting up to a whole window for this one (the local slot taken stays spent)."""
+        if self.shared is None:
+            return True
+        windows = self._shared_windows(self._bucket(bucket, kind), self._key(bucket, kind), priority)
+        return (await self.shared.acquire(windows)).granted
 
     def _take_now(self, bucket: str, kind: RequestKind, priority: Priority) -> bool:
         """Grant a request at once if nobody waits on its bucket and its windows have room now."""
