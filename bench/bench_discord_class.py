@@ -192,6 +192,14 @@ def _shown(body: str, answer: str) -> int:
     return low
 
 
+def _has_stop(data: dict[str, Any]) -> bool:
+    """Whether a message (or one of its versions) still carries the Stop button (a finished answer may keep
+    other buttons: its sources, 👍 and 👎)."""
+    from tests.emulators.discord import Message
+
+    return any(button.get("label") == "Stop" for button in Message(data).buttons())
+
+
 @dataclass
 class Answer:
     """One learner's answer as the emulator recorded it."""
@@ -199,7 +207,7 @@ class Answer:
     asked: float
     text: str
     deltas: list[tuple[float, int]]
-    versions: list[tuple[float, str, bool]] = field(default_factory=list)  # (when, body, has buttons)
+    versions: list[tuple[float, str, bool]] = field(default_factory=list)  # (when, body, has a Stop button)
     messages: int = 0  # bot messages created in the thread after the question (any text)
 
     def first_text(self) -> float | None:
@@ -373,7 +381,7 @@ async def run_case(args: argparse.Namespace, labs: int, workdir: Path) -> dict[s
 
         def finished() -> bool:  # polled: one pass over the messages, so the emulator it shares a loop with keeps up
             answered = _bot_messages(emulator, existing)
-            return all(any(not m.buttons() and m.body.startswith(texts[i]) for m in answered.get(thread, []))
+            return all(any(not _has_stop(m.data) and m.body.startswith(texts[i]) for m in answered.get(thread, []))
                        for i, thread in enumerate(thread_ids))
 
         timed_out = False
@@ -399,7 +407,7 @@ async def run_case(args: argparse.Namespace, labs: int, workdir: Path) -> dict[s
         unmatched += len(with_text) != 1
         answer = Answer(asked[i], texts[i], [tuple(d) for d in api_log["deltas"].get(str(i), [])], messages=len(mine))
         if with_text:
-            answer.versions = [(_when(v), _body_of(v), bool(v.get("components"))) for v in with_text[0].versions]
+            answer.versions = [(_when(v), _body_of(v), _has_stop(v)) for v in with_text[0].versions]
         answers.append(answer)
     requests = emulator.requests[mark:]
     return summarize(labs, answers, requests, emulator.requests.times[mark:], emulator.limited_by[limited:], {
