@@ -231,8 +231,9 @@ class Pacer:
     async def acquire_first(self, routes: Sequence[Route], *, priority: Priority = Priority.ORDINARY) -> int:
         """Wait for a slot on whichever of ``routes`` (alternative ways to show the same text, cheapest first)
         has one first; return its index. A route free right now (with several processes: in the app's shared
-        budget too) is taken without queueing, in the given order; otherwise the request waits on every route and the first grant wins (the others are
-        withdrawn; in the rare case two are granted in the same instant, the spare slot goes unused)."""
+        budget too) is taken without queueing, in the given order; otherwise the request waits on every route
+        and the first grant wins (the others are withdrawn; in the rare case two are granted in the same
+        instant, the spare slot goes unused)."""
         if len(routes) == 1:
             await self.acquire(routes[0][0], priority=priority, kind=routes[0][1])
             return 0
