@@ -18,7 +18,13 @@ next slot; a 429 penalizes the bucket; after a few failures in a row ``finish`` 
 
 Sinks with native streaming (:class:`~bot.core.streaming.sink.NativeStreamSink`) receive only the added text
 through ``append`` and the end through ``stop``; no cursor is drawn (the platform shows its own) and anything
-that is not a pure append (the status line replaced, a cut) falls back to ``edit``.
+that is not a pure append (the status line replaced, a cut) falls back to ``edit``. A native stream the platform
+would soon end by itself (``stream_lifetime``) is ended at a clean boundary and the answer moves on to a new
+message, as it does at the length limit.
+
+Each request may have several routes (:meth:`~bot.core.streaming.pacing.Pacer.acquire_first` takes the one with
+a free slot first): with a :class:`~bot.core.streaming.sink.HybridStreamSink` a message starts as a native stream
+or as a plain post (then edited), and a stream's final text ends the stream or replaces it with an edit.
 """
 
 from __future__ import annotations
