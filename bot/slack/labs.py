@@ -24,6 +24,7 @@ import html
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,17 @@ REASON_VIEW = "lab:why"
 REASON_BLOCK = "reason"
 SOURCES_SHOWN = 5  # source buttons under an answer, as on Discord
 THINKING = "is thinking…"
+RECORDING_GRACE = 5.0  # seconds after a parent message during which its lab may still be being recorded
+RECORDING_POLL = 0.25
 UNDELIVERED = "Slack did not accept the rest of the answer. It is saved; ask again to see it in full."
+
+
+def _seconds(ts: str) -> float:
+    """A Slack message ts ("1733570000.000100") as epoch seconds (0 when it is not one)."""
+    try:
+        return float(ts)
+    except ValueError:
+        return 0.0
 
 
 def parent_blocks(lab: Lab, module: int, learner_name: str) -> list[Block]:
@@ -172,7 +183,13 @@ class LabConversations:
         """The lab thread if ``user`` owns it; None (after telling them why) for someone else's lab."""
         if openings := self.ctx.lab_openings.get(channel):  # a click can beat the database write
             await asyncio.gather(*(opening.wait() for opening in list(openings)))
-        thread = await self.ctx.course.lab_thread("slack", f"{channel}:{thread_ts}")
+        key = f"{channel}:{thread_ts}"
+        thread = await self.ctx.course.lab_thread("slack", key)
+        # With several processes the lab may be being recorded by another one: a thread this young is looked
+        # up again for a moment before the message is taken for an ordinary thread reply.
+        while thread is None and time.time() - _seconds(thread_ts) < RECORDING_GRACE:
+            await asyncio.sleep(RECORDING_POLL)
+            thread = await self.ctx.course.lab_thread("slack", key)
         if thread is None:
             return None
         if not await self.ctx.course.is_lab_learner(thread, self.ctx.learner(team_id, user)):

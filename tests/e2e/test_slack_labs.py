@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.content.loader import load_course
+from bot.core.course import CourseService
 from bot.core.messages import NO_CLAUDE
-from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, SlackBot, running_slack_bot
+from bot.core.store.base import LearnerRef
+from bot.core.store.sqlite import SQLiteStore
+from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, CONTENT, SlackBot, running_slack_bot
 from tests.emulators.anthropic import Cut, FakeAnthropic, Reply, question_of
 from tests.emulators.slack import Message, SlackEmulator, buttons
 
@@ -333,3 +337,23 @@ async def test_thirty_labs_in_one_channel_use_every_route(
     for n, [reply] in enumerate(replies):
         assert reply.shown.startswith(answers[f"Question {n}"] + "\n\nTTFT "), reply.shown
         assert not reply.streaming
+
+
+async def test_a_question_in_a_lab_another_process_is_still_recording_is_answered(
+    slack_bot: SlackBot, fake_anthropic: FakeAnthropic
+) -> None:
+    """With several processes, the question can reach this one before the process that posted the lab's parent
+    message has recorded it: a thread that young is looked up again for a moment instead of being ignored."""
+    parent = await slack_bot.slack.say("Lab 1 (posted by another process)", user=ALICE, mode=slack_bot.mode)
+    await slack_bot.say("Is this thread a lab yet?", thread_ts=parent.ts)
+    await asyncio.sleep(1.0)  # meanwhile the other process writes the lab thread
+    store = SQLiteStore(slack_bot.settings.db)
+    await store.open()
+    try:
+        course = CourseService(load_course(CONTENT), store)
+        await course.open_lab(LearnerRef("slack", slack_bot.slack.team_id, ALICE, "alice"), 1, "slack",
+                              f"{CHANNEL}:{parent.ts}")
+    finally:
+        await store.close()
+    await answer_in(slack_bot, parent)
+    assert [r.question for r in fake_anthropic.requests] == ["Is this thread a lab yet?"]
