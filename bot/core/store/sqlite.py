@@ -283,13 +283,26 @@ class SQLiteStore:
         try:
             db.row_factory = sqlite3.Row
             await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")  # takes no parameters
-            await db.execute("PRAGMA journal_mode = WAL")
+            await self._wal(db)
             await db.execute("PRAGMA foreign_keys = ON")
             await migrate(db)
         except BaseException:
             await db.close()
             raise
         return db
+
+    async def _wal(self, db: aiosqlite.Connection) -> None:
+        """Switch the file to WAL. The switch needs the file to itself and SQLite's busy timeout does not wait
+        for it: processes opening a new database together retry it for up to that timeout."""
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        while True:
+            try:
+                await db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         async with self._lock:
