@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.core import review as reviews
 from tests.e2e.discord_harness import DiscordHarness, discord_settings
+from tests.e2e.review_clock import CHECK_SECONDS, TravelClock
 from tests.e2e.slack_harness import SlackBot, running_slack_bot
 from tests.emulators.anthropic import FakeAnthropic
 from tests.emulators.discord import DiscordEmulator
@@ -57,3 +59,12 @@ async def discord_bot(
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[TravelClock]:
+    """Spaced review on a clock the test can move forward, its reminder loop checking often."""
+    travel = TravelClock()
+    monkeypatch.setattr(reviews, "utc_now", travel)
+    monkeypatch.setattr(reviews, "REMINDER_CHECK_SECONDS", CHECK_SECONDS)
+    yield travel

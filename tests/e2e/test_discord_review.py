@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fsrs import State
 
-from bot.core import review as reviews
 from bot.core.content.loader import load_course
 from tests.e2e.discord_harness import CONTENT, DiscordHarness, discord_settings
+from tests.e2e.review_clock import CHECK_SECONDS, TravelClock
 from tests.emulators.discord import DiscordEmulator, Message
 
 COURSE = load_course(CONTENT)
@@ -24,25 +23,8 @@ QUIZ = COURSE.modules[COURSE.default_module].quizzes[1]
 QUESTION = QUIZ.questions[0]
 RIGHT = QUESTION.correct_option
 WRONG = next(option for option in QUESTION.options if not option.correct)
-CHECK_SECONDS = 0.05
 
 
-@dataclass
-class TravelClock:
-    """The review's clock: real time plus however far the test has travelled."""
-
-    offset: timedelta = field(default_factory=timedelta)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[TravelClock]:
-    travel = TravelClock()
-    monkeypatch.setattr(reviews, "utc_now", travel)
-    monkeypatch.setattr(reviews, "REMINDER_CHECK_SECONDS", CHECK_SECONDS)
-    yield travel
 
 
 @pytest.fixture

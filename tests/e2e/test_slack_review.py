@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fsrs import State
 
-from bot.core import review as reviews
 from bot.core.content.loader import load_course
+from tests.e2e.review_clock import CHECK_SECONDS, TravelClock
 from tests.e2e.slack_harness import ALICE, BOB, CHANNEL, CONTENT, running_slack_bot
 from tests.emulators.slack import SlackEmulator, validate_blocks
 
@@ -23,24 +21,9 @@ MODULE = load_course(CONTENT).modules[5]
 QUESTION = MODULE.quizzes[1].questions[0]
 RIGHT = QUESTION.correct_option
 WRONG = next(option for option in QUESTION.options if not option.correct)
-CHECK_SECONDS = 0.05
 ALICE_DM = "D" + ALICE.lstrip("U")  # the emulator's conversations.open
 
 
-@dataclass
-class TravelClock:
-    offset: timedelta = field(default_factory=timedelta)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[TravelClock]:
-    travel = TravelClock()
-    monkeypatch.setattr(reviews, "utc_now", travel)
-    monkeypatch.setattr(reviews, "REMINDER_CHECK_SECONDS", CHECK_SECONDS)
-    yield travel
 
 
 def stored(db: Path, sql: str) -> tuple:
