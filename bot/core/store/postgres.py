@@ -2,7 +2,8 @@
 
 The twin of ``sqlite.py`` with the same queries and the same idempotency: every event-driven
 write is ``INSERT ... ON CONFLICT DO NOTHING`` against the same UNIQUE constraints, followed, in
-the same transaction, by a read of the row that stands. Under READ COMMITTED a conflicting insert
+the same transaction, by a read of the row that stands (quiz and test answers do both in one
+statement, see ``_record_answer``). Under READ COMMITTED a conflicting insert
 waits for the other transaction and each statement sees what was committed before it, so two
 processes racing on one event record exactly one row, as two coroutines do on SQLite.
 
@@ -46,6 +47,7 @@ from bot.core.store.base import (
     sources_json,
 )
 from bot.core.store.feedback_sql import SET_FEEDBACK, UNHELPFUL_ANSWERS
+from bot.core.store.lanes import Lanes
 from bot.core.store.learner_tables import LEARNER_TABLES
 from bot.core.store.reports import FUNNEL, LEARNER_SUMMARIES
 from bot.core.store.rows import columns, from_row
@@ -142,6 +144,7 @@ class PostgresStore:
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._lanes = Lanes(max_size)
 
     async def open(self) -> None:
         """Connect the pool and apply pending migrations; a no-op when open.
@@ -168,16 +171,17 @@ class PostgresStore:
             await pool.close()
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _connection(self, *, urgent: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; ``urgent`` for the writes an interaction's acknowledgement waits on."""
         if self._pool is None:
             raise StoreError("the store is not open")
-        async with self._pool.acquire() as db:
+        async with self._lanes.seat(urgent=urgent), self._pool.acquire() as db:
             yield db
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _transaction(self, *, urgent: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection inside one transaction, committed on success, rolled back on error."""
-        async with self._connection() as db, db.transaction():
+        async with self._connection(urgent=urgent) as db, db.transaction():
             yield db
 
     async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
@@ -193,27 +197,31 @@ class PostgresStore:
     ) -> StoredAnswer:
         """Insert an answer unless one already stands for ``key``; return the one that stands.
 
-        Nothing standing afterwards means the insert hit the UNIQUE event id: that event
-        recorded a different answer, so this one is refused.
+        One statement, because a click's acknowledgement waits on it (a transaction with a read-back is four
+        round trips). ``ON CONFLICT (key) DO UPDATE`` with the standing value returns the standing row even when
+        another transaction committed it after this statement began, which ``DO NOTHING`` would not; ``xmax = 0``
+        tells a row this statement inserted. An event that recorded a different answer breaks the UNIQUE event
+        id: refused.
         """
-        where = " AND ".join(f"{column} = ${n}" for n, column in enumerate(key, start=1))
+        names = ", ".join(key)
         placeholders = ", ".join(f"${n}" for n in range(1, len(key) + 5))
-        async with self._transaction() as db:
-            new = _changed(await db.execute(
-                f"INSERT INTO {table} ({', '.join(key)}, option_index, correct, event_id, answered_at)"
-                f" VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                *key.values(), option_index, correct, event_id, datetime.now(UTC),
-            ))
-            row = await db.fetchrow(f"SELECT {_ANSWER_COLUMNS} FROM {table} WHERE {where}", *key.values())
-            if row is None:
-                raise EventIdReused(f"event {event_id!r} already recorded another answer")
-        return _answer(row, new=bool(new))
+        try:
+            async with self._connection(urgent=True) as db:
+                row = await db.fetchrow(
+                    f"INSERT INTO {table} ({names}, option_index, correct, event_id, answered_at)"
+                    f" VALUES ({placeholders}) ON CONFLICT ({names}) DO UPDATE SET option_index = {table}.option_index"
+                    f" RETURNING {_ANSWER_COLUMNS}, xmax = 0 AS inserted",
+                    *key.values(), option_index, correct, event_id, datetime.now(UTC),
+                )
+        except asyncpg.UniqueViolationError as error:
+            raise EventIdReused(f"event {event_id!r} already recorded another answer") from error
+        return _answer(row, new=row["inserted"])
 
     # Learners and lessons
 
     async def learner_id(self, learner: LearnerRef) -> int:
         key = (learner.platform, learner.workspace, learner.user_id)
-        async with self._connection() as db:
+        async with self._connection(urgent=True) as db:
             row = await db.fetchrow(
                 "SELECT id, display_name FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3", *key
             )
