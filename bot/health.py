@@ -57,7 +57,7 @@ class Connections:
             "platforms": {name: {"connected": up, "since": since} for name, (up, since) in self._state.items()},
             "degraded": {name: {"reason": reason, "since": since} for name, (reason, since) in self._degraded.items()},
         }
-        partial = self.path.with_name(self.path.name + ".tmp")
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # processes sharing a path never collide
         partial.write_text(json.dumps(body), encoding="utf-8")
         os.replace(partial, self.path)
 

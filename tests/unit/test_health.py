@@ -74,3 +74,24 @@ def test_health_command_says_which(tmp_path: Path, monkeypatch) -> None:
     _write(heartbeat_path(db), {"slack": {"connected": True, "since": time.time() - 120}})
     result = CliRunner().invoke(app, ["health"])
     assert (result.exit_code, result.output.strip()) == (0, "healthy")
+
+
+def _beat_often(path: str) -> None:
+    connections = Connections(Path(path))
+    for n in range(300):
+        connections.set("discord", n % 2 == 0)
+
+
+def test_processes_sharing_a_heartbeat_path_never_collide(tmp_path: Path) -> None:
+    """Several bot processes on one host share the default path; none may crash while writing it."""
+    import multiprocessing
+
+    path = tmp_path / "coursebot.heartbeat"
+    spawn = multiprocessing.get_context("spawn")
+    writers = [spawn.Process(target=_beat_often, args=(str(path),)) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    assert [writer.exitcode for writer in writers] == [0, 0, 0]
+    assert check(path, max_age=90).healthy
