@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.core.tasks import spawn
 from bot.health import Connections
 from bot.runtime import Runtime
-from bot.slack import instructor, labs, lessons, module_test, progress, quizzes, review
+from bot.slack import instructor, labs, lessons, module_test, progress, quizzes, respond, review
 from bot.slack.context import SlackContext
 from bot.slack.pacing import SlackPacing
 
@@ -59,6 +59,7 @@ def build_app(ctx: SlackContext) -> AsyncApp:
         request_verification_enabled=not socket_mode,  # Socket Mode envelopes are not signed
         logger=logging.getLogger("slack_bolt.coursebot"),
     )
+    respond.install(app, ctx.responses)
     for feature in (lessons, quizzes, module_test, labs, progress, instructor, review):
         feature.register(app, ctx)
     return app

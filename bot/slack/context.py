@@ -20,6 +20,7 @@ from bot.core.tasks import spawn
 from bot.runtime import Runtime
 from bot.slack.mrkdwn import escape, plain
 from bot.slack.pacing import SlackPacing
+from bot.slack.respond import SharedSession
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class SlackContext:
     pacing: SlackPacing = field(default_factory=SlackPacing)
     lab_openings: dict[str, set[asyncio.Event]] = field(default_factory=dict)  # channel -> labs being recorded
     native_streaming: bool = True  # SLACK_NATIVE_STREAMING, until Slack says the workspace lacks it
+    responses: SharedSession = field(default_factory=SharedSession)  # the session ``respond`` posts on
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
 
     @property
@@ -94,6 +96,7 @@ class SlackContext:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.responses.close()
 
 
 def _numbers(text: str, usage: str, *, most: int, least: int) -> list[int]:

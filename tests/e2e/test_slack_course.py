@@ -123,6 +123,8 @@ async def test_quiz_feedback_is_private_recorded_once_and_counted(slack_bot: Sla
     await slack_bot.wait_for(lambda: "Answered by 2 learners" in quiz.shown)
     assert all(e.user in (ALICE, BOB) for e in slack_bot.slack.ephemerals)
     assert len(quiz.versions) <= 3, "count updates coalesce: at most one per new respondent"
+    peers = slack_bot.slack.response_peers
+    assert len(peers) == 3 and len(set(peers)) == 1, "the replies share one kept-alive connection"
 
     await slack_bot.slash("/progress", user=ALICE)
     progress = await slack_bot.new_ephemeral(ALICE, 2)

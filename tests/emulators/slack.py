@@ -403,6 +403,7 @@ class SlackEmulator:
         self.message_events: dict[tuple[str, str], dict[str, Any]] = {}  # a person's message -> its event
         self.bot_url: str | None = None  # HTTP mode: the bot's /slack/events URL
         self.socket_connections = 0  # Socket Mode connections accepted so far
+        self.response_peers: list[tuple[str, int]] = []  # the client address of each response_url post
         self.connections: list[Connection] = []  # the live ones
         self.ack_timeout = ACK_TIMEOUT
         self._limiter = _RateLimiter()
@@ -777,6 +778,7 @@ class SlackEmulator:
         return 200, "ok"
 
     async def _response_url_handler(self, request: web.Request) -> web.Response:
+        self.response_peers.append(request.transport.get_extra_info("peername")[:2])
         await self._held("response_url")
         status, text = await self._response_url_post(request.match_info["id"], await request.json())
         await self._touch()
