@@ -41,3 +41,16 @@ async def test_a_cancelled_waiter_passes_its_seat_on() -> None:
         async with lanes.seat():
             pass
     assert order == ["held", "after"]
+
+
+async def test_the_reserve_is_for_the_urgent_lane_only() -> None:
+    lanes, order, release = Lanes(3, reserve=1), [], asyncio.Event()
+    ordinary = [asyncio.create_task(_hold(lanes, f"ordinary{n}", order, release)) for n in range(3)]
+    await asyncio.sleep(0)
+    assert order == ["ordinary0", "ordinary1"]  # the third seat is kept ...
+    urgent = asyncio.create_task(_hold(lanes, "urgent", order, release, urgent=True))
+    await asyncio.sleep(0)
+    assert order == ["ordinary0", "ordinary1", "urgent"]  # ... for an urgent caller, who takes it at once
+    release.set()
+    await asyncio.gather(*ordinary, urgent)
+    assert order[-1] == "ordinary2"

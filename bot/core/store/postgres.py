@@ -136,6 +136,9 @@ def _claim(row: asyncpg.Record) -> AnswerClaim:
     return from_row(AnswerClaim, row, {"message_ids": lambda text: tuple(json.loads(text))})
 
 
+URGENT_RESERVE = 2  # pool connections only the writes an acknowledgement waits on may use (see ``Lanes``)
+
+
 class PostgresStore:
     """The course's storage in a PostgreSQL database (see the module docstring)."""
 
@@ -144,7 +147,7 @@ class PostgresStore:
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
-        self._lanes = Lanes(max_size)
+        self._lanes = Lanes(max_size, reserve=URGENT_RESERVE)
 
     async def open(self) -> None:
         """Connect the pool and apply pending migrations; a no-op when open.
@@ -220,20 +223,18 @@ class PostgresStore:
     # Learners and lessons
 
     async def learner_id(self, learner: LearnerRef) -> int:
-        key = (learner.platform, learner.workspace, learner.user_id)
+        """The learner's id, added (or their new display name written) when needed: one statement, urgent."""
         async with self._connection(urgent=True) as db:
-            row = await db.fetchrow(
-                "SELECT id, display_name FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3", *key
-            )
-            if row is not None and (not learner.display_name or row["display_name"] == learner.display_name):
-                return row["id"]
             return await db.fetchval(
-                "INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
-                " VALUES ($1, $2, $3, $4, $5)"
+                "WITH standing AS (SELECT id FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3"
+                " AND ($4 = '' OR display_name = $4)),"
+                " added AS (INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
+                " SELECT $1, $2, $3, $4, $5::timestamptz WHERE NOT EXISTS (SELECT 1 FROM standing)"
                 " ON CONFLICT (platform, workspace, user_id) DO UPDATE SET display_name ="
                 " CASE WHEN excluded.display_name = '' THEN learners.display_name ELSE excluded.display_name END"
-                " RETURNING id",
-                *key, learner.display_name, datetime.now(UTC),
+                " RETURNING id)"
+                " SELECT id FROM standing UNION ALL SELECT id FROM added",
+                learner.platform, learner.workspace, learner.user_id, learner.display_name, datetime.now(UTC),
             )
 
     async def find_learner(self, learner: LearnerRef) -> int | None:
