@@ -23,6 +23,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._ack import reply
 from bot.core.course import CourseError
 
 if TYPE_CHECKING:
@@ -70,10 +71,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         return
     text = _message_for(interaction, error)
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await reply(interaction, text)
     except (discord.HTTPException, discord.InteractionResponded) as exc:
         if is_replayed(exc):
             log.debug("could not tell interaction %s about its error: %s", interaction.id, exc)

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs._ack import in_time, reply
 from bot.cogs._autocomplete import number_autocomplete
 from bot.cogs._context import cog_of, learner_of, runtime_of
 from bot.cogs._render import question_embed, quiz_feedback, respondents_line
@@ -69,12 +70,12 @@ class QuizOptionButton(
 
     async def handle(self, interaction: discord.Interaction) -> None:
         course = runtime_of(interaction).course
-        outcome = await course.answer_quiz(
+        outcome = await in_time(interaction, course.answer_quiz(
             learner_of(interaction), self.lesson, self.question_id, self.option,
             event_id=str(interaction.id), module=self.module,
-        )
+        ))
         index = course.quiz(self.lesson, self.module).questions.index(outcome.question)
-        await interaction.response.send_message(quiz_feedback(outcome, index + 1), ephemeral=True)
+        await reply(interaction, quiz_feedback(outcome, index + 1))
         if not outcome.already_answered and interaction.message is not None:
             message = interaction.message
             _quizzes_cog(interaction).refresh_count(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
+
 from bot.cogs._render import without_verdict
 from bot.core.content.loader import load_course
+from bot.core.store.sqlite import SQLiteStore
 from tests.e2e.discord_harness import CONTENT, DiscordHarness
-from tests.emulators.discord import Message
+from tests.emulators.discord import EPHEMERAL, LOADING, Message
 
 COURSE = load_course(CONTENT)
 QUIZ = COURSE.modules[COURSE.default_module].quizzes[1]
@@ -70,3 +76,33 @@ async def test_unknown_quiz_is_an_ephemeral_error_and_posts_nothing(discord_bot:
     assert reply.ephemeral
     assert "no quiz for lesson 42" in reply.content
     assert len(emu.channel_messages(emu.general)) == before
+
+
+async def test_a_press_whose_answer_is_slow_to_store_is_acknowledged_at_once(
+    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick store answers with the feedback in one response; a slow one defers first, then fills it in."""
+    emu = discord_bot.emulator
+    alice, bob = emu.add_user("alice"), emu.add_user("bob")
+    (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
+    right = QUIZ.questions[0].correct_option.index
+
+    quick = await emu.click(alice, quiz, option_id(quiz, 0, right))
+    (feedback,) = await emu.responded(quick)
+    assert [r["type"] for r in quick.responses] == [4] and feedback.content.startswith("✅ Correct!")
+
+    release = asyncio.Event()
+    record = SQLiteStore.record_quiz_answer
+
+    async def slow_record(self: SQLiteStore, *args: Any) -> Any:
+        await release.wait()  # a store busy with a class's lab questions
+        return await record(self, *args)
+
+    monkeypatch.setattr(SQLiteStore, "record_quiz_answer", slow_record)
+    slow = await emu.click(bob, quiz, option_id(quiz, 0, right))
+    deferred = await emu.acknowledged(slow)
+    assert deferred["type"] == 5 and deferred["data"]["flags"] & EPHEMERAL  # "thinking…", before the answer
+    assert not [m for m in slow.replies if not m.data["flags"] & LOADING]
+    release.set()
+    (filled,) = await emu.responded(slow)
+    assert filled.ephemeral and filled.content.startswith("✅ Correct!") and not slow.followups
