@@ -167,6 +167,17 @@ async def test_concurrent_start_attempt_makes_one(store: Store, store_target: St
     assert await store_target.value("SELECT COUNT(*) FROM test_attempts") == 1
 
 
+async def test_one_event_delivered_many_times_at_once_is_recorded_once(store: Store, store_target: StoreTarget) -> None:
+    """Redeliveries racing each other all get the answer that stands; none is refused as a reused event id."""
+    me = await store.learner_id(learner(1))
+    for round_ in range(5):
+        event = f"evt-{round_}"
+        results = await asyncio.gather(*(store.record_quiz_answer(me, 5, 1, f"q{round_}", 1, False, event)
+                                         for _ in range(20)))
+        assert sum(r.new for r in results) == 1 and {r.option_index for r in results} == {1}
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers") == 5
+
+
 async def test_200_concurrent_answers_from_50_learners_recorded_once(store: Store, store_target: StoreTarget) -> None:
     """Each of 200 answers arrives twice with its event id, plus a re-click with a new id and another option."""
     learners = [learner(n) for n in range(50)]

@@ -203,21 +203,26 @@ class PostgresStore:
         One statement, because a click's acknowledgement waits on it (a transaction with a read-back is four
         round trips). ``ON CONFLICT (key) DO UPDATE`` with the standing value returns the standing row even when
         another transaction committed it after this statement began, which ``DO NOTHING`` would not; ``xmax = 0``
-        tells a row this statement inserted. An event that recorded a different answer breaks the UNIQUE event
-        id: refused.
+        tells a row this statement inserted. The UNIQUE event id is not the conflict target, so it raises: when
+        the same event is being recorded concurrently (then the key's row stands once that commits), or when the
+        event recorded a different answer (refused).
         """
         names = ", ".join(key)
         placeholders = ", ".join(f"${n}" for n in range(1, len(key) + 5))
-        try:
-            async with self._connection(urgent=True) as db:
+        async with self._connection(urgent=True) as db:
+            try:
                 row = await db.fetchrow(
                     f"INSERT INTO {table} ({names}, option_index, correct, event_id, answered_at)"
                     f" VALUES ({placeholders}) ON CONFLICT ({names}) DO UPDATE SET option_index = {table}.option_index"
                     f" RETURNING {_ANSWER_COLUMNS}, xmax = 0 AS inserted",
                     *key.values(), option_index, correct, event_id, datetime.now(UTC),
                 )
-        except asyncpg.UniqueViolationError as error:
-            raise EventIdReused(f"event {event_id!r} already recorded another answer") from error
+            except asyncpg.UniqueViolationError as error:
+                where = " AND ".join(f"{column} = ${n}" for n, column in enumerate(key, start=1))
+                row = await db.fetchrow(f"SELECT {_ANSWER_COLUMNS}, false AS inserted FROM {table} WHERE {where}",
+                                        *key.values())
+                if row is None:
+                    raise EventIdReused(f"event {event_id!r} already recorded another answer") from error
         return _answer(row, new=row["inserted"])
 
     # Learners and lessons
