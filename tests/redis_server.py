@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,15 +77,22 @@ class RedisServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One Redis server for the whole test session."""
+@contextmanager
+def running() -> Iterator[RedisServer]:
+    """A started server of its own, removed afterwards."""
     server = RedisServer()
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis server for the whole test session."""
+    with running() as server:
+        yield server
 
 
 @pytest.fixture
@@ -99,9 +107,5 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis server of this test's own, which it may kill and start again."""
-    server = RedisServer()
-    server.start()
-    try:
+    with running() as server:
         yield server
-    finally:
-        server.remove()
