@@ -423,14 +423,14 @@ class Labs(commands.Cog):
         """After a crash: the answer's last message shows ``text``; no message keeps a Stop button."""
         channel = self.bot.get_partial_messageable(int(lab_thread.thread_key), type=discord.ChannelType.private_thread)
         sink = EmbedAnswerSink(channel, lab_thread.thread_key)
-        await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL)
+        await self.bot.pacer.acquire(sink.bucket, priority=Priority.COMPLETE)
         if not message_ids:
             await sink.post(text, final=True)
             return
         *earlier, last = message_ids
         for message_id in earlier:
             await channel.get_partial_message(int(message_id)).edit(view=None, allowed_mentions=NO_PINGS)
-            await self.bot.pacer.acquire(sink.bucket, priority=Priority.FINAL)
+            await self.bot.pacer.acquire(sink.bucket, priority=Priority.COMPLETE)
         await sink.edit(last, text, final=True)
 
 

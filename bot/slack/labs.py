@@ -237,7 +237,7 @@ class LabConversations:
         sink = AnswerSink(self.ctx.client, channel=channel, thread_ts=thread_ts, team_id=thread.thread_key,
                           user_id="", native=False)
         if message_ids:
-            await self.ctx.pacing.stream.acquire(sink.bucket, priority=Priority.FINAL)
+            await self.ctx.pacing.stream.acquire(sink.bucket, priority=Priority.COMPLETE)
             await sink.edit(message_ids[-1], text, final=True)
         else:
             await self.ctx.pacing.post(channel)

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimited, RateLimits
+from bot.core.streaming.pacing import Priority
 from tests.limit_sinks import EmulatedPlatform, PlatformLimits, rejoin
 
 CURSOR = " ▌"
@@ -321,6 +322,27 @@ async def test_finish_does_not_wait_out_an_ordinary_slot() -> None:
     await asyncio.wait_for(message.finish("first and more, complete"), timeout=5)
     assert sink.texts() == ["first and more, complete"]
     assert [r.kind for r in platform.requests] == ["post", "edit"]
+
+
+async def test_an_answer_finished_before_its_first_post_goes_whole_ahead_of_other_first_texts() -> None:
+    """Hundreds of answers on one budget: a queued first text whose model has finished is posted complete, in
+    one request, before answers still streaming get their first words (then every answer ends sooner)."""
+    limits = PlatformLimits(limit=2000, edit=(5, 0.05), post=(5, 0.05), global_=(1, 0.3))
+    platform = EmulatedPlatform(limits, latency=0.001)
+    pacer = _pacer_for(limits)
+    await pacer.acquire_global(priority=Priority.FIRST)  # another answer's request fills the budget
+    streaming = ProgressiveMessage(platform.sink("a"), pacer)
+    finished = ProgressiveMessage(platform.sink("b"), pacer)
+    streaming.update("still streaming")
+    await asyncio.sleep(0)
+    finished.update("first words")
+    await asyncio.sleep(0)  # both first texts wait, in that order
+    await asyncio.wait_for(finished.finish("first words, and the whole answer", footer="done"), timeout=2)
+    assert [(r.bucket, r.kind) for r in platform.requests] == [("b", "post")]  # one request, and first
+    assert platform.history(finished.message_ids[0]) == ["first words, and the whole answer\n\ndone"]
+    await asyncio.wait_for(streaming.finish("still streaming, now done"), timeout=2)
+    assert [r.bucket for r in platform.requests] == ["b", "a"]
+    _assert_clean(platform)
 
 
 async def test_native_streaming_overflows_into_new_streams_and_stops_them_all() -> None:

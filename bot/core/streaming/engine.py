@@ -3,8 +3,9 @@
 The caller hands over the whole answer so far with :meth:`ProgressiveMessage.update` as often as it likes;
 it never blocks. A single background task per answer sends what is needed, one request at a time, each
 when the shared :class:`~bot.core.streaming.pacing.Pacer` grants a slot, always with the latest text
-(nothing stale queues up, unchanged text is never re-sent). The first text and the final texts go before
-progress edits (:class:`~bot.core.streaming.pacing.Priority`).
+(nothing stale queues up, unchanged text is never re-sent). What remains of a finished answer goes first, then
+first texts, then final texts of messages the answer moved past, then progress edits
+(:class:`~bot.core.streaming.pacing.Priority`): an answer that finishes before its first post is posted whole.
 
 Past ``sink.limit`` the message ends at a clean boundary (:mod:`bot.core.streaming.chunking`) and the answer
 continues in a new message, posted first because it carries the newest text; the earlier one then gets its
@@ -82,7 +83,7 @@ class ProgressiveMessage:
         self._fence: str | None = None  # code block open where they end
         self._suffix: str | None = None  # set by finish(): the answer is complete
         self._pump: asyncio.Task[None] | None = None
-        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary slot
+        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for a slot below COMPLETE
         self._failures = 0
         self._error: Exception | None = None
 
@@ -116,7 +117,7 @@ class ProgressiveMessage:
         self._text = text
         self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
         if self._hurry is not None and not self._hurry.done():
-            self._hurry.set_result(None)  # the final text goes first: do not wait out an ordinary slot
+            self._hurry.set_result(None)  # the complete text goes first: do not wait out a slot of lower rank
         self._wake()
         while (pump := self._pump) is not None:
             await pump
@@ -190,18 +191,24 @@ class ProgressiveMessage:
         final = self._suffix is not None
         if len(desired) > len(self.message_ids):
             index = len(self.message_ids)
-            # A message the answer overflows into is ordinary: with many answers, first and final requests
-            # must stay few enough to always go first.
-            # A status line alone (a queue notice) is not what the learner waits for: answers' texts go first.
-            first = Priority.FIRST if self._text or final else Priority.ORDINARY
-            priority = first if index == 0 else Priority.FINAL if final else Priority.ORDINARY
+            # A message the answer overflows into while streaming is ordinary: with many answers, first and
+            # complete texts must stay few enough to always go first. A status line alone (a queue notice) is
+            # not what the learner waits for either: answers' texts go first.
+            if final:
+                priority = Priority.COMPLETE
+            elif index == 0 and self._text:
+                priority = Priority.FIRST
+            else:
+                priority = Priority.ORDINARY
             return _Request(index, "post", priority), desired[index]
         for index, want in enumerate(desired):
             shown = self._shown[index]
             done = final or index < len(desired) - 1  # this message will not change again
             if shown == want and not (done and index in self._streaming):
                 continue
-            if index == 0 and shown == self._status:
+            if final:
+                priority = Priority.COMPLETE
+            elif index == 0 and shown == self._status:
                 priority = Priority.FIRST  # the first text replaces the status line
             else:
                 priority = Priority.FINAL if done else Priority.ORDINARY
@@ -248,10 +255,11 @@ class ProgressiveMessage:
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
     async def _acquire(self, routes: list[Route], priority: Priority) -> Route:
-        """Wait for a slot on one of ``routes``; an ordinary wait is promoted if finish() is called meanwhile."""
-        if priority is not Priority.ORDINARY:
+        """Wait for a slot on one of ``routes``; the wait is promoted to ``COMPLETE`` if finish() is called
+        meanwhile (a first text still queued when the model finishes is then posted whole, ahead of the queue)."""
+        if priority is Priority.COMPLETE:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
-        slot = asyncio.ensure_future(self.pacer.acquire_first(routes))
+        slot = asyncio.ensure_future(self.pacer.acquire_first(routes, priority=priority))
         self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait((slot, hurry), return_when=asyncio.FIRST_COMPLETED)
@@ -261,7 +269,7 @@ class ProgressiveMessage:
                 slot.cancel()
         if slot.done() and not slot.cancelled():
             return routes[slot.result()]  # granted
-        return routes[await self.pacer.acquire_first(routes, priority=Priority.FINAL)]
+        return routes[await self.pacer.acquire_first(routes, priority=Priority.COMPLETE)]
 
     def _routes(self, request: _Request) -> list[Route]:
         """The ways ``request`` may go, cheapest first: a hybrid sink's text may start a native stream or be

@@ -3,12 +3,14 @@
 Each pacing key (``sink.bucket``) has a sliding-window log: never more than ``count`` requests in any
 ``period`` seconds, which is what Discord's per-route buckets and Slack's per-minute tiers promise. On top of
 it, ordinary requests are spread evenly (at most one per ``period / count``) so an answer's edits arrive at a
-steady rhythm instead of bursting the whole window and then going quiet; an answer's first and final texts
-(:class:`Priority`) may use the window's burst room and go to the front of the queue. A second window counts
-every request of the connection (Discord's 50 requests/s per bot).
+steady rhythm instead of bursting the whole window and then going quiet; an answer's first, final and complete
+texts (:class:`Priority`) may use the window's burst room and go to the front of the queue. A second window
+counts every request of the connection (Discord's 50 requests/s per bot).
 
-First texts also have a tenth of the global window to themselves, so a new answer's first words are not
-held up by other answers' edits. Waiting requests are served by priority, then in arrival order.
+First texts and complete answers also have a slot of the global window to themselves, so a new answer's first
+words find room at once while other answers' edits keep the window full (those are spaced evenly, so the next
+slot frees within one spacing anyway: a larger reserve measured as budget lost to progress edits). Waiting
+requests are served by priority, then in arrival order.
 The engine asks again only after its previous request finished, so arrival order is least-recently-served:
 concurrent answers take turns. A request is counted from when its caller resumes (the moment it is sent),
 and every period is padded by ``RateLimits.margin`` for the jitter on the way to the platform.
@@ -35,6 +37,7 @@ Route = tuple[str, RequestKind]  # (bucket, kind): one way to send a request
 Window = tuple[int, float]  # (requests, seconds)
 
 _SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
+GLOBAL_RESERVE = 1  # slots of the connection-wide window kept for first texts and complete answers
 # An eager window spaces ordinary requests by its even spacing times fill**EAGER_EXPONENT (fill: the share of the
 # window in use), but at least EAGER_HORIZON / count apart. A class that asks within a minute gets most of the
 # minute's budget while its answers stream (about the first EAGER_HORIZON seconds) instead of a sixth of it; a
@@ -74,18 +77,25 @@ class RateLimits:
 
 
 class Priority(enum.IntEnum):
-    """Which requests go first. Ties are served in arrival order."""
+    """Which requests go first. Ties are served in arrival order.
 
-    FIRST = 0  # an answer's first text: what the learner is waiting for
-    FINAL = 1  # an answer's complete text, and the last text of a message the answer overflowed
-    ORDINARY = 2  # progress edits
+    A complete answer goes before other answers' first texts: when the budget cannot keep up (hundreds of
+    answers at once), an answer whose model has finished and that is not on screen yet is posted whole, in the
+    one request its first text would have taken, and every answer's final text comes sooner (measured in
+    ``bench/RESULTS.md``). Below that load the two never wait for each other.
+    """
+
+    COMPLETE = 0  # what remains to show of a finished answer: its complete text
+    FIRST = 1  # an answer's first text: what the learner is waiting for
+    FINAL = 2  # the last text of a message the answer overflowed, and the bot's own replies outside answers
+    ORDINARY = 3  # progress edits
 
 
 class _SlidingWindow:
     """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
-    The reserve is room only ``Priority.FIRST`` may use, so an answer's first text need not wait for a slot to
-    expire while other answers keep the window full. Requests up to ``burst`` priority skip the spacing; in a
+    The reserve is room only ``Priority.FIRST`` and above may use, so an answer's first text need not wait for a
+    slot to expire while other answers keep the window full. Requests up to ``burst`` priority skip the spacing; in a
     window shared by many answers only first texts should, or bursts of grants come back as bursts of
     expiries with long gaps between them.
     """
@@ -108,7 +118,7 @@ class _SlidingWindow:
         if not self.count:
             return self.blocked_until
         when = self.blocked_until
-        full = self.count if priority is Priority.FIRST else self.ordinary
+        full = self.count if priority <= Priority.FIRST else self.ordinary
         if len(self.stamps) >= full:
             when = max(when, self.stamps[len(self.stamps) - full] + self.period)
         if priority > self.burst and self.stamps:
@@ -180,8 +190,7 @@ class Pacer:
         self.limits = limits or RateLimits()
         self.shared = shared
         global_ = self.limits.padded(self.limits.global_)
-        reserve = global_[0] // 10 if global_ else 0
-        self._global = _SlidingWindow(global_, reserve=reserve, burst=Priority.FIRST)
+        self._global = _SlidingWindow(global_, reserve=GLOBAL_RESERVE if global_ else 0, burst=Priority.FIRST)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._ready: list[tuple[tuple[int, int], int, tuple[str, str]]] = []  # (rank of head, version, key)
         self._sleeping: list[tuple[float, int, tuple[str, str]]] = []  # (free at, version, key)
@@ -224,7 +233,7 @@ class Pacer:
         windows = []
         for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
             if window.count:
-                count = window.count if priority is Priority.FIRST else window.ordinary
+                count = window.count if priority <= Priority.FIRST else window.ordinary
                 windows.append(SharedWindow(name, count, window.period))
         return windows
 
