@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.core.streaming.pacing import EAGER_HORIZON, Pacer, Priority, RateLimits, _SlidingWindow
+from bot.core.streaming.pacing import EAGER_EXPONENT, EAGER_HORIZON, Pacer, Priority, RateLimits, _SlidingWindow
 
 
 def _within(stamps: list[float], count: int, period: float) -> bool:
@@ -183,5 +183,25 @@ def test_an_eager_window_spends_its_budget_while_it_is_empty_and_evens_out_when_
     assert eager.free_at(Priority.ORDINARY) == pytest.approx(EAGER_HORIZON / 100)  # nearly empty: spend it
     for n in range(1, 99):
         eager.take(n * 0.1)
-    assert eager.free_at(Priority.ORDINARY) == pytest.approx(9.8 + 0.6 * (99 / 100) ** 3)  # full: even again
+    assert eager.free_at(Priority.ORDINARY) == pytest.approx(9.8 + 0.6 * (99 / 100) ** EAGER_EXPONENT)  # full: even
     assert eager.free_at(Priority.FIRST) <= 9.8  # first texts skip the spacing, as before
+
+
+async def test_a_slot_held_for_a_final_text_is_not_spent_on_progress() -> None:
+    """A per-minute tier shared by a class: progress edits stop short of the slots the answers' final texts
+    will need, so no final waits out the minute."""
+    pacer = Pacer(RateLimits(per_bucket=(3, 60.0), global_=None, margin=0, eager=frozenset({"edit"})))
+    pacer.hold_final("workspace")
+    for _ in range(2):  # FINAL: below the first texts, but not spaced like progress edits
+        await asyncio.wait_for(pacer.acquire("workspace", priority=Priority.FINAL), timeout=1)
+    with pytest.raises(TimeoutError):  # the third slot is the held one
+        await asyncio.wait_for(pacer.acquire("workspace", priority=Priority.FINAL), timeout=0.2)
+    await asyncio.wait_for(pacer.acquire("workspace", priority=Priority.COMPLETE), timeout=1)
+    pacer.release_final("workspace")
+
+
+async def test_holding_a_final_slot_leaves_windows_that_are_not_eager_alone() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(2, 60.0), global_=None, margin=0))  # a Discord thread's own bucket
+    pacer.hold_final("thread")
+    for _ in range(2):
+        await asyncio.wait_for(pacer.acquire("thread", priority=Priority.FIRST), timeout=1)

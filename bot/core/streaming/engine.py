@@ -86,6 +86,7 @@ class ProgressiveMessage:
         self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for a slot below COMPLETE
         self._failures = 0
         self._error: Exception | None = None
+        self._holds_final = False  # a slot is kept in the pacer for the complete text's edit
 
     # -- the caller's side ------------------------------------------------------------------------------
 
@@ -119,8 +120,13 @@ class ProgressiveMessage:
         if self._hurry is not None and not self._hurry.done():
             self._hurry.set_result(None)  # the complete text goes first: do not wait out a slot of lower rank
         self._wake()
-        while (pump := self._pump) is not None:
-            await pump
+        try:
+            while (pump := self._pump) is not None:
+                await pump
+        finally:
+            if self._holds_final:
+                self._holds_final = False
+                self.pacer.release_final(self.sink.bucket)
         if self._error is not None:
             raise DeliveryError("the answer could not be delivered") from self._error
         return list(self.message_ids)
@@ -303,6 +309,9 @@ class ProgressiveMessage:
                 self._posted_at.append(asyncio.get_running_loop().time())
                 if self._native is not None and kind == "post":
                     self._streaming.add(index)
+                elif not final and not self._holds_final:  # its complete text will be an edit
+                    self._holds_final = True
+                    self.pacer.hold_final(self.sink.bucket)
             else:
                 message_id = self.message_ids[index]
                 if request.kind == "edit" or kind == "edit":  # a stream's final text may go as an edit
