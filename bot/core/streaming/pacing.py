@@ -235,7 +235,7 @@ class Pacer:
         windows = []
         for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
             if window.count:
-                count = window.count if priority <= Priority.FIRST else window.ordinary
+                count = window.count if priority <= Priority.FIRST else max(1, window.ordinary - window.held)
                 windows.append(SharedWindow(name, count, window.period))
         return windows
 
