@@ -39,12 +39,14 @@ EXTENSIONS = (
     "bot.cogs.review",
 )
 DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
-# Discord's documented windows with room to spare: 2 of the 50 global requests a second, and 0.1 s per window, for
-# the time a granted request takes to reach Discord (discord.py's own queueing in a busy event loop, then the
-# network). Every REST request the bot makes while it runs is paced (interaction responses do not count against
-# the global limit); discord.py sends start-up (login, command sync) unpaced. Measured (bench/RESULTS.md): 50
-# per 1.1 s gave a class of 100 fresher answers (mean staleness 1.30 s against 1.37 s), but drew a global 429
-# with 20 labs while the test suite loaded the machine.
+# Discord's documented windows with room to spare: 2 of the 50 global requests a second, and 0.1 s per window,
+# for the time a granted request takes to reach Discord (discord.py's own queueing in a busy event loop, then the
+# network); the pacer's first-text reserve (a tenth of the global window) also keeps edits from filling it.
+# Every REST request the bot makes while it runs is paced (interaction responses do not count against the global
+# limit); discord.py sends start-up (login, command sync) unpaced. Measured (bench/RESULTS.md): 50 per 1.1 s
+# gave a class of 100 fresher answers, but with 500 labs requests reached the emulator bunched past its limit
+# (4 global 429s in one run of two), and with one slot reserved instead of a tenth, 20 labs drew a global 429
+# in the e2e test under the test suite's load.
 PACING = dataclasses.replace(DISCORD_LIMITS, global_=(48, 1.0), margin=0.1)
 RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
 

@@ -5,7 +5,7 @@ it never blocks. A single background task per answer sends what is needed, one r
 when the shared :class:`~bot.core.streaming.pacing.Pacer` grants a slot, always with the latest text
 (nothing stale queues up, unchanged text is never re-sent). What remains of a finished answer goes first, then
 first texts, then final texts of messages the answer moved past, then progress edits
-(:class:`~bot.core.streaming.pacing.Priority`): an answer that finishes before its first post is posted whole.
+(:class:`~bot.core.streaming.pacing.Priority`): an answer that finishes before its first post goes whole.
 
 Past ``sink.limit`` the message ends at a clean boundary (:mod:`bot.core.streaming.chunking`) and the answer
 continues in a new message, posted first because it carries the newest text; the earlier one then gets its
@@ -83,7 +83,7 @@ class ProgressiveMessage:
         self._fence: str | None = None  # code block open where they end
         self._suffix: str | None = None  # set by finish(): the answer is complete
         self._pump: asyncio.Task[None] | None = None
-        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for a slot below COMPLETE
+        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary slot
         self._failures = 0
         self._error: Exception | None = None
         self._holds_final = False  # a slot is kept in the pacer for the complete text's edit
@@ -118,7 +118,7 @@ class ProgressiveMessage:
         self._text = text
         self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
         if self._hurry is not None and not self._hurry.done():
-            self._hurry.set_result(None)  # the complete text goes first: do not wait out a slot of lower rank
+            self._hurry.set_result(None)  # the complete text goes first: do not wait out an ordinary slot
         self._wake()
         try:
             while (pump := self._pump) is not None:
@@ -261,11 +261,10 @@ class ProgressiveMessage:
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
     async def _acquire(self, routes: list[Route], priority: Priority) -> Route:
-        """Wait for a slot on one of ``routes``; the wait is promoted to ``COMPLETE`` if finish() is called
-        meanwhile (a first text still queued when the model finishes is then posted whole, ahead of the queue)."""
-        if priority is Priority.COMPLETE:
+        """Wait for a slot on one of ``routes``; an ordinary wait is promoted if finish() is called meanwhile."""
+        if priority is not Priority.ORDINARY:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
-        slot = asyncio.ensure_future(self.pacer.acquire_first(routes, priority=priority))
+        slot = asyncio.ensure_future(self.pacer.acquire_first(routes))
         self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait((slot, hurry), return_when=asyncio.FIRST_COMPLETED)

@@ -94,10 +94,10 @@ class Priority(enum.IntEnum):
 class _SlidingWindow:
     """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
-    The reserve is room only ``Priority.FIRST`` and above may use, so an answer's first text need not wait for a
-    slot to expire while other answers keep the window full. Requests up to ``burst`` priority skip the spacing; in a
-    window shared by many answers only first texts should, or bursts of grants come back as bursts of
-    expiries with long gaps between them.
+    The reserve is room only first texts and complete answers (``Priority.FIRST`` and ``COMPLETE``) may use, so
+    an answer's first text need not wait for a slot to expire while other answers keep the window full. Requests
+    up to ``burst`` priority skip the spacing; in a window shared by many answers only first texts (and complete
+    answers) should, or bursts of grants come back as bursts of expiries with long gaps between them.
     """
 
     __slots__ = ("blocked_until", "burst", "count", "eager", "held", "ordinary", "period", "spacing", "stamps")
