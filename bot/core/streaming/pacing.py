@@ -80,9 +80,8 @@ class Priority(enum.IntEnum):
     """Which requests go first. Ties are served in arrival order.
 
     A complete answer goes before other answers' first texts: when the budget cannot keep up (hundreds of
-    answers at once), an answer whose model has finished and that is not on screen yet is posted whole, in the
-    one request its first text would have taken, and every answer's final text comes sooner (measured in
-    ``bench/RESULTS.md``). Below that load the two never wait for each other.
+    answers at once), an answer that finished before it was shown is posted whole, in one request, and
+    finished answers are not held behind new ones. Below that load the two never wait for each other.
     """
 
     COMPLETE = 0  # what remains to show of a finished answer: its complete text
