@@ -118,7 +118,7 @@ class _SlidingWindow:
         if not self.count:
             return self.blocked_until
         when = self.blocked_until
-        full = self.count if priority <= Priority.FIRST else max(1, self.ordinary - self.held)
+        full = self.room(priority)
         if len(self.stamps) >= full:
             when = max(when, self.stamps[len(self.stamps) - full] + self.period)
         if priority > self.burst and self.stamps:
@@ -128,6 +128,10 @@ class _SlidingWindow:
                 spacing = max(EAGER_HORIZON / self.ordinary, spacing * fill**EAGER_EXPONENT)
             when = max(when, self.stamps[-1] + spacing)
         return when
+
+    def room(self, priority: Priority) -> int:
+        """How many grants the window may hold and still take a request of ``priority``."""
+        return self.count if priority <= Priority.FIRST else max(1, self.ordinary - self.held)
 
     def _in_window(self, now: float) -> int:
         return len(self.stamps) - bisect.bisect_right(self.stamps, now - self.period)
@@ -234,8 +238,7 @@ class Pacer:
         windows = []
         for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
             if window.count:
-                count = window.count if priority <= Priority.FIRST else max(1, window.ordinary - window.held)
-                windows.append(SharedWindow(name, count, window.period))
+                windows.append(SharedWindow(name, window.room(priority), window.period))
         return windows
 
     async def acquire_first(self, routes: Sequence[Route], *, priority: Priority = Priority.ORDINARY) -> int:
