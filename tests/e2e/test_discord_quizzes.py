@@ -106,3 +106,20 @@ async def test_a_press_whose_answer_is_slow_to_store_is_acknowledged_at_once(
     release.set()
     (filled,) = await emu.responded(slow)
     assert filled.ephemeral and filled.content.startswith("✅ Correct!") and not slow.followups
+
+
+async def test_a_press_that_waited_in_a_busy_bot_is_acknowledged_without_waiting_longer(
+    discord_bot: DiscordHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time to acknowledge counts from the press: one made two seconds ago (it waited its turn while the
+    bot was busy) is deferred at once, even though its answer is quick to store, then filled in."""
+    emu = discord_bot.emulator
+    alice, bob = emu.add_user("alice"), emu.add_user("bob")
+    (quiz,) = await emu.responded(await emu.slash(alice, "quiz", number=1))
+    right = QUIZ.questions[0].correct_option.index
+    now = emu.snowflake
+    monkeypatch.setattr(emu, "snowflake", lambda **kw: now(**kw) - (2000 << 22))  # ids stamped 2 s back
+    waited = await emu.click(bob, quiz, option_id(quiz, 0, right))
+    (filled,) = await emu.responded(waited)
+    assert [r["type"] for r in waited.responses] == [5]  # "thinking…" first, not the feedback
+    assert filled.ephemeral and filled.content.startswith("✅ Correct!") and not waited.followups

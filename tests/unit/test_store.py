@@ -297,3 +297,23 @@ async def test_cancelled_writes_leave_no_transaction_open(store: Store, store_ta
     assert await store_target.value("SELECT COUNT(*) FROM quiz_answers WHERE question_id = 'after'") == 1
     on_disk = {row[0] for row in await store_target.rows("SELECT question_id FROM quiz_answers WHERE lesson = 1")}
     assert recorded <= on_disk
+
+
+async def test_a_postgres_connection_goes_back_to_the_pool_without_a_reset_round_trip(
+    postgres_server: PostgresServer,
+) -> None:
+    """A quiz click is two statements and nothing else: asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``
+    …) would add a round trip to every use of the pool, and this store leaves no session state to reset."""
+    dsn = await postgres_server.create_database()
+    store = PostgresStore(dsn, min_size=1, max_size=1)
+    await store.open()
+    try:
+        sent: list[str] = []
+        async with store._pool.acquire() as db:  # the pool's only connection
+            db.add_query_logger(lambda logged: sent.append(logged.query))
+        me = await store.learner_id(learner(1))
+        await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
+        assert len(sent) == 2 and not [query for query in sent if "RESET" in query.upper()]
+    finally:
+        await store.close()
+        await postgres_server.drop_database(dsn)
