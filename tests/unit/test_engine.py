@@ -433,6 +433,25 @@ async def test_a_final_text_does_not_wait_for_a_stop_slot() -> None:
     _assert_clean(platform)
 
 
+async def test_a_stream_whose_appends_are_spent_ends_without_waiting_for_one() -> None:
+    """A class spent the workspace's appends: a progress append waits for the window. When the answer finishes
+    meanwhile, its complete text ends the stream by chat.stopStream at once instead of taking that append."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _pacer_for(HYBRID)
+    sink = platform.hybrid_sink("T1", "C1")
+    message = ProgressiveMessage(sink, pacer)
+    message.update("The answer")
+    await asyncio.sleep(0.02)  # the stream started
+    for _ in range(HYBRID.append[0]):
+        await pacer.acquire("T1", priority=Priority.FIRST, kind="append")  # other answers' appends
+    message.update("The answer, growing")
+    await asyncio.sleep(0.02)  # its progress append waits for the window
+    await asyncio.wait_for(message.finish("The answer, growing, complete."), timeout=HYBRID.append[1] / 2)
+    assert [r.kind for r in platform.requests] == ["post", "stop"]
+    assert sink.texts() == ["The answer, growing, complete."]
+    _assert_clean(platform)
+
+
 async def test_a_long_stream_moves_to_a_new_message_before_it_expires() -> None:
     """A stream the platform would end (about five minutes in on Slack) hands over to a new message in time,
     at a clean boundary, with an open code block closed and reopened across it."""

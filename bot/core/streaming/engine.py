@@ -234,6 +234,8 @@ class ProgressiveMessage:
             while (planned := self._next_request()) is not None:
                 request, _ = planned
                 route = await self._acquire(self._routes(request), request.priority)
+                if route is None:  # finish() came while it waited: plan the complete text instead
+                    continue
                 text = self._text_for(request)  # the latest text wins
                 if text is not None and not await self._send(request, text, route):
                     return
@@ -260,8 +262,13 @@ class ProgressiveMessage:
             return want if want != shown else None
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
-    async def _acquire(self, routes: list[Route], priority: Priority) -> Route:
-        """Wait for a slot on one of ``routes``; an ordinary wait is promoted if finish() is called meanwhile."""
+    async def _acquire(self, routes: list[Route], priority: Priority) -> Route | None:
+        """Wait for a slot on one of ``routes``; None if finish() is called while an ordinary request waits.
+
+        The complete text is then planned afresh, at its own priority and by its own routes: a native stream's
+        progress waits for a ``chat.appendStream`` slot, but its end may go by ``chat.stopStream`` or
+        ``chat.update``, whichever is free first, and the appends of a class can be spent for the minute.
+        """
         if priority is not Priority.ORDINARY:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
         slot = asyncio.ensure_future(self.pacer.acquire_first(routes))
@@ -274,7 +281,7 @@ class ProgressiveMessage:
                 slot.cancel()
         if slot.done() and not slot.cancelled():
             return routes[slot.result()]  # granted
-        return routes[await self.pacer.acquire_first(routes, priority=Priority.COMPLETE)]
+        return None
 
     def _routes(self, request: _Request) -> list[Route]:
         """The ways ``request`` may go, cheapest first: a hybrid sink's text may start a native stream or be
