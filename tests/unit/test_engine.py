@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimited, RateLimits
+from bot.core.streaming import DeliveryError, Pacer, ProgressiveMessage, RateLimited, RateLimits, engine
 from bot.core.streaming.pacing import Priority
 from tests.limit_sinks import EmulatedPlatform, PlatformLimits, rejoin
 
@@ -449,6 +449,48 @@ async def test_a_stream_whose_appends_are_spent_ends_without_waiting_for_one() -
     await asyncio.wait_for(message.finish("The answer, growing, complete."), timeout=HYBRID.append[1] / 2)
     assert [r.kind for r in platform.requests] == ["post", "stop"]
     assert sink.texts() == ["The answer, growing, complete."]
+    _assert_clean(platform)
+
+
+async def test_a_plain_answer_whose_end_would_find_no_update_slot_is_posted_whole() -> None:
+    """A class asking over the minute spent the workspace's updates: an answer posted now would show its start
+    and wait most of a minute for its end. It is held back and posted complete, in one request, instead."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    per_kind = {kind: getattr(HYBRID, kind) for kind in ("post", "append", "stop", "plain")}
+    pacer = Pacer(RateLimits(per_bucket=HYBRID.edit, global_=None, per_kind=per_kind, margin=JITTER,
+                             eager=frozenset({"edit", "append", "stop"})))
+    for _ in range(HYBRID.edit[0] - 1):
+        await pacer.acquire("T1", priority=Priority.COMPLETE)  # earlier answers' edits this minute
+    pacer.hold_final("T1")  # and one answer in flight keeps the last slot for its end
+    sink = platform.hybrid_sink("T1", "C1")
+    sink.native = False  # no stream slot either: the plain route only
+    message = ProgressiveMessage(sink, pacer)
+    message.update("The answer")
+    await asyncio.sleep(0.05)
+    assert platform.requests == []  # held back: its end could not be shown for most of the window
+    await asyncio.wait_for(message.finish("The answer, complete."), timeout=HYBRID.edit[1] / 4)
+    assert [r.kind for r in platform.requests] == ["plain"]
+    assert sink.texts() == ["The answer, complete."]
+    _assert_clean(platform)
+
+
+async def test_a_held_back_plain_answer_goes_once_the_window_has_room_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The held back answer looks again: when the window's old edits expire, its first text goes as usual."""
+    monkeypatch.setattr(engine, "HELD_BACK_RECHECK", 0.1)
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    per_kind = {kind: getattr(HYBRID, kind) for kind in ("post", "append", "stop", "plain")}
+    pacer = Pacer(RateLimits(per_bucket=HYBRID.edit, global_=None, per_kind=per_kind, margin=JITTER,
+                             eager=frozenset({"edit", "append", "stop"})))
+    for _ in range(HYBRID.edit[0]):
+        await pacer.acquire("T1", priority=Priority.COMPLETE)
+    sink = platform.hybrid_sink("T1", "C1")
+    sink.native = False
+    message = ProgressiveMessage(sink, pacer)
+    message.update("The answer")
+    await asyncio.sleep(HYBRID.edit[1] + JITTER + 0.3)  # the window empties, and it looks again
+    assert platform.requests[0].kind == "plain" and sink.texts()[0].startswith("The answer")
+    await asyncio.wait_for(message.finish("The answer, complete."), timeout=HYBRID.edit[1])
+    assert sink.texts() == ["The answer, complete."]
     _assert_clean(platform)
 
 

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = 5  # failed requests in a row before the answer is given up
 SETTLE = 64  # characters past a full message before its cut is final (markup straddling it is known by then)
 ROLLOVER_MARGIN = 30.0  # seconds before a native stream would expire that the answer moves to a new message
+HELD_BACK_RECHECK = 1.0  # seconds between looks at whether a held back plain post may go (``_plain_held_back``)
 EMPTY_ANSWER = "(no answer)"
 
 
@@ -233,8 +234,9 @@ class ProgressiveMessage:
         try:
             while (planned := self._next_request()) is not None:
                 request, _ = planned
-                route = await self._acquire(self._routes(request), request.priority)
-                if route is None:  # finish() came while it waited: plan the complete text instead
+                held_back = self._plain_held_back(request)
+                route = await self._acquire(self._routes(request, held_back), request.priority, held_back=held_back)
+                if route is None:  # finish() came while it waited (or a held back post looks again): plan anew
                     continue
                 text = self._text_for(request)  # the latest text wins
                 if text is not None and not await self._send(request, text, route):
@@ -262,37 +264,49 @@ class ProgressiveMessage:
             return want if want != shown else None
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
-    async def _acquire(self, routes: list[Route], priority: Priority) -> Route | None:
-        """Wait for a slot on one of ``routes``; None if finish() is called while an ordinary request waits.
+    async def _acquire(self, routes: list[Route], priority: Priority, *, held_back: bool = False) -> Route | None:
+        """Wait for a slot on one of ``routes``; None if finish() is called while an ordinary or ``held_back``
+        request waits, and every ``HELD_BACK_RECHECK`` seconds of a held back one (``_plain_held_back``).
 
         The complete text is then planned afresh, at its own priority and by its own routes: a native stream's
         progress waits for a ``chat.appendStream`` slot, but its end may go by ``chat.stopStream`` or
         ``chat.update``, whichever is free first, and the appends of a class can be spent for the minute.
         """
-        if priority is not Priority.ORDINARY:
+        if priority is not Priority.ORDINARY and not held_back:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
-        slot = asyncio.ensure_future(self.pacer.acquire_first(routes))
+        slot = asyncio.ensure_future(self.pacer.acquire_first(routes, priority=priority)) if routes else None
         self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait((slot, hurry), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([f for f in (slot, hurry) if f is not None],
+                               timeout=HELD_BACK_RECHECK if held_back else None, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._hurry = None
-            if not slot.done():
+            if slot is not None and not slot.done():
                 slot.cancel()
-        if slot.done() and not slot.cancelled():
+        if slot is not None and slot.done() and not slot.cancelled():
             return routes[slot.result()]  # granted
         return None
 
-    def _routes(self, request: _Request) -> list[Route]:
+    def _plain_held_back(self, request: _Request) -> bool:
+        """Whether a plain post must wait: its complete text would need an edit (Slack's ``chat.update``, per
+        workspace and minute) that the window has no room left for, because a class asking over the minute
+        spent it and the answers in flight hold the rest. Posted now, its end would wait most of a minute; held
+        back, it goes whole when it completes (one post, no edit), or sooner if a stream slot or room frees."""
+        return (
+            self._hybrid is not None and request.kind == "post" and request.priority is not Priority.COMPLETE
+            and not self._holds_final and not self.pacer.has_room_for_final(self.sink.bucket)
+        )
+
+    def _routes(self, request: _Request, held_back: bool = False) -> list[Route]:
         """The ways ``request`` may go, cheapest first: a hybrid sink's text may start a native stream or be
-        posted plain, and a stream's final text may end it or replace it with an edit (``HybridStreamSink``),
-        whichever slot comes first."""
+        posted plain (unless ``held_back``), and a stream's final text may end it or replace it with an edit
+        (``HybridStreamSink``), whichever slot comes first."""
         bucket = self.sink.bucket
         if request.kind == "post":
             routes: list[Route] = []
             if self._hybrid is None or self._hybrid.native:
                 routes.append((getattr(self.sink, "post_bucket", bucket), "post"))
-            if self._hybrid is not None:
+            if self._hybrid is not None and not held_back:
                 routes.append((self._hybrid.plain_post_bucket, "plain"))
             return routes
         if request.kind == "stop" and self._hybrid is not None:

@@ -124,7 +124,7 @@ class _SlidingWindow:
         if priority > self.burst and self.stamps:
             spacing = self.spacing
             if self.eager:
-                fill = self._in_window(self.stamps[-1]) / self.ordinary
+                fill = self.in_window(self.stamps[-1]) / self.ordinary
                 spacing = max(EAGER_HORIZON / self.ordinary, spacing * fill**EAGER_EXPONENT)
             when = max(when, self.stamps[-1] + spacing)
         return when
@@ -133,7 +133,7 @@ class _SlidingWindow:
         """How many grants the window may hold and still take a request of ``priority``."""
         return self.count if priority <= Priority.FIRST else max(1, self.ordinary - self.held)
 
-    def _in_window(self, now: float) -> int:
+    def in_window(self, now: float) -> int:
         return len(self.stamps) - bisect.bisect_right(self.stamps, now - self.period)
 
     def take(self, now: float) -> None:
@@ -305,6 +305,15 @@ class Pacer:
         """
         if self._key(bucket, kind)[0] in self.limits.eager:
             self._bucket(bucket, kind).window.held += 1
+
+    def has_room_for_final(self, bucket: str, *, kind: RequestKind = "edit") -> bool:
+        """Whether one more answer could keep a slot for its complete text (``hold_final``) in ``bucket``'s eager
+        window: the window's requests of the last period and the slots already held leave one free. Always
+        true of windows that are not eager."""
+        if self._key(bucket, kind)[0] not in self.limits.eager:
+            return True
+        window = self._bucket(bucket, kind).window
+        return window.in_window(self._now()) + window.held < window.count
 
     def release_final(self, bucket: str, *, kind: RequestKind = "edit") -> None:
         if self._key(bucket, kind)[0] in self.limits.eager:
