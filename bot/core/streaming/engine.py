@@ -84,7 +84,7 @@ class ProgressiveMessage:
         self._fence: str | None = None  # code block open where they end
         self._suffix: str | None = None  # set by finish(): the answer is complete
         self._pump: asyncio.Task[None] | None = None
-        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary slot
+        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary or held back slot
         self._failures = 0
         self._error: Exception | None = None
         self._holds_final = False  # a slot is kept in the pacer for the complete text's edit
