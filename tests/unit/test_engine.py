@@ -452,13 +452,18 @@ async def test_a_stream_whose_appends_are_spent_ends_without_waiting_for_one() -
     _assert_clean(platform)
 
 
+def _eager_hybrid_pacer() -> Pacer:
+    """``HYBRID``'s windows, the per-workspace ones spent eagerly as Slack's are (``bot/slack/pacing.py``)."""
+    per_kind = {kind: getattr(HYBRID, kind) for kind in ("post", "append", "stop", "plain")}
+    return Pacer(RateLimits(per_bucket=HYBRID.edit, global_=None, per_kind=per_kind, margin=JITTER,
+                            eager=frozenset({"edit", "append", "stop"})))
+
+
 async def test_a_plain_answer_whose_end_would_find_no_update_slot_is_posted_whole() -> None:
     """A class asking over the minute spent the workspace's updates: an answer posted now would show its start
     and wait most of a minute for its end. It is held back and posted complete, in one request, instead."""
     platform = EmulatedPlatform(HYBRID, latency=0.001)
-    per_kind = {kind: getattr(HYBRID, kind) for kind in ("post", "append", "stop", "plain")}
-    pacer = Pacer(RateLimits(per_bucket=HYBRID.edit, global_=None, per_kind=per_kind, margin=JITTER,
-                             eager=frozenset({"edit", "append", "stop"})))
+    pacer = _eager_hybrid_pacer()
     for _ in range(HYBRID.edit[0] - 1):
         await pacer.acquire("T1", priority=Priority.COMPLETE)  # earlier answers' edits this minute
     pacer.hold_final("T1")  # and one answer in flight keeps the last slot for its end
@@ -474,13 +479,32 @@ async def test_a_plain_answer_whose_end_would_find_no_update_slot_is_posted_whol
     _assert_clean(platform)
 
 
+async def test_answers_that_decide_together_do_not_count_the_same_free_update_slot() -> None:
+    """One slot left for a final text and two answers about to post: one posts, the other is held back."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _eager_hybrid_pacer()
+    for _ in range(HYBRID.edit[0] - 1):
+        await pacer.acquire("T1", priority=Priority.COMPLETE)
+    sinks = [platform.hybrid_sink("T1", "C1") for _ in range(2)]
+    messages = []
+    for sink in sinks:
+        sink.native = False
+        messages.append(ProgressiveMessage(sink, pacer))
+    for message in messages:
+        message.update("The answer")
+    await asyncio.sleep(0.05)
+    assert [r.kind for r in platform.requests] == ["plain"]  # the first takes the slot; the second waits
+    for message in messages:
+        await asyncio.wait_for(message.finish("The answer, complete."), timeout=HYBRID.edit[1])
+    assert all(sink.texts() == ["The answer, complete."] for sink in sinks)
+    _assert_clean(platform)
+
+
 async def test_a_held_back_plain_answer_goes_once_the_window_has_room_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The held back answer looks again: when the window's old edits expire, its first text goes as usual."""
     monkeypatch.setattr(engine, "HELD_BACK_RECHECK", 0.1)
     platform = EmulatedPlatform(HYBRID, latency=0.001)
-    per_kind = {kind: getattr(HYBRID, kind) for kind in ("post", "append", "stop", "plain")}
-    pacer = Pacer(RateLimits(per_bucket=HYBRID.edit, global_=None, per_kind=per_kind, margin=JITTER,
-                             eager=frozenset({"edit", "append", "stop"})))
+    pacer = _eager_hybrid_pacer()
     for _ in range(HYBRID.edit[0]):
         await pacer.acquire("T1", priority=Priority.COMPLETE)
     sink = platform.hybrid_sink("T1", "C1")

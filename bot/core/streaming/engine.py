@@ -125,9 +125,7 @@ class ProgressiveMessage:
             while (pump := self._pump) is not None:
                 await pump
         finally:
-            if self._holds_final:
-                self._holds_final = False
-                self.pacer.release_final(self.sink.bucket)
+            self._release_final()
         if self._error is not None:
             raise DeliveryError("the answer could not be delivered") from self._error
         return list(self.message_ids)
@@ -291,11 +289,28 @@ class ProgressiveMessage:
         """Whether a plain post must wait: its complete text would need an edit (Slack's ``chat.update``, per
         workspace and minute) that the window has no room left for, because a class asking over the minute
         spent it and the answers in flight hold the rest. Posted now, its end would wait most of a minute; held
-        back, it goes whole when it completes (one post, no edit), or sooner if a stream slot or room frees."""
-        return (
-            self._hybrid is not None and request.kind == "post" and request.priority is not Priority.COMPLETE
-            and not self._holds_final and not self.pacer.has_room_for_final(self.sink.bucket)
-        )
+        back, it goes whole when it completes (one post, no edit), or sooner if a stream slot or room frees.
+
+        A post that may go keeps its complete text's slot from this moment, so answers deciding together do
+        not all count the same free slot (a native stream's start gives it back: ``_send``).
+        """
+        if self._hybrid is None or request.kind != "post" or request.priority is Priority.COMPLETE or self._holds_final:
+            return False
+        if not self.pacer.has_room_for_final(self.sink.bucket):
+            return True
+        self._hold_final()
+        return False
+
+    def _hold_final(self) -> None:
+        """Keep a slot in the pacer for the complete text's edit, once per answer."""
+        if not self._holds_final:
+            self._holds_final = True
+            self.pacer.hold_final(self.sink.bucket)
+
+    def _release_final(self) -> None:
+        if self._holds_final:
+            self._holds_final = False
+            self.pacer.release_final(self.sink.bucket)
 
     def _routes(self, request: _Request, held_back: bool = False) -> list[Route]:
         """The ways ``request`` may go, cheapest first: a hybrid sink's text may start a native stream or be
@@ -329,9 +344,10 @@ class ProgressiveMessage:
                 self._posted_at.append(asyncio.get_running_loop().time())
                 if self._native is not None and kind == "post":
                     self._streaming.add(index)
-                elif not final and not self._holds_final:  # its complete text will be an edit
-                    self._holds_final = True
-                    self.pacer.hold_final(self.sink.bucket)
+                    if index == 0:  # a stream ends by stop or edit, whichever is free: it keeps no slot
+                        self._release_final()
+                elif not final:  # its complete text will be an edit
+                    self._hold_final()
             else:
                 message_id = self.message_ids[index]
                 if request.kind == "edit" or kind == "edit":  # a stream's final text may go as an edit
