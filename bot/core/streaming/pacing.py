@@ -303,23 +303,24 @@ class Pacer:
         Without it a class of 50 in one Slack workspace spent ``chat.update``'s minute on progress, and the
         answers' final texts waited most of a minute for it (``bench/RESULTS.md``). Undo with ``release_final``.
         """
-        if self._key(bucket, kind)[0] in self.limits.eager:
-            self._bucket(bucket, kind).window.held += 1
+        if (window := self._eager_window(bucket, kind)) is not None:
+            window.held += 1
 
     def has_room_for_final(self, bucket: str, *, kind: RequestKind = "edit") -> bool:
         """Whether one more answer could keep a slot for its complete text (``hold_final``) in ``bucket``'s eager
         window: the window's requests of the last period and the slots already held leave one free. Always
         true of windows that are not eager."""
-        if self._key(bucket, kind)[0] not in self.limits.eager:
-            return True
-        window = self._bucket(bucket, kind).window
-        return window.in_window(self._now()) + window.held < window.count
+        window = self._eager_window(bucket, kind)
+        return window is None or window.in_window(self._now()) + window.held < window.count
 
     def release_final(self, bucket: str, *, kind: RequestKind = "edit") -> None:
-        if self._key(bucket, kind)[0] in self.limits.eager:
-            window = self._bucket(bucket, kind).window
+        if (window := self._eager_window(bucket, kind)) is not None:
             window.held = max(0, window.held - 1)
             self._dispatch()
+
+    def _eager_window(self, bucket: str, kind: RequestKind) -> _SlidingWindow | None:
+        """``bucket``'s window for ``kind`` when it is spent eagerly (the only windows that hold final slots)."""
+        return self._bucket(bucket, kind).window if self._key(bucket, kind)[0] in self.limits.eager else None
 
     def penalize(self, bucket: str, retry_after: float, *, kind: RequestKind = "edit", is_global: bool = False) -> None:
         """Send nothing under ``bucket`` (or, ``is_global``, at all) for ``retry_after`` seconds: a 429 arrived."""
