@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
@@ -515,6 +516,27 @@ async def test_a_held_back_plain_answer_goes_once_the_window_has_room_again(monk
     assert platform.requests[0].kind == "plain" and sink.texts()[0].startswith("The answer")
     await asyncio.wait_for(message.finish("The answer, complete."), timeout=HYBRID.edit[1])
     assert sink.texts() == ["The answer, complete."]
+    _assert_clean(platform)
+
+
+async def test_an_answer_that_just_posted_waits_its_turn_for_a_progress_slot() -> None:
+    """A class's first appends went to the answers that had just posted, and the rest of each answer waited
+    longer: an answer's next progress request waits for its share of the workspace's window."""
+    platform = EmulatedPlatform(HYBRID, latency=0.001)
+    pacer = _eager_hybrid_pacer()
+    pacer.join("T1", "append")  # another answer streams in the workspace
+    message = ProgressiveMessage(platform.hybrid_sink("T1", "C1"), pacer)
+    text = ""
+    for n in range(60):
+        text += f"word{n} "
+        message.update(text)
+        await asyncio.sleep(0.02)
+    gap = pacer.fair_gap("T1", "append")
+    await message.finish(text)
+    times = [request.at for request in platform.requests]
+    assert [r.kind for r in platform.requests[:2]] == ["post", "append"]
+    assert min(later - earlier for earlier, later in itertools.pairwise(times[:-1])) >= gap - JITTER
+    assert times[-1] - times[-2] < gap  # the end does not wait for a turn
     _assert_clean(platform)
 
 

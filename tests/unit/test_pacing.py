@@ -199,6 +199,41 @@ async def test_a_slot_held_for_a_final_text_is_not_spent_on_progress() -> None:
     await asyncio.wait_for(pacer.acquire("workspace", priority=Priority.COMPLETE), timeout=1)
 
 
+async def test_progress_waits_while_every_free_slot_is_held_for_final_texts() -> None:
+    """As many answers in flight as the window has slots: no progress request may take one, however empty the
+    window is, until an answer gives its slot back."""
+    pacer = Pacer(RateLimits(per_bucket=(2, 60.0), global_=None, margin=0, eager=frozenset({"edit"})))
+    for _ in range(2):
+        pacer.hold_final("workspace")
+    progress = asyncio.ensure_future(pacer.acquire("workspace"))
+    await asyncio.sleep(0.2)
+    assert not progress.done()
+    pacer.release_final("workspace")  # one answer ended without an edit (its stream stopped)
+    await asyncio.wait_for(progress, timeout=1)
+
+
+def test_an_answer_streaming_in_an_eager_window_takes_its_share_of_the_horizon() -> None:
+    pacer = Pacer(RateLimits(per_bucket=(100, 60.0), global_=None, margin=0, eager=frozenset({"edit"})))
+    pacer.join("workspace", "edit")
+    assert pacer.fair_gap("workspace", "edit") == 0.0  # alone: no one else's turn to wait for
+    pacer.leave("workspace", "edit")
+    for _ in range(20):
+        pacer.join("workspace", "edit")
+    assert pacer.fair_gap("workspace", "edit") == pytest.approx(EAGER_HORIZON * 20 / 100)
+    for _ in range(10):
+        pacer.hold_final("workspace")  # slots kept for final texts are not shared out
+    assert pacer.fair_gap("workspace", "edit") == pytest.approx(EAGER_HORIZON * 20 / 90)
+    for _ in range(200):
+        pacer.join("workspace", "edit")  # more answers than slots: they take turns, none waits past half
+    assert pacer.fair_gap("workspace", "edit") == pytest.approx(EAGER_HORIZON / 2)
+    for _ in range(218):
+        pacer.leave("workspace", "edit")
+    assert pacer.fair_gap("workspace", "edit") == pytest.approx(EAGER_HORIZON * 2 / 90)
+    thread = Pacer(RateLimits(per_bucket=(5, 5.0), global_=None))  # a Discord thread's own bucket
+    thread.join("thread", "edit")
+    assert thread.fair_gap("thread", "edit") == 0.0  # not an eager window: its own spacing does it
+
+
 async def test_holding_a_final_slot_leaves_windows_that_are_not_eager_alone() -> None:
     pacer = Pacer(RateLimits(per_bucket=(2, 60.0), global_=None, margin=0))  # a Discord thread's own bucket
     pacer.hold_final("thread")

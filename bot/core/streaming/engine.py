@@ -88,6 +88,8 @@ class ProgressiveMessage:
         self._failures = 0
         self._error: Exception | None = None
         self._holds_final = False  # a slot is kept in the pacer for the complete text's edit
+        self._progress: Route | None = None  # the window this answer's progress counts in (``Pacer.join``)
+        self._last_sent = 0.0  # loop time of the last request that went through
 
     # -- the caller's side ------------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class ProgressiveMessage:
                 await pump
         finally:
             self._release_final()
+            self._join(None)
         if self._error is not None:
             raise DeliveryError("the answer could not be delivered") from self._error
         return list(self.message_ids)
@@ -272,6 +275,8 @@ class ProgressiveMessage:
         """
         if priority is not Priority.ORDINARY and not held_back:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
+        if priority is Priority.ORDINARY and not await self._wait_turn():
+            return None
         slot = asyncio.ensure_future(self.pacer.acquire_first(routes, priority=priority)) if routes else None
         self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
@@ -284,6 +289,29 @@ class ProgressiveMessage:
         if slot is not None and slot.done() and not slot.cancelled():
             return routes[slot.result()]  # granted
         return None
+
+    async def _wait_turn(self) -> bool:
+        """Wait until this answer's share of its progress window allows another request (``Pacer.fair_gap``;
+        looked at again when the wait ends, as answers joining since lengthen it); False if finish() came."""
+        loop = asyncio.get_running_loop()
+        while self._progress is not None and (wait := self._last_sent + self.pacer.fair_gap(*self._progress)
+                                              - loop.time()) > 0:
+            self._hurry = hurry = loop.create_future()
+            try:
+                await asyncio.wait([hurry], timeout=wait)
+            finally:
+                self._hurry = None
+            if hurry.done():
+                return False
+        return True
+
+    def _join(self, progress: Route | None) -> None:
+        """Count this answer in the window its progress requests go by (none once it is done)."""
+        if self._progress is not None:
+            self.pacer.leave(*self._progress)
+        self._progress = progress
+        if progress is not None:
+            self.pacer.join(*progress)
 
     def _plain_held_back(self, request: _Request) -> bool:
         """Whether a plain post must wait: its complete text would need an edit (Slack's ``chat.update``, per
@@ -342,6 +370,7 @@ class ProgressiveMessage:
                 self.message_ids.append(message_id)
                 self._shown.append(text)
                 self._posted_at.append(asyncio.get_running_loop().time())
+                self._join((self.sink.bucket, "append" if self._native is not None and kind == "post" else "edit"))
                 if self._native is not None and kind == "post":
                     self._streaming.add(index)
                     if index == 0:  # a stream ends by stop or edit, whichever is free: it keeps no slot
@@ -380,4 +409,5 @@ class ProgressiveMessage:
                 return False
         else:
             self._failures = 0
+            self._last_sent = asyncio.get_running_loop().time()
         return True
