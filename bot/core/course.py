@@ -258,9 +258,8 @@ class CourseService:
         quiz = self.quiz(lesson, found.number)
         question = _find_question(quiz, question_id, f"the lesson {lesson} quiz")
         option = _option(question, option_index)
-        learner_id = await self.store.learner_id(learner)
-        stored = await self.store.record_quiz_answer(
-            learner_id, found.number, lesson, question.id, option.index, option.correct, event_id
+        stored = await self.store.record_quiz_answer_by(
+            learner, found.number, lesson, question.id, option.index, option.correct, event_id
         )
         chosen = _option(question, stored.option_index)
         return QuizOutcome(question=question, chosen=chosen, correct=stored.correct, already_answered=not stored.new)

@@ -18,9 +18,10 @@ Which budget binds, for N answers asked together in one workspace (every answer 
 ``bot/slack/stream_sink.py``; measured in ``bench/RESULTS.md``): the first 20 of a minute start native streams
 (``chat.startStream``, Tier 2), the rest are posted plain (``chat.postMessage``, whose per-channel window, shared
 with the bot's other posts there, binds when a whole class sits in one channel), so no first text waits for a
-Tier 2 slot. Native answers then share ``chat.appendStream``'s 100 a minute (at 20 answers, about 5 progress
-updates a minute each) and plain ones share ``chat.update``'s 50 with everyone's final texts when
-``chat.stopStream``'s 20 are spent: from about 30 answers a minute, ``chat.update`` is the budget that binds.
+Tier 2 slot. Native answers then share ``chat.appendStream``'s 100 a minute (at 20 answers, 5 progress updates
+each, about one a second: each answer takes its turn, ``Pacer.fair_gap``) and plain ones share ``chat.update``'s
+50 with everyone's final texts when ``chat.stopStream``'s 20 are spent: from about 30 answers a minute,
+``chat.update`` is the budget that binds.
 Every plain answer in flight keeps one ``chat.update`` slot for its final text; when a class asking over the
 minute has left none for one more, a new plain answer is held back and posted whole when it completes (one
 ``chat.postMessage``), instead of showing its start and waiting most of a minute for its end.

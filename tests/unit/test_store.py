@@ -6,6 +6,7 @@ Every test runs on SQLite and on a real PostgreSQL server (``store_target``); th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import sqlite3
 from collections.abc import AsyncIterator
@@ -119,6 +120,28 @@ async def test_first_quiz_answer_counts(store: Store, store_target: StoreTarget)
     assert {key: a.option_index for key, a in answers.items()} == {(1, "q1"): 2, (2, "q1"): 1}
     assert await store.quiz_respondents(5, 1) == 1
     assert await store.quiz_respondents(5, 3) == 0
+
+
+async def test_a_quiz_click_by_a_learner_never_seen_adds_them_with_their_answer(
+    store: Store, store_target: StoreTarget
+) -> None:
+    """``record_quiz_answer_by``: the learner's row and the answer from the platform's reference alone, with
+    ``record_quiz_answer``'s rules (the first answer stands; a redelivered event changes nothing)."""
+    first = await store.record_quiz_answer_by(learner(1), 5, 1, "q1", 2, False, "evt-1")
+    assert (first.option_index, first.correct, first.new) == (2, False, True)
+    me = await store.find_learner(learner(1))
+    assert me is not None and list(await store.quiz_answers(me, 5)) == [(1, "q1")]
+
+    renamed = dataclasses.replace(learner(1), display_name="Renamed")
+    reclick = await store.record_quiz_answer_by(renamed, 5, 1, "q1", 0, True, "evt-2")
+    assert (reclick.option_index, reclick.correct, reclick.new) == (2, False, False)
+    assert await store_target.value("SELECT display_name FROM learners") == "Renamed"
+    redelivered = await store.record_quiz_answer_by(renamed, 5, 1, "q1", 2, False, "evt-1")
+    assert (redelivered.option_index, redelivered.new) == (2, False)
+    with pytest.raises(EventIdReused):
+        await store.record_quiz_answer_by(renamed, 5, 1, "q2", 0, True, "evt-1")
+    assert await store_target.value("SELECT COUNT(*) FROM learners") == 1
+    assert await store_target.value("SELECT COUNT(*) FROM quiz_answers") == 1
 
 
 async def test_event_id_reused_for_another_answer_is_refused(store: Store, store_target: StoreTarget) -> None:
@@ -299,10 +322,10 @@ async def test_cancelled_writes_leave_no_transaction_open(store: Store, store_ta
     assert recorded <= on_disk
 
 
-async def test_a_postgres_connection_goes_back_to_the_pool_without_a_reset_round_trip(
+async def test_a_quiz_click_on_postgres_is_one_round_trip(
     postgres_server: PostgresServer,
 ) -> None:
-    """A quiz click is two statements and nothing else: asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``
+    """A quiz click is one statement and nothing else: asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``
     …) would add a round trip to every use of the pool, and this store leaves no session state to reset."""
     dsn = await postgres_server.create_database()
     store = PostgresStore(dsn, min_size=1, max_size=1)
@@ -311,9 +334,8 @@ async def test_a_postgres_connection_goes_back_to_the_pool_without_a_reset_round
         sent: list[str] = []
         async with store._pool.acquire() as db:  # the pool's only connection
             db.add_query_logger(lambda logged: sent.append(logged.query))
-        me = await store.learner_id(learner(1))
-        await store.record_quiz_answer(me, 5, 1, "q1", 2, False, "evt-1")
-        assert len(sent) == 2 and not [query for query in sent if "RESET" in query.upper()]
+        await store.record_quiz_answer_by(learner(1), 5, 1, "q1", 2, False, "evt-1")
+        assert len(sent) == 1 and not [query for query in sent if "RESET" in query.upper()]
     finally:
         await store.close()
         await postgres_server.drop_database(dsn)

@@ -264,6 +264,13 @@ class Store(Protocol):
     ) -> StoredAnswer:
         """Record the learner's first answer to a quiz question; return the answer that stands."""
 
+    async def record_quiz_answer_by(
+        self, learner: LearnerRef, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """``record_quiz_answer`` for the learner ``learner`` refers to, added on first sight as ``learner_id``
+        does: a click's acknowledgement waits on it, so a store that can does both in one round trip."""
+
     async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
         """First answers keyed by (lesson, question_id)."""
 

@@ -116,6 +116,24 @@ def _changed(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+# The learner's id as the CTE ``learner``, added (or their new display name written) when needed; parameters
+# $1-$5 (``_learner_args``). A statement that goes on with it writes what needs the id in the same round trip.
+_LEARNER = (
+    "WITH standing AS (SELECT id FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3"
+    " AND ($4 = '' OR display_name = $4)),"
+    " added AS (INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
+    " SELECT $1, $2, $3, $4, $5::timestamptz WHERE NOT EXISTS (SELECT 1 FROM standing)"
+    " ON CONFLICT (platform, workspace, user_id) DO UPDATE SET display_name ="
+    " CASE WHEN excluded.display_name = '' THEN learners.display_name ELSE excluded.display_name END"
+    " RETURNING id),"
+    " learner AS (SELECT id FROM standing UNION ALL SELECT id FROM added)"
+)
+
+
+def _learner_args(learner: LearnerRef) -> tuple[str, str, str, str, datetime]:
+    return learner.platform, learner.workspace, learner.user_id, learner.display_name, datetime.now(UTC)
+
+
 def _answer(row: asyncpg.Record, *, new: bool) -> StoredAnswer:
     return from_row(StoredAnswer, row, {}, new=new)
 
@@ -240,17 +258,7 @@ class PostgresStore:
     async def learner_id(self, learner: LearnerRef) -> int:
         """The learner's id, added (or their new display name written) when needed: one statement, urgent."""
         async with self._connection(urgent=True) as db:
-            return await db.fetchval(
-                "WITH standing AS (SELECT id FROM learners WHERE platform = $1 AND workspace = $2 AND user_id = $3"
-                " AND ($4 = '' OR display_name = $4)),"
-                " added AS (INSERT INTO learners (platform, workspace, user_id, display_name, created_at)"
-                " SELECT $1, $2, $3, $4, $5::timestamptz WHERE NOT EXISTS (SELECT 1 FROM standing)"
-                " ON CONFLICT (platform, workspace, user_id) DO UPDATE SET display_name ="
-                " CASE WHEN excluded.display_name = '' THEN learners.display_name ELSE excluded.display_name END"
-                " RETURNING id)"
-                " SELECT id FROM standing UNION ALL SELECT id FROM added",
-                learner.platform, learner.workspace, learner.user_id, learner.display_name, datetime.now(UTC),
-            )
+            return await db.fetchval(f"{_LEARNER} SELECT id FROM learner", *_learner_args(learner))
 
     async def find_learner(self, learner: LearnerRef) -> int | None:
         rows = await self._fetch(
@@ -279,6 +287,30 @@ class PostgresStore:
     ) -> StoredAnswer:
         key = {"learner_id": learner_id, "module": module, "lesson": lesson, "question_id": question_id}
         return await self._record_answer("quiz_answers", key, option_index, correct, event_id)
+
+    async def record_quiz_answer_by(
+        self, learner: LearnerRef, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        """The learner's id and the answer in one statement, as ``_record_answer``: a quiz click is one round
+        trip. An event id that stands already takes ``record_quiz_answer``'s way (rare: a redelivered click)."""
+        async with self._connection(urgent=True) as db:
+            try:
+                row = await db.fetchrow(
+                    f"{_LEARNER} INSERT INTO quiz_answers"
+                    " (learner_id, module, lesson, question_id, option_index, correct, event_id, answered_at)"
+                    " SELECT id, $6, $7, $8, $9, $10, $11, $5 FROM learner"
+                    " ON CONFLICT (learner_id, module, lesson, question_id)"
+                    " DO UPDATE SET option_index = quiz_answers.option_index"
+                    f" RETURNING {_ANSWER_COLUMNS}, xmax = 0 AS inserted",
+                    *_learner_args(learner), module, lesson, question_id, option_index, correct, event_id,
+                )
+            except asyncpg.UniqueViolationError:
+                row = None
+        if row is None:
+            learner_id = await self.learner_id(learner)
+            return await self.record_quiz_answer(learner_id, module, lesson, question_id, option_index, correct, event_id)
+        return _answer(row, new=row["inserted"])
 
     async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
         rows = await self._fetch(

@@ -423,6 +423,13 @@ class SQLiteStore:
         key = {"learner_id": learner_id, "module": module, "lesson": lesson, "question_id": question_id}
         return await self._record_answer("quiz_answers", key, option_index, correct, event_id)
 
+    async def record_quiz_answer_by(
+        self, learner: LearnerRef, module: int, lesson: int, question_id: str,
+        option_index: int, correct: bool, event_id: str,
+    ) -> StoredAnswer:
+        learner_id = await self.learner_id(learner)
+        return await self.record_quiz_answer(learner_id, module, lesson, question_id, option_index, correct, event_id)
+
     async def quiz_answers(self, learner_id: int, module: int) -> dict[tuple[int, str], StoredAnswer]:
         rows = await self._fetch(
             f"SELECT lesson, {_ANSWER_COLUMNS} FROM quiz_answers WHERE learner_id = ? AND module = ? ORDER BY id",

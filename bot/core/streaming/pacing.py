@@ -47,7 +47,7 @@ _SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
 # bench/RESULTS.md: with 30 answers in one Slack workspace, mean staleness 2.5 s with even spacing, 0.72 s with
 # 7 s and 6 and no turns, 0.63 s with these values and turns (safe only since every answer in flight keeps a
 # slot for its final text: ``Pacer.hold_final``).
-EAGER_EXPONENT = 14
+EAGER_EXPONENT = 10
 EAGER_HORIZON = 5.0  # seconds: about a lab answer's length (250-1,000 tokens at 40-100 tokens/s)
 
 
