@@ -135,7 +135,9 @@ class ProgressiveMessage:
 
     # -- layout: what each message should show now -----------------------------------------------------
 
-    def _layout(self) -> list[str]:
+    def _layout(self, *, posting_plain: bool = False) -> list[str]:
+        """What each message should show; ``posting_plain``: the next message is about to be posted plain (a
+        hybrid sink's other route), so it is edited from then on and shows the cursor from its first text."""
         final = self._suffix is not None
         text = self._text
         if not text.startswith(self._frozen_source):  # the answer was restarted: lay it out afresh
@@ -164,7 +166,7 @@ class ProgressiveMessage:
             return self._frozen + self._last_messages(reopen + body if body else "", open_fence)
         if not body:
             return list(self._frozen)
-        if not self._edited(len(self._frozen)):  # a native stream: only ever appended to
+        if not (posting_plain or self._edited(len(self._frozen))):  # a native stream: only ever appended to
             return [*self._frozen, reopen + body]
         return [*self._frozen, reopen + body + self._cursor + (FENCE_CLOSE if open_fence else "")]
 
@@ -239,15 +241,16 @@ class ProgressiveMessage:
                 route = await self._acquire(self._routes(request, held_back), request.priority, held_back=held_back)
                 if route is None:  # finish() came while it waited (or a held back post looks again): plan anew
                     continue
-                text = self._text_for(request)  # the latest text wins
+                text = self._text_for(request, route)  # the latest text wins
                 if text is not None and not await self._send(request, text, route):
                     return
         finally:
             self._pump = None
 
-    def _text_for(self, request: _Request) -> str | None:
-        """What the granted request should send now, or None if that message needs no such request any more."""
-        desired = self._layout()
+    def _text_for(self, request: _Request, route: Route) -> str | None:
+        """What the granted request should send by ``route`` now, or None if that message needs no such request
+        any more."""
+        desired = self._layout(posting_plain=request.kind == "post" and route[1] == "plain")
         index = request.index
         if index >= len(desired):
             return None
