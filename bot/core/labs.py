@@ -290,6 +290,9 @@ class LabAssistant:
                 await checkpoint
             try:
                 outcome = await self._finish(ticket, message, answer, error)
+            except BaseException:
+                message.abandon()  # the lease's expiry repairs the message (``bot/core/recovery.py``)
+                raise
             finally:
                 self._forget(ticket)
         return outcome

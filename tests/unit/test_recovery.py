@@ -19,9 +19,12 @@ import pytest
 from bot.core import messages
 from bot.core.recovery import Reconciler
 from bot.core.store.base import AnswerClaim, LabThread
+from bot.core.streaming.engine import ProgressiveMessage
+from bot.core.streaming.pacing import Pacer, RateLimits
 from tests.emulators.anthropic import FakeAnthropic
 from tests.unit.course_factory import count, learner
 from tests.unit.lab_rig import Classroom, classroom
+from tests.unit.test_labs import RecordingSink
 
 SHOWN = "Streaming sends tokens as they are generated, so"
 RECEIVED = SHOWN + " the first words arrive"  # the text had gone on since the last checkpoint
@@ -195,3 +198,22 @@ async def test_a_repair_failing_past_the_give_up_time_is_recorded_without_it(
         assert await recovery.sweep() == 1
     assert "recording it without the repair" in caplog.text
     assert [turn.status for turn in await room.store.lab_turns(thread.id)] == ["interrupted"]
+
+
+async def test_an_answer_whose_ending_fails_gives_back_what_the_pacer_kept_for_it(
+    room: Classroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails as the answer ends: the message is left as it is for the repair, and the final-text slot
+    and the turn it had in a per-minute window go back to the class at once, not at the next restart."""
+    pacer = Pacer(RateLimits(per_bucket=(50, 60.0), global_=None, eager=frozenset({"edit"})))
+    sink = RecordingSink()
+
+    async def store_down(*_: object, **__: object) -> bool:
+        raise ConnectionError("the database is unreachable")
+
+    monkeypatch.setattr(room.store, "finish_claim", store_down)
+    with pytest.raises(ConnectionError):
+        await room.assistant.ask(await room.thread(), event_id="evt-1", message=ProgressiveMessage(sink, pacer),
+                                 question="What is TTFT?")
+    window = pacer._bucket(sink.bucket, "edit").window
+    assert sink.calls and (window.held, window.streams) == (0, 0)

@@ -133,6 +133,14 @@ class ProgressiveMessage:
             raise DeliveryError("the answer could not be delivered") from self._error
         return list(self.message_ids)
 
+    def abandon(self) -> None:
+        """Send nothing more and give back what the pacer keeps for this answer (its final text's slot, its
+        turn): for an answer whose ending failed before :meth:`finish`, left for crash repair to restore."""
+        if self._pump is not None:
+            self._pump.cancel()
+        self._release_final()
+        self._join(None)
+
     # -- layout: what each message should show now -----------------------------------------------------
 
     def _layout(self, *, posting_plain: bool = False) -> list[str]:
