@@ -289,17 +289,24 @@ class ProgressiveMessage:
         if priority is Priority.ORDINARY and not await self._wait_turn():
             return None
         slot = asyncio.ensure_future(self.pacer.acquire_first(routes, priority=priority)) if routes else None
-        self._hurry = hurry = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait([f for f in (slot, hurry) if f is not None],
-                               timeout=HELD_BACK_RECHECK if held_back else None, return_when=asyncio.FIRST_COMPLETED)
+            await self._unless_finished(*([slot] if slot is not None else []),
+                                        timeout=HELD_BACK_RECHECK if held_back else None)
         finally:
-            self._hurry = None
             if slot is not None and not slot.done():
                 slot.cancel()
         if slot is not None and slot.done() and not slot.cancelled():
             return routes[slot.result()]  # granted
         return None
+
+    async def _unless_finished(self, *waits: asyncio.Future[int], timeout: float | None) -> bool:
+        """Wait for the first of ``waits`` or ``timeout``, cut short by finish(); False if finish() came."""
+        self._hurry = hurry = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([*waits, hurry], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._hurry = None
+        return not hurry.done()
 
     async def _wait_turn(self) -> bool:
         """Wait until this answer's share of its progress window allows another request (``Pacer.fair_gap``;
@@ -307,12 +314,7 @@ class ProgressiveMessage:
         loop = asyncio.get_running_loop()
         while self._progress is not None and (wait := self._last_sent + self.pacer.fair_gap(*self._progress)
                                               - loop.time()) > 0:
-            self._hurry = hurry = loop.create_future()
-            try:
-                await asyncio.wait([hurry], timeout=wait)
-            finally:
-                self._hurry = None
-            if hurry.done():
+            if not await self._unless_finished(timeout=wait):
                 return False
         return True
 
