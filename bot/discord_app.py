@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sys
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -39,15 +41,15 @@ EXTENSIONS = (
     "bot.cogs.review",
 )
 DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
-# Discord's documented windows with room to spare: 2 of the 50 global requests a second, and 0.1 s per window,
-# for the time a granted request takes to reach Discord (discord.py's own queueing in a busy event loop, then the
-# network); the pacer's first-text reserve (a tenth of the global window) also keeps edits from filling it.
-# Every REST request the bot makes while it runs is paced (interaction responses do not count against the global
-# limit); discord.py sends start-up (login, command sync) unpaced. Measured (bench/RESULTS.md): 50 per 1.1 s
-# gave a class of 100 fresher answers, but with 500 labs requests reached the emulator bunched past its limit
-# (4 global 429s in one run of two), and with one slot reserved instead of a tenth, 20 labs drew a global 429
-# in the e2e test under the test suite's load.
-PACING = dataclasses.replace(DISCORD_LIMITS, global_=(48, 1.0), margin=0.1)
+# Discord's documented windows. Every REST request the bot makes while it runs is paced (interaction responses
+# do not count against the global limit; discord.py sends start-up, login and command sync, unpaced), and each
+# response is reported to the pacer (``responses_settle``), so the global window counts a request until one
+# second after its response: however bunched requests reach Discord, no second there holds more than 50. The
+# 0.1 s margin only covers a grant whose request never reports. Before the responses were reported, requests
+# were counted from when they left, and 50 per 1.1 s drew global 429s at 500 labs (requests reached the
+# emulator bunched), so the bot paced 48 per 1.1 s (bench/RESULTS.md).
+PACING = dataclasses.replace(DISCORD_LIMITS, margin=0.1)
+_UNCOUNTED = re.compile(r"/(interactions|webhooks)/")  # interaction responses and follow-ups: no global limit
 RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
 
 
@@ -62,6 +64,8 @@ class CourseBot(commands.AutoShardedBot):
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = message_content
+        token = runtime.settings.discord_token
+        self.pacer = Pacer(PACING, shared=runtime.budget("discord", token.get_secret_value()) if token else None)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -71,10 +75,9 @@ class CourseBot(commands.AutoShardedBot):
             guild_ready_timeout=self.guild_ready_seconds,
             shard_count=runtime.settings.shard_count or 1,
             shard_ids=runtime.settings.shard_ids or None,
+            http_trace=responses_settle(self.pacer),
         )
         self.runtime = runtime
-        token = runtime.settings.discord_token
-        self.pacer = Pacer(PACING, shared=runtime.budget("discord", token.get_secret_value()) if token else None)
         self.connections = connections
 
     async def setup_hook(self) -> None:
@@ -131,6 +134,20 @@ class CourseBot(commands.AutoShardedBot):
 
     async def on_message(self, message: discord.Message) -> None:
         """Lab threads handle their messages in the labs cog; there are no prefix commands."""
+
+
+def responses_settle(pacer: Pacer) -> aiohttp.TraceConfig:
+    """discord.py's HTTP trace: tell ``pacer`` when each REST request counted against the global limit has its
+    response (``Pacer.responded``)."""
+
+    async def settle(_session: aiohttp.ClientSession, _context: object, params: Any) -> None:
+        if not _UNCOUNTED.search(params.url.path):
+            pacer.responded()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(settle)
+    trace.on_request_exception.append(settle)
+    return trace
 
 
 def _point_at(settings_api_base: str, gateway_url: str | None) -> None:

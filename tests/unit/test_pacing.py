@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 
 import pytest
 
@@ -239,3 +240,39 @@ async def test_holding_a_final_slot_leaves_windows_that_are_not_eager_alone() ->
     pacer.hold_final("thread")
     for _ in range(2):  # both slots still go to requests below the complete text
         await asyncio.wait_for(pacer.acquire("thread", priority=Priority.FINAL), timeout=1)
+
+
+async def test_requests_counted_until_their_responses_never_arrive_bunched_past_the_limit() -> None:
+    """Each request reaches the platform at some moment between leaving and its response, some held up on the
+    way: counted until a period after its response, no period at the platform holds more than the limit."""
+    count, period = 5, 0.2
+    pacer = Pacer(RateLimits(per_bucket=None, global_=(count, period), margin=0))
+    loop = asyncio.get_running_loop()
+    rng = random.Random(9)
+    arrivals: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire_global(priority=Priority.FIRST)
+        held_up, answer = rng.choice((0.0, 0.0, 0.09)), rng.uniform(0.0, 0.01)
+        await asyncio.sleep(held_up)
+        arrivals.append(loop.time())
+        await asyncio.sleep(answer)
+        pacer.responded()
+
+    await asyncio.wait_for(asyncio.gather(*(one() for _ in range(40))), timeout=10)
+    assert len(arrivals) == 40
+    assert _within(arrivals, count, period)
+
+
+async def test_a_request_answered_at_once_frees_its_slot_a_period_after_its_response() -> None:
+    pacer = Pacer(RateLimits(per_bucket=None, global_=(1, 0.2), margin=0.3))
+    loop = asyncio.get_running_loop()
+    await pacer.acquire_global(priority=Priority.FIRST)
+    first = loop.time()
+    await asyncio.sleep(0.01)
+    pacer.responded()
+    answered = loop.time()
+    await pacer.acquire_global(priority=Priority.FIRST)
+    second = loop.time()
+    assert second - answered >= 0.2  # counted a whole period from its response
+    assert second - first < 0.2 + 0.3  # not the period padded by the margin for requests never answered

@@ -13,7 +13,9 @@ leaves room for requests that reach the platform bunched (with one slot reserved
 global 429s under the test suite's load). Waiting requests are served by priority, then in arrival order.
 The engine asks again only after its previous request finished, so arrival order is least-recently-served:
 concurrent answers take turns. A request is counted from when its caller resumes (the moment it is sent),
-and every period is padded by ``RateLimits.margin`` for the jitter on the way to the platform.
+and every period is padded by ``RateLimits.margin`` for the jitter on the way to the platform. An adapter that
+sees its requests' responses reports them (``Pacer.responded``): the connection-wide window then counts each such
+request for one unpadded period from its response, which no jitter on the way can beat (see there).
 
 Nothing polls: one ``loop.call_at`` timer is armed for the earliest moment a waiting request can go.
 """
@@ -105,18 +107,21 @@ class _SlidingWindow:
     """
 
     __slots__ = (
-        "blocked_until", "burst", "count", "eager", "held", "ordinary", "period", "spacing", "stamps", "streams",
+        "blocked_until", "burst", "count", "eager", "held", "last", "ordinary", "period", "spacing", "stamps",
+        "streams",
     )
 
     def __init__(
         self, window: Window | None, *, reserve: int = 0, burst: Priority = Priority.FINAL, eager: bool = False,
+        spacing: float | None = None,
     ) -> None:
         self.count, self.period = window if window is not None else (0, 0.0)
         self.ordinary = max(1, self.count - reserve)
-        self.spacing = self.period / self.ordinary if self.count else 0.0
+        self.spacing = spacing if spacing is not None else self.period / self.ordinary if self.count else 0.0
         self.burst = burst
         self.eager = eager
         self.stamps: deque[float] = deque(maxlen=self.count or 1)
+        self.last = 0.0  # the latest grant: spacing counts from it, even once responses move stamps earlier
         self.blocked_until = 0.0
         self.held = 0  # slots kept for the complete texts of answers in flight (``Pacer.hold_final``)
         self.streams = 0  # answers whose progress counts in this window (``Pacer.join``)
@@ -134,9 +139,9 @@ class _SlidingWindow:
         if priority > self.burst and self.stamps:
             spacing = self.spacing
             if self.eager:
-                fill = self.in_window(self.stamps[-1]) / self.ordinary
+                fill = self.in_window(self.last) / self.ordinary
                 spacing = max(EAGER_HORIZON / self.ordinary, spacing * fill**EAGER_EXPONENT)
-            when = max(when, self.stamps[-1] + spacing)
+            when = max(when, self.last + spacing)
         return when
 
     def room(self, priority: Priority) -> int:
@@ -149,12 +154,20 @@ class _SlidingWindow:
     def take(self, now: float) -> None:
         if self.count:
             self.stamps.append(now)
+            self.last = now
 
     def restamp(self, granted: float, sent: float) -> None:
         """Move a grant's stamp to when the request really left (the caller resumed late under load)."""
-        if self.count and granted in self.stamps:
-            self.stamps.remove(granted)
-            bisect.insort(self.stamps, sent)
+        if self.settle(granted, sent):
+            self.last = max(self.last, sent)
+
+    def settle(self, stamp: float, to: float) -> bool:
+        """Move a stamp (to when its response came back: ``Pacer.responded``); False if it has left the log."""
+        if not self.count or stamp not in self.stamps:
+            return False
+        self.stamps.remove(stamp)
+        bisect.insort(self.stamps, to)
+        return True
 
     def block(self, until: float) -> None:
         self.blocked_until = max(self.blocked_until, until)
@@ -205,12 +218,18 @@ class Pacer:
         self.shared = shared
         global_ = self.limits.padded(self.limits.global_)
         reserve = global_[0] // 10 if global_ else 0
-        self._global = _SlidingWindow(global_, reserve=reserve, burst=Priority.FIRST)
+        # Ordinary requests go at most at the platform's own even rate (Discord: one per 20 ms). Spaced over the
+        # padded period and the ordinary share, they could never use the window's full rate once responses
+        # settle it; unspaced, they took the slots the last first texts of a class needed (bench/RESULTS.md).
+        even = self.limits.global_[1] / self.limits.global_[0] if self.limits.global_ else None
+        self._global = _SlidingWindow(global_, reserve=reserve, burst=Priority.FIRST, spacing=even)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._ready: list[tuple[tuple[int, int], int, tuple[str, str]]] = []  # (rank of head, version, key)
         self._sleeping: list[tuple[float, int, tuple[str, str]]] = []  # (free at, version, key)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        # When granted requests left, oldest first, until a response settles them (``responded``).
+        self._unsettled: deque[float] = deque(maxlen=global_[0] if global_ else 1)
         self._seq = itertools.count()
         self._versions = itertools.count(1)
         self._grants = 0
@@ -236,6 +255,30 @@ class Pacer:
             if self._buckets.get(key) is state:
                 state.window.restamp(waiter.granted_at, sent)
             self._global.restamp(waiter.granted_at, sent)
+        self._unsettled.append(max(sent, waiter.granted_at))
+
+    def responded(self) -> None:
+        """A request this pacer granted has its response back (or failed): from now on the connection-wide
+        window counts it for one period from now, not for the padded period from when it left.
+
+        The platform counts a request when it arrives, some time between when it left and its response. Every
+        request still in flight counts here, and every answered one until a period after its response. So when
+        the last of any ``count + 1`` requests arriving within one period was granted, the others had all been
+        granted already and were still counted, which the grant did not allow. No bunching on the way can push
+        the platform over its limit, and on a fast link the window is spent at nearly its full rate.
+
+        Responses are matched to the oldest unsettled grants, not to their own: responses arrive out of order,
+        but only how many requests are answered matters, and a grant never sent stays unsettled (counted as
+        before, padded). A request whose response takes longer than the padded period is no longer counted by
+        then; the margin and the first-text reserve cover it, as they do without responses."""
+        now = self._now()
+        window = self._global
+        while self._unsettled:
+            sent = self._unsettled.popleft()
+            if sent > now - window.period:  # older ones have left the window already
+                window.settle(sent, now - self.limits.margin)  # the window's periods carry the margin
+                self._dispatch()  # a slot may free sooner than the armed timer expects
+                return
 
     async def _draw_shared(self, state: _Bucket, key: tuple[str, str], priority: Priority) -> None:
         """With several processes (``shared``, kept in Redis): a request granted here must also find room in
@@ -290,6 +333,7 @@ class Pacer:
             return False
         state.window.take(now)
         self._global.take(now)
+        self._unsettled.append(now)
         return True
 
     async def acquire_global(self, *, priority: Priority = Priority.ORDINARY) -> None:
@@ -472,7 +516,7 @@ class Pacer:
 
 # Discord's documented default windows (its real buckets are per route, read by discord.py from the
 # X-RateLimit-* headers, which then waits by itself). The Discord adapter runs this preset with its own margin
-# and a smaller global share (bot/discord_app.py ``PACING``); Slack's limits live with the Slack adapter
+# and reports its responses (bot/discord_app.py ``PACING``); Slack's limits live with the Slack adapter
 # (bot/slack/pacing.py ``STREAM_LIMITS``). The benchmark runs those production objects, not copies.
 # Which Discord budget binds (250-token answers at 40 tokens/s asked within a second, bench/floors.py): each
 # answer's thread allows it about 12 requests, the global 50/s about 410 for all together, so up to about 34
