@@ -47,8 +47,9 @@ DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
 # second after its response: however bunched requests reach Discord, no second there holds more than 50. The
 # 0.1 s margin only covers a grant whose request never reports. Before the responses were reported, requests
 # were counted from when they left, and 50 per 1.1 s drew global 429s at 500 labs (requests reached the
-# emulator bunched), so the bot paced 48 per 1.1 s (bench/RESULTS.md).
-PACING = dataclasses.replace(DISCORD_LIMITS, margin=0.1)
+# emulator bunched), so the bot paced 48 per 1.1 s (bench/RESULTS.md); with several processes the budget they
+# share in Redis still does (``shared_spare``), since it counts requests from when they leave.
+PACING = dataclasses.replace(DISCORD_LIMITS, margin=0.1, shared_spare=2)
 _UNCOUNTED = re.compile(r"/(interactions|webhooks)/")  # interaction responses and follow-ups: no global limit
 RATE_LIMIT_WAIT_MAX = 30.0  # longer waits surface as discord.RateLimited instead of sleeping inside a request
 

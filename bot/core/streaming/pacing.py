@@ -71,6 +71,10 @@ class RateLimits:
     # (Slack's per-minute tiers). Windows one answer owns (a Discord thread's 5 per 5 s) stay evenly spaced: a
     # burst there would leave the rest of that answer without edits.
     eager: frozenset[RequestKind] = frozenset()
+    # Requests of the global window that a shared budget (kept in Redis by every process) leaves unused: it counts
+    # requests from when they leave, as it cannot see their responses (``Pacer.responded``), so bunching on the
+    # way needs room there.
+    shared_spare: int = 0
 
     def __post_init__(self) -> None:
         for window in (self.per_bucket, self.global_, *self.per_kind.values()):
@@ -289,10 +293,11 @@ class Pacer:
 
     def _shared_windows(self, state: _Bucket, key: tuple[str, str], priority: Priority) -> list[SharedWindow]:
         windows = []
-        for name, window in ((f"{key[0]}:{key[1]}", state.window), ("global", self._global)):
+        for name, window, spare in ((f"{key[0]}:{key[1]}", state.window, 0),
+                                    ("global", self._global, self.limits.shared_spare)):
             if window.count:
                 # Granted here, so it had room; a slot held since then is this process's to keep free.
-                windows.append(SharedWindow(name, max(1, window.room(priority)), window.period))
+                windows.append(SharedWindow(name, max(1, window.room(priority) - spare), window.period))
         return windows
 
     async def acquire_first(self, routes: Sequence[Route], *, priority: Priority = Priority.ORDINARY) -> int:
