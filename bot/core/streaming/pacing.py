@@ -233,7 +233,7 @@ class Pacer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         # When granted requests left, oldest first, until a response settles them (``responded``).
-        self._unsettled: deque[float] = deque(maxlen=global_[0] if global_ else 1)
+        self._unsettled: deque[float] = deque()
         self._seq = itertools.count()
         self._versions = itertools.count(1)
         self._grants = 0
@@ -259,7 +259,7 @@ class Pacer:
             if self._buckets.get(key) is state:
                 state.window.restamp(waiter.granted_at, sent)
             self._global.restamp(waiter.granted_at, sent)
-        self._unsettled.append(max(sent, waiter.granted_at))
+        self._in_flight(sent)
 
     def responded(self) -> None:
         """A request this pacer granted has its response back (or failed): from now on the connection-wide
@@ -275,14 +275,21 @@ class Pacer:
         but only how many requests are answered matters, and a grant never sent stays unsettled (counted as
         before, padded). A request whose response takes longer than the padded period is no longer counted by
         then; the margin and the first-text reserve cover it, as they do without responses."""
-        now = self._now()
-        window = self._global
-        while self._unsettled:
-            sent = self._unsettled.popleft()
-            if sent > now - window.period:  # older ones have left the window already
-                window.settle(sent, now - self.limits.margin)  # the window's periods carry the margin
-                self._dispatch()  # a slot may free sooner than the armed timer expects
-                return
+        self._forget_unsettled(self._now())
+        if self._unsettled:
+            self._global.settle(self._unsettled.popleft(), self._now() - self.limits.margin)  # periods carry it
+            self._dispatch()  # a slot may free sooner than the armed timer expects
+
+    def _in_flight(self, sent: float) -> None:
+        """Note a request that left at ``sent`` and has no response yet (with a connection-wide window only)."""
+        if self._global.count:
+            self._forget_unsettled(sent)
+            self._unsettled.append(sent)
+
+    def _forget_unsettled(self, now: float) -> None:
+        """Drop the unsettled requests that have left the window by now: grants never sent, mostly."""
+        while self._unsettled and self._unsettled[0] <= now - self._global.period:
+            self._unsettled.popleft()
 
     async def _draw_shared(self, state: _Bucket, key: tuple[str, str], priority: Priority) -> None:
         """With several processes (``shared``, kept in Redis): a request granted here must also find room in
@@ -338,7 +345,7 @@ class Pacer:
             return False
         state.window.take(now)
         self._global.take(now)
-        self._unsettled.append(now)
+        self._in_flight(now)
         return True
 
     async def acquire_global(self, *, priority: Priority = Priority.ORDINARY) -> None:
