@@ -19,7 +19,8 @@ Which budget binds, for N answers asked together in one workspace (every answer 
 (``chat.startStream``, Tier 2), the rest are posted plain (``chat.postMessage``, whose per-channel window, shared
 with the bot's other posts there, binds when a whole class sits in one channel), so no first text waits for a
 Tier 2 slot. Native answers then share ``chat.appendStream``'s 100 a minute (at 20 answers, 5 progress updates
-each, about one a second: each answer takes its turn, ``Pacer.fair_gap``) and plain ones share ``chat.update``'s
+each, about one a second: each answer takes its turn, ``Pacer.fair_gap``; once the minute's 20 streams have
+started, no appends are saved for later ones: ``RateLimits.started_by``) and plain ones share ``chat.update``'s
 50 with everyone's final texts when ``chat.stopStream``'s 20 are spent: from about 30 answers a minute,
 ``chat.update`` is the budget that binds.
 Every plain answer in flight keeps one ``chat.update`` slot for its final text; when a class asking over the
@@ -45,6 +46,7 @@ STREAM_LIMITS = RateLimits(
         "stop": (20, MINUTE),  # chat.stopStream, per workspace (Tier 2)
     },
     eager=frozenset({"edit", "append", "stop"}),  # a class asking within a minute gets the minute's budget
+    started_by={"append": "post"},  # once the minute's 20 streams have started, the appends are all theirs
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import random
 
@@ -233,6 +234,31 @@ def test_an_answer_streaming_in_an_eager_window_takes_its_share_of_the_horizon()
     thread = Pacer(RateLimits(per_bucket=(5, 5.0), global_=None))  # a Discord thread's own bucket
     thread.join("thread", "edit")
     assert thread.fair_gap("thread", "edit") == 0.0  # not an eager window: its own spacing does it
+
+
+def test_an_eager_window_no_answer_can_join_spends_its_budget_on_the_answers_in_it() -> None:
+    window = _SlidingWindow((100, 60.0), eager=True)
+    for index in range(80):
+        window.take(index * 0.01)
+    saving = window.free_at(Priority.ORDINARY) - window.last
+    assert saving > 2 * EAGER_HORIZON / 100  # four fifths spent: the rest is kept for answers yet to come
+    assert window.free_at(Priority.ORDINARY, closed=True) - window.last == pytest.approx(EAGER_HORIZON / 100)
+
+
+async def test_appends_stop_saving_once_the_minutes_stream_starts_are_spent() -> None:
+    limits = RateLimits(per_bucket=None, global_=None, margin=0, per_kind={"post": (2, 60.0), "append": (100, 60.0)},
+                        eager=frozenset({"append"}), started_by={"append": "post"})
+    pacer = Pacer(limits)
+    now = asyncio.get_running_loop().time
+    await pacer.acquire("workspace", priority=Priority.FIRST, kind="post")
+    assert not pacer._closed(("append", "workspace"), now())  # another stream may still start this minute
+    await pacer.acquire("workspace", priority=Priority.FIRST, kind="post")
+    assert pacer._closed(("append", "workspace"), now())
+    assert not pacer._closed(("append", "other workspace"), now())
+    unlinked = Pacer(dataclasses.replace(limits, started_by={}))
+    for _ in range(2):
+        await unlinked.acquire("workspace", priority=Priority.FIRST, kind="post")
+    assert not unlinked._closed(("append", "workspace"), now())  # appends not said to follow stream starts
 
 
 async def test_holding_a_final_slot_leaves_windows_that_are_not_eager_alone() -> None:

@@ -49,7 +49,9 @@ _SWEEP_EVERY = 1024  # grants between sweeps of idle buckets
 # bench/RESULTS.md: with 30 answers in one Slack workspace, mean staleness 2.5 s with even spacing, 0.72 s with
 # a 7 s horizon and no turns, 0.685 s with these values and turns (safe only since every answer in flight keeps
 # a slot for its final text: ``Pacer.hold_final``). A larger exponent spends the minute faster still (30 at
-# once: 0.635 s with 14) but leaves too little for a class asking over 20 s (1.71 s instead of 1.39 s).
+# once: 0.635 s with 14) but leaves too little for a class asking over 20 s (1.71 s instead of 1.39 s). The fill
+# saves budget for answers that start later in the minute; when none can (``RateLimits.started_by``: the minute's
+# stream starts are spent), the window is spent on the answers in it (30 at once: 0.609 s, 30 over 20 s: 1.37 s).
 EAGER_EXPONENT = 6
 EAGER_HORIZON = 5.0  # seconds: about a lab answer's length (250-1,000 tokens at 40-100 tokens/s)
 
@@ -71,6 +73,10 @@ class RateLimits:
     # (Slack's per-minute tiers). Windows one answer owns (a Discord thread's 5 per 5 s) stay evenly spaced: a
     # burst there would leave the rest of that answer without edits.
     eager: frozenset[RequestKind] = frozenset()
+    # An eager window whose answers each start with a request of another kind under the same bucket (Slack: a
+    # native stream's appends follow its chat.startStream). While that kind's window is full, no answer can join
+    # the eager one, so it spends its budget on the answers in it instead of saving some for later ones.
+    started_by: Mapping[RequestKind, RequestKind] = field(default_factory=dict)
     # Requests of the global window that a shared budget (kept in Redis by every process) leaves unused: it counts
     # requests from when they leave, as it cannot see their responses (``Pacer.responded``), so bunching on the
     # way needs room there.
@@ -130,8 +136,9 @@ class _SlidingWindow:
         self.held = 0  # slots kept for the complete texts of answers in flight (``Pacer.hold_final``)
         self.streams = 0  # answers whose progress counts in this window (``Pacer.join``)
 
-    def free_at(self, priority: Priority) -> float:
-        """The earliest time a request may be granted (compare with the loop clock)."""
+    def free_at(self, priority: Priority, *, closed: bool = False) -> float:
+        """The earliest time a request may be granted (compare with the loop clock). ``closed``: no answer can
+        join an eager window now (``RateLimits.started_by``), so it need not save its budget for later ones."""
         if not self.count:
             return self.blocked_until
         when = self.blocked_until
@@ -143,7 +150,7 @@ class _SlidingWindow:
         if priority > self.burst and self.stamps:
             spacing = self.spacing
             if self.eager:
-                fill = self.in_window(self.last) / self.ordinary
+                fill = 0.0 if closed else self.in_window(self.last) / self.ordinary
                 spacing = max(EAGER_HORIZON / self.ordinary, spacing * fill**EAGER_EXPONENT)
             when = max(when, self.last + spacing)
         return when
@@ -341,7 +348,9 @@ class Pacer:
         """Grant a request at once if nobody waits on its bucket and its windows have room now."""
         state = self._bucket(bucket, kind)
         now = self._now()
-        if state.head() is not None or state.window.free_at(priority) > now or self._global.free_at(priority) > now:
+        closed = self._closed(self._key(bucket, kind), now)
+        if (state.head() is not None or state.window.free_at(priority, closed=closed) > now
+                or self._global.free_at(priority) > now):
             return False
         state.window.take(now)
         self._global.take(now)
@@ -455,11 +464,19 @@ class Pacer:
         head = state.head()
         if head is None:
             return
-        when = state.window.free_at(head.priority)
+        when = state.window.free_at(head.priority, closed=self._closed(key, now))
         if when <= now:
             heapq.heappush(self._ready, (head.rank, state.version, key))
         elif when < math.inf:  # else it waits for a final slot's release (``release_final``)
             heapq.heappush(self._sleeping, (when, state.version, key))
+
+    def _closed(self, key: tuple[str, str], now: float) -> bool:
+        """Whether no answer can join ``key``'s window now: the window its answers start in is full."""
+        kind = self.limits.started_by.get(key[0])  # type: ignore[call-overload]
+        if kind is None:
+            return False
+        starts = self._buckets.get(self._key(key[1], kind))
+        return starts is not None and starts.window.in_window(now) >= starts.window.count
 
     def _live(self, version: int, key: tuple[str, str]) -> _Bucket | None:
         state = self._buckets.get(key)
@@ -488,7 +505,7 @@ class Pacer:
                 wake_at = global_free
                 break
             heapq.heappop(self._ready)
-            if state.window.free_at(head.priority) > now:  # penalized since it was queued
+            if state.window.free_at(head.priority, closed=self._closed(key, now)) > now:  # penalized since queued
                 self._schedule_head(key, state, now)
                 continue
             state.pop_head()
