@@ -30,8 +30,9 @@ show it), and from the fake API's send time of every text delta (stamped by this
 - exact: the answer message's last version is the model's text exactly, followed only by the bot's appended
   paragraphs (the footer: timing and the lab's progress), with no Stop button left.
 - 429s by bucket and request kind (the emulator's global bucket is a fixed 1 s window from its first request),
-  the busiest second of requests arriving at the emulator (against the bot's own pacing, 45 per 1.25 s, and
-  Discord's 50/s) and what it held, the bot process's CPU during the answer phase, the load average at start.
+  the busiest second of requests arriving at the emulator (against Discord's 50/s, which the bot paces from
+  each request's response: ``bot/discord_app.py``) and what it held, the bot process's CPU during the answer
+  phase, the load average at start.
 
 An answer of 1,000 characters fits one message on both trees (2,000-character content before, a 4,096-character
 embed after), so "the answer's message" is the one bot message created after the question whose text starts
