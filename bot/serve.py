@@ -100,10 +100,14 @@ async def serve(
         return 1
     if runtime.labs is None:
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")
-    # the key and the model, checked while the platforms connect (a wrong one opens the breaker and is logged)
-    checks = [] if runtime.labs is None else [
-        asyncio.create_task(runtime.labs.check_configuration(), name="claude-check")
-    ]
+    # While the platforms connect: the key and the model are checked (a wrong one opens the breaker and is
+    # logged), and the SDK's streaming path is warmed up.
+    checks = []
+    if runtime.labs is not None:
+        from bot.core.claude import warm_up  # the SDK is loaded only for labs
+
+        checks = [asyncio.create_task(runtime.labs.check_configuration(), name="claude-check"),
+                  asyncio.create_task(warm_up(), name="claude-warm-up")]
     tasks = [
         asyncio.create_task(run(runtime, connections), name=f"platform:{name}") for name, run in runners.items()
     ]

@@ -18,7 +18,7 @@ import httpx2
 import pytest
 
 from bot.config import Settings
-from bot.core.claude import Answer, AnswerRequest, ErrorKind, classify, make_client, stream_answer
+from bot.core.claude import Answer, AnswerRequest, ErrorKind, classify, make_client, stream_answer, warm_up
 from tests.emulators.anthropic import Cut, Failure, FakeAnthropic, Replay, Reply, question_of, sse
 
 RECORDINGS = Path(os.environ.get("ANTHROPIC_SSE_RECORDINGS", "/work/shared/anthropic-sse"))
@@ -118,6 +118,10 @@ async def test_sdk_parses_the_fake_like_a_real_recording(fake_anthropic: FakeAnt
     assert content_summary(fake) == summary
     assert fake.stop_reason == real.stop_reason
     assert fake.usage.output_tokens > 1 and real.usage.output_tokens > 1
+
+
+async def test_the_warm_up_streams_a_whole_answer_through_the_sdk_in_memory() -> None:
+    assert await warm_up()
 
 
 async def test_fake_frames_events_like_the_api(fake_anthropic: FakeAnthropic) -> None:

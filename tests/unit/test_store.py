@@ -322,6 +322,18 @@ async def test_cancelled_writes_leave_no_transaction_open(store: Store, store_ta
     assert recorded <= on_disk
 
 
+async def test_a_postgres_store_opens_its_whole_pool_at_start(postgres_server: PostgresServer) -> None:
+    """A class asking at once must not pay for opening connections in the second its clicks arrive."""
+    dsn = await postgres_server.create_database()
+    store = PostgresStore(dsn)
+    await store.open()
+    try:
+        assert store._pool is not None and store._pool.get_size() == store.max_size
+    finally:
+        await store.close()
+        await postgres_server.drop_database(dsn)
+
+
 async def test_a_quiz_click_on_postgres_is_one_round_trip(
     postgres_server: PostgresServer,
 ) -> None:

@@ -169,7 +169,9 @@ URGENT_RESERVE = 2  # pool connections only the writes an acknowledgement waits 
 class PostgresStore:
     """The course's storage in a PostgreSQL database (see the module docstring)."""
 
-    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 10, max_size: int = 10) -> None:
+        """The pool opens ``min_size`` connections at once and keeps them open: a class asking at once would
+        otherwise pay for opening them in the second its questions and quiz clicks arrive (bench/RESULTS.md)."""
         self.dsn = dsn
         self.min_size = min_size
         self.max_size = max_size
@@ -185,7 +187,7 @@ class PostgresStore:
             return
         try:
             pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
-                                             reset=_keep_session)
+                                             max_inactive_connection_lifetime=0, reset=_keep_session)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(f"cannot open the PostgreSQL store: {error}") from error
         try:
