@@ -102,7 +102,7 @@ async def serve(
         log.warning("ANTHROPIC_API_KEY is not set: lab assistants will say they are unavailable")
     # While the platforms connect: the key and the model are checked (a wrong one opens the breaker and is
     # logged), and the SDK's streaming path is warmed up.
-    checks = []
+    checks: list[asyncio.Task[bool]] = []
     if runtime.labs is not None:
         from bot.core.claude import warm_up  # the SDK is loaded only for labs
 
