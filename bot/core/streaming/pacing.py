@@ -282,9 +282,10 @@ class Pacer:
         but only how many requests are answered matters, and a grant never sent stays unsettled (counted as
         before, padded). A request whose response takes longer than the padded period is no longer counted by
         then; the margin and the first-text reserve cover it, as they do without responses."""
-        self._forget_unsettled(self._now())
+        now = self._now()
+        self._forget_unsettled(now)
         if self._unsettled:
-            self._global.settle(self._unsettled.popleft(), self._now() - self.limits.margin)  # periods carry it
+            self._global.settle(self._unsettled.popleft(), now - self.limits.margin)  # the periods carry it
             self._dispatch()  # a slot may free sooner than the armed timer expects
 
     def _in_flight(self, sent: float) -> None:
