@@ -19,7 +19,8 @@ show it), and from the fake API's send time of every text delta (stamped by this
 - requests per answer: every REST request the bot made from the first question to the end, divided by N, by
   kind (message create, message edit, typing, other), 429s included; "not answer text" is every request that
   did not change the answer's visible text (typing, status lines, progress messages, edits that only take a
-  button off, 429s).
+  button off, 429s); next to it the fewest any design could make under the run's answer cap
+  (``bench/floors.py`` ``fewest_requests``: every answer streamed, or every answer shown only once complete).
 - first text: question (the MESSAGE_CREATE leaving the emulator) -> the first version of the answer's message
   that shows answer text (p95 / max / mean over the answers). Time queued for an answer slot counts.
 - staleness: for each text delta, its send time at the fake API -> the first message version showing all of
@@ -41,7 +42,7 @@ with the answer; a case where that is not so is reported in ``unmatched``.
     .venv/bin/python bench/bench_discord_class.py --labs 20 100 500 --runs 3 [--tree PATH --label before]
         [--lift-cap] [--out results.jsonl]
 
-``--lift-cap`` sets ``COURSEBOT_MAX_CONCURRENT_ANSWERS`` to N (the default, 50 answers streaming at once per
+``--lift-cap`` sets ``COURSEBOT_MAX_CONCURRENT_ANSWERS`` to N (the default, 100 answers streaming at once per
 process, queues the rest); a tree whose settings do not know a variable runs without it, and the case says so
 (``dropped_settings``). Nothing under ``--tree`` is modified.
 """
@@ -164,11 +165,12 @@ def run_bot(tree: Path, settings_file: Path, info_file: Path) -> None:
 
     overrides = json.loads(settings_file.read_text())
     known = {info.alias or name for name, info in Settings.model_fields.items()}
+    settings = load_settings(**{k: v for k, v in overrides.items() if k in known})
     info_file.write_text(json.dumps({
         "bot_package": str(Path(bot.__file__).parent),
         "dropped_settings": sorted(set(overrides) - known),
+        "answer_cap": getattr(settings, "max_concurrent_answers", None),  # None: the tree has no cap
     }))
-    settings = load_settings(**{k: v for k, v in overrides.items() if k in known})
     sys.exit(asyncio.run(serve(settings, platforms=("discord",))))
 
 
@@ -417,7 +419,18 @@ async def run_case(args: argparse.Namespace, labs: int, workdir: Path) -> dict[s
         "bot_cpu_share": round(cpu_s / phase_s, 2), "phase_s": round(phase_s, 1),
         "load_avg_1_5_15": [round(x, 2) for x in load],
         "api_outcomes": _count(o for outcomes in api_log["outcomes"].values() for o in outcomes),
+        "requests_floor": _requests_floor(labs, info.get("answer_cap")),
     })
+
+
+def _requests_floor(labs: int, cap: int | None) -> dict[str, float]:
+    """The fewest requests an answer can cost under the run's answer cap (``bench/floors.py``): every answer
+    streamed, or every answer shown only once complete."""
+    from bench.floors import fewest_requests
+
+    streaming = cap or labs
+    return {"streamed": round(fewest_requests(labs, streaming, streamed=True), 2),
+            "whole": round(fewest_requests(labs, streaming, streamed=False), 2)}
 
 
 def _bot_messages(emulator: Any, skip: Collection[int] = ()) -> dict[int, list[Any]]:
@@ -516,6 +529,7 @@ def report(label: str, labs: int, runs: list[dict[str, Any]]) -> str:
         return "-" if value is None else f"{value:g}"
 
     return (f"{label}, {labs} labs (median of {len(runs)}): requests/answer {m('requests_per_answer')} "
+            f"(floor {m('requests_floor', 'streamed')} streamed, {m('requests_floor', 'whole')} shown whole) "
             f"(create {m('per_answer_by_kind', 'create')}, edit {m('per_answer_by_kind', 'edit')}, "
             f"typing {m('per_answer_by_kind', 'typing')}, other {m('per_answer_by_kind', 'other')}; "
             f"not answer text {m('not_answer_text_per_answer')}), first text p95/max/mean "

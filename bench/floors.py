@@ -89,3 +89,14 @@ def requests_per_answer(
     caps = [window_capacity(window, span) for window in own]
     caps += [window_capacity(window, span) / answers - mandatory_shared for window in shared]
     return min(caps) if caps else float("inf")
+
+
+def fewest_requests(answers: int, streaming: int, *, streamed: bool) -> float:
+    """The fewest requests an answer can cost when ``answers`` ask at once and at most ``streaming`` stream at
+    a time (``COURSEBOT_MAX_CONCURRENT_ANSWERS``), whatever the budgets: every answer shows its complete text
+    (one request), a ``streamed`` one a partial text before it (one more), and every answer beyond the cap
+    first tells its learner that it waits (one more: the message its text later fills)."""
+    if answers < 1 or streaming < 1:
+        raise ValueError("at least one answer and one streaming slot are needed")
+    each = 2 if streamed else 1
+    return each + max(0, answers - streaming) / answers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.floors import Budget, first_text_floor, requests_per_answer, staleness_floor
+from bench.floors import Budget, fewest_requests, first_text_floor, requests_per_answer, staleness_floor
 
 
 def test_a_window_takes_its_burst_at_once_then_waits_for_the_oldest_to_leave() -> None:
@@ -48,3 +48,19 @@ def test_a_shared_budget_is_divided_between_the_answers() -> None:
 
 def test_a_route_with_no_shared_budget_is_never_held() -> None:
     assert first_text_floor([0.0, 0.0, 0.2], [[]], latency=0.05) == pytest.approx([0.05, 0.05, 0.05])
+
+
+def test_an_answer_beyond_the_cap_costs_its_queue_notice_too() -> None:
+    # 500 at once, 100 streaming: 100 answers at 2 requests, 400 at 3 (notice, partial text, final text).
+    assert fewest_requests(500, 100, streamed=True) == pytest.approx((100 * 2 + 400 * 3) / 500)
+    assert fewest_requests(500, 100, streamed=False) == pytest.approx((100 * 1 + 400 * 2) / 500)
+
+
+def test_under_the_cap_no_answer_waits() -> None:
+    assert fewest_requests(20, 100, streamed=True) == 2.0
+    assert fewest_requests(20, 20, streamed=False) == 1.0
+
+
+def test_a_floor_needs_answers_and_a_slot() -> None:
+    with pytest.raises(ValueError):
+        fewest_requests(10, 0, streamed=True)
