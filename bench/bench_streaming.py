@@ -4,7 +4,8 @@ Each case runs in its own process (clean CPU and RSS figures): N answers of ``--
 tokens/s come from the fake Anthropic server (tests/emulators/anthropic.py, run in a separate process and
 read through the real ``anthropic`` SDK) or, with ``--source generator``, from an in-process token clock.
 Each answer goes through a ``ProgressiveMessage`` into a sink that enforces Discord's or Slack's limits
-(tests/limit_sinks.py) with ``--latency`` per request. Answers start spread over a ramp (``--ramp``; by
+(tests/limit_sinks.py) with ``--latency`` per request; on Discord the pacer hears of each response, as
+production's does. Answers start spread over a ramp (``--ramp``; by
 default Discord starts 12.5 answers a second, so first posts and final edits use half the global budget) so
 the figures describe steady concurrency rather than one thundering herd.
 
@@ -36,9 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,6 +53,7 @@ from bot.runtime import settle_heap
 from bot.slack.pacing import STREAM_LIMITS as SLACK_PACING
 from tests.limit_sinks import DISCORD, SLACK, EmulatedPlatform, PlatformLimits
 
+T = TypeVar("T")
 CHARS_PER_TOKEN = 4  # one token of answer text is 4 characters
 CURSOR = " ▌"
 API_KEY = "bench-key"
@@ -131,28 +134,39 @@ class Trace:
 
 
 class TracingSink:
-    """Wraps a limit-enforcing sink and notes when each request completed and how much of the answer it showed."""
+    """Wraps a limit-enforcing sink and notes when each request completed and how much of the answer it showed.
 
-    def __init__(self, inner: Any, trace: Trace) -> None:
+    ``responded``: told when each request's response is back (or it failed), as production's Discord adapter
+    tells its pacer (``bot/discord_app.py`` ``responses_settle``)."""
+
+    def __init__(self, inner: Any, trace: Trace, responded: Callable[[], None] | None = None) -> None:
         self.inner = inner
         self.limit = inner.limit
         self.bucket = inner.bucket
         self.post_bucket = inner.post_bucket
         self.trace = trace
+        self._responded = responded
         self._shown: dict[str, int] = {}
 
     async def post(self, text: str, *, final: bool = False) -> str:
         if self.trace.post_called is None:
             self.trace.post_called = time.monotonic()
-        message_id: str = await self.inner.post(text, final=final)
+        message_id: str = await self._request(self.inner.post(text, final=final))
         self.trace.messages += 1
         self._done(message_id, text)
         return message_id
 
     async def edit(self, message_id: str, text: str, *, final: bool = False) -> None:
-        await self.inner.edit(message_id, text, final=final)
+        await self._request(self.inner.edit(message_id, text, final=final))
         self.trace.edits += 1
         self._done(message_id, text)
+
+    async def _request(self, request: Awaitable[T]) -> T:
+        try:
+            return await request
+        finally:
+            if self._responded is not None:
+                self._responded()
 
     def _done(self, message_id: str, text: str) -> None:
         self._shown[message_id] = len(text.removesuffix(CURSOR))
@@ -211,11 +225,10 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
 
     def sink_for(number: int) -> TracingSink:
         if args.platform == "discord":  # every answer in its own thread: own bucket, shared global budget
-            inner = platform.sink(f"thread{number}")
+            return TracingSink(platform.sink(f"thread{number}"), traces[number], responded=pacer.responded)
         else:  # the production sink's routes: a native stream per workspace or a plain post per channel
             workspace, channel = slack_place(args, number)
-            return HybridTracingSink(platform.hybrid_sink(workspace, channel), traces[number])
-        return TracingSink(inner, traces[number])
+        return HybridTracingSink(platform.hybrid_sink(workspace, channel), traces[number])
 
     async def from_sdk(number: int, message: ProgressiveMessage) -> str:
         answer = ""

@@ -344,6 +344,27 @@ async def test_a_finished_answer_goes_whole_ahead_of_other_first_texts() -> None
     _assert_clean(platform)
 
 
+async def test_an_answer_that_finished_unseen_goes_before_the_rest_of_answers_already_shown() -> None:
+    """Of the finished answers waiting for the budget, one whose learner sees nothing yet goes first: its first
+    text had been waiting (at first-text priority) when its model finished, and another answer's final edit
+    queued before that finish."""
+    limits = PlatformLimits(limit=2000, edit=(5, 0.05), post=(5, 0.05), global_=(1, 0.3))
+    platform = EmulatedPlatform(limits, latency=0.001)
+    pacer = _pacer_for(limits)
+    shown = ProgressiveMessage(platform.sink("a"), pacer)
+    unseen = ProgressiveMessage(platform.sink("b"), pacer)
+    shown.update("a's first words")
+    await asyncio.sleep(0.01)  # posted: the budget is full for a while
+    unseen.update("b's first words")
+    await asyncio.sleep(0)  # its first text waits for the budget
+    finishing = asyncio.create_task(shown.finish("a's first words, and the rest"))
+    await asyncio.sleep(0)  # its final edit waits too, ahead of b's first text so far
+    await asyncio.wait_for(asyncio.gather(finishing, unseen.finish("b's first words, and the rest")), timeout=3)
+    assert [(r.bucket, r.kind) for r in platform.requests] == [("a", "post"), ("b", "post"), ("a", "edit")]
+    assert platform.history(unseen.message_ids[0]) == ["b's first words, and the rest"]  # whole, in one post
+    _assert_clean(platform)
+
+
 async def test_native_streaming_overflows_into_new_streams_and_stops_them_all() -> None:
     limits = PlatformLimits(limit=120, edit=(50, 1.2), post=(10, 0.02), append=(100, 1.2), stop=(20, 1.2))
     platform = EmulatedPlatform(limits, latency=0.001)

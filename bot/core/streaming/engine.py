@@ -84,7 +84,7 @@ class ProgressiveMessage:
         self._fence: str | None = None  # code block open where they end
         self._suffix: str | None = None  # set by finish(): the answer is complete
         self._pump: asyncio.Task[None] | None = None
-        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for an ordinary or held back slot
+        self._hurry: asyncio.Future[None] | None = None  # set while the pump waits for a slot finish() replans
         self._failures = 0
         self._error: Exception | None = None
         self._holds_final = False  # a slot is kept in the pacer for the complete text's edit
@@ -121,7 +121,7 @@ class ProgressiveMessage:
         self._text = text
         self._suffix = "".join(f"\n\n{part}" for part in (notice, footer) if part)
         if self._hurry is not None and not self._hurry.done():
-            self._hurry.set_result(None)  # the complete text goes first: do not wait out an ordinary slot
+            self._hurry.set_result(None)  # the complete text goes first: do not wait out a lesser slot
         self._wake()
         try:
             while (pump := self._pump) is not None:
@@ -213,7 +213,7 @@ class ProgressiveMessage:
             # complete texts must stay few enough to always go first. A status line alone (a queue notice) is
             # not what the learner waits for either: answers' texts go first.
             if final:
-                priority = Priority.COMPLETE
+                priority = Priority.UNSHOWN if index == 0 else Priority.COMPLETE
             elif index == 0 and self._text:
                 priority = Priority.FIRST
             else:
@@ -225,7 +225,7 @@ class ProgressiveMessage:
             if shown == want and not (done and index in self._streaming):
                 continue
             if final:
-                priority = Priority.COMPLETE
+                priority = Priority.UNSHOWN if index == 0 and shown == self._status else Priority.COMPLETE
             elif index == 0 and shown == self._status:
                 priority = Priority.FIRST  # the first text replaces the status line
             else:
@@ -277,14 +277,17 @@ class ProgressiveMessage:
         return want if self._suffix is not None or index < len(desired) - 1 else None  # stop
 
     async def _acquire(self, routes: list[Route], priority: Priority, *, held_back: bool = False) -> Route | None:
-        """Wait for a slot on one of ``routes``; None if finish() is called while an ordinary or ``held_back``
-        request waits, and every ``HELD_BACK_RECHECK`` seconds of a held back one (``_plain_held_back``).
+        """Wait for a slot on one of ``routes``; None if finish() is called while an ordinary, first-text or
+        ``held_back`` request waits, and every ``HELD_BACK_RECHECK`` seconds of a held back one
+        (``_plain_held_back``).
 
         The complete text is then planned afresh, at its own priority and by its own routes: a native stream's
         progress waits for a ``chat.appendStream`` slot, but its end may go by ``chat.stopStream`` or
-        ``chat.update``, whichever is free first, and the appends of a class can be spent for the minute.
+        ``chat.update``, whichever is free first, and the appends of a class can be spent for the minute. An
+        answer that finished before its first text was shown is a complete answer from then on, and is not
+        held behind the other answers' complete texts (hundreds of answers at once).
         """
-        if priority is not Priority.ORDINARY and not held_back:
+        if priority not in (Priority.ORDINARY, Priority.FIRST) and not held_back:
             return routes[await self.pacer.acquire_first(routes, priority=priority)]
         if priority is Priority.ORDINARY and not await self._wait_turn():
             return None
@@ -335,7 +338,7 @@ class ProgressiveMessage:
         A post that may go keeps its complete text's slot from this moment, so answers deciding together do
         not all count the same free slot (a native stream's start gives it back: ``_send``).
         """
-        if self._hybrid is None or request.kind != "post" or request.priority is Priority.COMPLETE or self._holds_final:
+        if self._hybrid is None or request.kind != "post" or request.priority <= Priority.COMPLETE or self._holds_final:
             return False
         if not self.pacer.has_room_for_final(self.sink.bucket):
             return True

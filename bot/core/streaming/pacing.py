@@ -98,19 +98,23 @@ class Priority(enum.IntEnum):
 
     A complete answer goes before other answers' first texts: when the budget cannot keep up (hundreds of
     answers at once), an answer that finished before it was shown is posted whole, in one request, and
-    finished answers are not held behind new ones. Below that load the two never wait for each other.
+    finished answers are not held behind new ones. Of the finished answers, those showing nothing yet go
+    before the rest of those already showing most of theirs: their learners have seen nothing at all (500
+    Discord labs at once: first text p95 15 s before, see bench/RESULTS.md). Below that load none of these
+    wait for each other.
     """
 
-    COMPLETE = 0  # what remains to show of a finished answer: its complete text
-    FIRST = 1  # an answer's first text: what the learner is waiting for
-    FINAL = 2  # the last text of a message the answer overflowed, and the bot's own replies outside answers
-    ORDINARY = 3  # progress edits
+    UNSHOWN = 0  # a finished answer that shows none of its text yet: all of it, in one request
+    COMPLETE = 1  # what remains to show of a finished answer: its complete text
+    FIRST = 2  # an answer's first text: what the learner is waiting for
+    FINAL = 3  # the last text of a message the answer overflowed, and the bot's own replies outside answers
+    ORDINARY = 4  # progress edits
 
 
 class _SlidingWindow:
     """At most ``count`` grants in any ``period``; ordinary grants evenly spaced and kept out of ``reserve``.
 
-    The reserve is room only first texts and complete answers (``Priority.FIRST`` and ``COMPLETE``) may use, so
+    The reserve is room only first texts and complete answers (``Priority.FIRST`` and above) may use, so
     an answer's first text need not wait for a slot to expire while other answers keep the window full. Requests
     up to ``burst`` priority skip the spacing; in a window shared by many answers only first texts (and complete
     answers) should, or bursts of grants come back as bursts of expiries with long gaps between them.
