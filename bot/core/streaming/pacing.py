@@ -98,10 +98,10 @@ class Priority(enum.IntEnum):
 
     A complete answer goes before other answers' first texts: when the budget cannot keep up (hundreds of
     answers at once), an answer that finished before it was shown is posted whole, in one request, and
-    finished answers are not held behind new ones. Of the finished answers, those showing nothing yet go
-    before the rest of those already showing most of theirs: their learners have seen nothing at all (500
-    Discord labs at once: first text p95 15 s before, see bench/RESULTS.md). Below that load none of these
-    wait for each other.
+    finished answers are not held behind new ones. Among finished answers, those that show nothing yet go
+    before the final texts of those already shown: their learners have seen nothing at all (500 Discord labs
+    at once: first text p95 17 s before, 11 s after; bench/RESULTS.md, seventh pass). Below that load none of
+    these wait for each other.
     """
 
     UNSHOWN = 0  # a finished answer that shows none of its text yet: all of it, in one request
