@@ -185,18 +185,18 @@ class HybridTracingSink(TracingSink):
     async def post_plain(self, text: str, *, final: bool = False) -> str:
         if self.trace.post_called is None:
             self.trace.post_called = time.monotonic()
-        message_id: str = await self.inner.post_plain(text, final=final)
+        message_id: str = await self._request(self.inner.post_plain(text, final=final))
         self.trace.messages += 1
         self._done(message_id, text)
         return message_id
 
     async def append(self, message_id: str, delta: str) -> None:
-        await self.inner.append(message_id, delta)
+        await self._request(self.inner.append(message_id, delta))
         self.trace.edits += 1
         self._done(message_id, self.inner.platform.messages[message_id])
 
     async def stop(self, message_id: str, delta: str) -> None:
-        await self.inner.stop(message_id, delta)
+        await self._request(self.inner.stop(message_id, delta))
         self.trace.edits += 1
         self._done(message_id, self.inner.platform.messages[message_id])
 
@@ -226,8 +226,8 @@ async def run_case(args: argparse.Namespace) -> dict[str, Any]:
     def sink_for(number: int) -> TracingSink:
         if args.platform == "discord":  # every answer in its own thread: own bucket, shared global budget
             return TracingSink(platform.sink(f"thread{number}"), traces[number], responded=pacer.responded)
-        else:  # the production sink's routes: a native stream per workspace or a plain post per channel
-            workspace, channel = slack_place(args, number)
+        # Slack: the production sink's routes, a native stream per workspace or a plain post per channel
+        workspace, channel = slack_place(args, number)
         return HybridTracingSink(platform.hybrid_sink(workspace, channel), traces[number])
 
     async def from_sdk(number: int, message: ProgressiveMessage) -> str:

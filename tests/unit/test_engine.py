@@ -344,7 +344,7 @@ async def test_a_finished_answer_goes_whole_ahead_of_other_first_texts() -> None
     _assert_clean(platform)
 
 
-async def test_an_answer_that_finished_unseen_goes_before_the_rest_of_answers_already_shown() -> None:
+async def test_an_answer_that_finished_unseen_goes_before_the_final_texts_of_answers_shown() -> None:
     """Of the finished answers waiting for the budget, one whose learner sees nothing yet goes first: its first
     text had been waiting (at first-text priority) when its model finished, and another answer's final edit
     queued before that finish."""
