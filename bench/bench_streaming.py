@@ -5,9 +5,9 @@ tokens/s come from the fake Anthropic server (tests/emulators/anthropic.py, run 
 read through the real ``anthropic`` SDK) or, with ``--source generator``, from an in-process token clock.
 Each answer goes through a ``ProgressiveMessage`` into a sink that enforces Discord's or Slack's limits
 (tests/limit_sinks.py) with ``--latency`` per request; on Discord the pacer hears of each response, as
-production's does. Answers start spread over a ramp (``--ramp``; by
-default Discord starts 12.5 answers a second, so first posts and final edits use half the global budget) so
-the figures describe steady concurrency rather than one thundering herd.
+production's does. Answers start spread over a ramp (``--ramp``; by default Discord starts 12.5 answers a
+second, so first posts and final edits use half the global budget) so the figures describe steady concurrency
+rather than one thundering herd.
 
 Measured, per case (``min_requests_per_s_needed`` > ``requests_per_s_allowed`` means the platform cannot
 carry that many answers at that size at all: a backlog builds whatever the pacing):
